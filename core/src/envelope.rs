@@ -1,0 +1,210 @@
+//! The response envelope of SPEC.md and the parsing of Gigya-style parameters.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// One response envelope: `callId`, `errorCode`, `statusCode`, `statusReason`, `time`,
+/// `apiVersion`, plus `errorMessage`/`errorDetails` on error, `context` when passed, and the
+/// method's own fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response(Map<String, Value>);
+
+impl Response {
+    pub(crate) fn new(call_id: String, time: String, context: Option<Value>) -> Self {
+        let mut m = Map::new();
+        m.insert("callId".into(), Value::String(call_id));
+        m.insert("errorCode".into(), Value::from(0));
+        m.insert("statusCode".into(), Value::from(200));
+        m.insert("statusReason".into(), Value::from("OK"));
+        m.insert("time".into(), Value::String(time));
+        m.insert("apiVersion".into(), Value::from(2));
+        if let Some(ctx) = context {
+            m.insert("context".into(), ctx);
+        }
+        Response(m)
+    }
+
+    pub(crate) fn set_error(&mut self, err: &Error) {
+        let kind = err.kind();
+        self.0.insert("errorCode".into(), Value::from(kind.error_code()));
+        self.0.insert("statusCode".into(), Value::from(kind.status_code()));
+        self.0
+            .insert("statusReason".into(), Value::from(status_reason(kind.status_code())));
+        self.0.insert("errorMessage".into(), Value::from(kind.message()));
+        self.0.insert("errorDetails".into(), Value::from(err.details()));
+    }
+
+    pub(crate) fn extend(&mut self, fields: Map<String, Value>) {
+        for (k, v) in fields {
+            self.0.insert(k, v);
+        }
+    }
+
+    /// Gigya's `errorCode`: 0 on success.
+    pub fn error_code(&self) -> u32 {
+        self.0
+            .get("errorCode")
+            .and_then(Value::as_u64)
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(0)
+    }
+
+    pub fn status_code(&self) -> u16 {
+        self.0
+            .get("statusCode")
+            .and_then(Value::as_u64)
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(200)
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.error_code() == 0
+    }
+
+    /// The error kind when this is an error envelope.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        ErrorKind::from_error_code(self.error_code())
+    }
+
+    pub fn call_id(&self) -> &str {
+        self.0.get("callId").and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+
+    /// The envelope as one JSON line.
+    pub fn to_json(&self) -> String {
+        Value::Object(self.0.clone()).to_string()
+    }
+}
+
+impl From<Response> for Value {
+    fn from(r: Response) -> Value {
+        r.into_value()
+    }
+}
+
+fn status_reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Error",
+    }
+}
+
+/// Read access to a Gigya-style parameter object, with the spelling rules of SPEC.md.
+pub(crate) struct Params<'a>(&'a Map<String, Value>);
+
+impl<'a> Params<'a> {
+    pub fn new(map: &'a Map<String, Value>) -> Self {
+        Params(map)
+    }
+
+    /// The first present, non-null value among the spellings.
+    fn raw(&self, names: &[&str]) -> Option<&'a Value> {
+        names
+            .iter()
+            .filter_map(|n| self.0.get(*n))
+            .find(|v| !v.is_null())
+    }
+
+    /// A string parameter; an empty string counts as missing (as Gigya does). Numbers are
+    /// accepted in their decimal form, other JSON types are invalid.
+    pub fn string(&self, names: &[&str]) -> Result<Option<String>> {
+        match self.raw(names) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(Error::invalid(names[0], "expected a string")),
+        }
+    }
+
+    pub fn required_string(&self, names: &[&str]) -> Result<String> {
+        self.string(names)?.ok_or_else(|| Error::missing(names[0]))
+    }
+
+    /// A boolean: JSON true/false or the strings "true"/"false" (any case); default when absent.
+    pub fn bool(&self, name: &str, default: bool) -> Result<bool> {
+        match self.raw(&[name]) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+            Some(_) => Err(Error::invalid(name, "expected true or false")),
+        }
+    }
+
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        self.raw(&[name])
+    }
+}
+
+/// A Gigya-style timestamp with milliseconds: `2026-11-27T10:42:25.943Z`.
+pub(crate) fn format_time(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+/// 32 hex characters of randomness.
+pub(crate) fn new_call_id() -> String {
+    let mut b = [0u8; 16];
+    // A call id only needs to be unique; fall back to time if the OS RNG fails.
+    if getrandom::fill(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        b = t.to_le_bytes();
+    }
+    hex::encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_format() {
+        assert_eq!(format_time(1_795_782_145_943), "2026-11-27T09:42:25.943Z");
+    }
+
+    #[test]
+    fn params_spellings_and_bools() {
+        let m: Map<String, Value> = serde_json::from_str(
+            r#"{"URL":"http://x/","publish":"TRUE","a":"", "n": 5, "o": {}}"#,
+        )
+        .unwrap();
+        let p = Params::new(&m);
+        assert_eq!(p.string(&["url", "URL"]).unwrap().as_deref(), Some("http://x/"));
+        assert!(p.bool("publish", false).unwrap());
+        assert!(!p.bool("missing", false).unwrap());
+        assert_eq!(p.string(&["a"]).unwrap(), None);
+        assert_eq!(p.string(&["n"]).unwrap().as_deref(), Some("5"));
+        assert!(p.string(&["o"]).is_err());
+        assert_eq!(p.required_string(&["zz"]).unwrap_err().kind(), ErrorKind::MissingParameter);
+    }
+}

@@ -1,0 +1,86 @@
+//! [`BlobStore`] on `object_store`: a local folder by default; any store object_store
+//! speaks behind the same code.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::{BlobMeta, BlobStore};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct ObjectBlobStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl ObjectBlobStore {
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        ObjectBlobStore { store }
+    }
+
+    /// A folder on the local disk (created when missing).
+    pub fn local(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(Error::internal)?;
+        let fs = LocalFileSystem::new_with_prefix(dir).map_err(Error::internal)?;
+        Ok(Self::new(Arc::new(fs)))
+    }
+
+    fn path(key: &str) -> Result<ObjectPath> {
+        // Keys are our own content hashes; refuse anything else rather than trust it.
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        {
+            return Err(Error::internal(format!("invalid blob key {key:?}")));
+        }
+        Ok(ObjectPath::from(key))
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for ObjectBlobStore {
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        let path = Self::path(key)?;
+        self.store.put(&path, PutPayload::from(bytes)).await?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        let path = Self::path(key)?;
+        Ok(self.store.get(&path).await?.bytes().await?)
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool> {
+        let path = Self::path(key)?;
+        match self.store.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = Self::path(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<BlobMeta>> {
+        let metas: Vec<_> = self.store.list(None).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .map(|m| BlobMeta {
+                key: m.location.to_string(),
+                last_modified_ms: m.last_modified.timestamp_millis(),
+            })
+            .collect())
+    }
+}

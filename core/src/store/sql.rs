@@ -1,0 +1,343 @@
+//! [`MetaStore`] on SQL: SQLite (the embedded default) or PostgreSQL, chosen by URL.
+//! One dialect serves both: `$n` placeholders (SQLite numbers them in order of first
+//! appearance), `ON CONFLICT`, BIGINT columns. Every write is one statement, so each is
+//! atomic on both databases without explicit locking.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row;
+
+use super::{AccountRecord, MetaStore, PhotoRecord};
+use crate::error::{Error, Result};
+
+/// Schema steps, applied in order once each; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS pp_accounts (
+        uid TEXT PRIMARY KEY,
+        registered BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        photo_key TEXT,
+        thumb_key TEXT,
+        published_ms BIGINT,
+        pending_photo_key TEXT,
+        pending_thumb_key TEXT,
+        pending_thumb_w BIGINT,
+        pending_thumb_h BIGINT,
+        pending_created_ms BIGINT
+    )",
+    "CREATE INDEX IF NOT EXISTS pp_accounts_pending_created ON pp_accounts (pending_created_ms)",
+    "CREATE TABLE IF NOT EXISTS pp_policies (
+        id BIGINT PRIMARY KEY,
+        thumb_w BIGINT NOT NULL,
+        thumb_h BIGINT NOT NULL
+    )",
+];
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same body against whichever pool is configured.
+macro_rules! on_pool {
+    ($self:expr, $p:ident => $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlMetaStore {
+    pool: Pool,
+}
+
+impl SqlMetaStore {
+    /// Connect to `sqlite://path` (created when missing) or `postgres://…` and bring the
+    /// schema up to date.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(Error::internal)?;
+            Pool::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| Error::invalid("database_url", e))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await
+                .map_err(Error::internal)?;
+            Pool::Sqlite(pool)
+        } else {
+            return Err(Error::invalid(
+                "database_url",
+                "expected sqlite:… or postgres://…",
+            ));
+        };
+        let store = SqlMetaStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            if let Pool::Postgres(_) = &self.pool {
+                // Several processes may start at once: one migrates, the others wait.
+                sqlx::query("SELECT pg_advisory_xact_lock(7467351205)").execute(&mut *tx).await?;
+            }
+            sqlx::query("CREATE TABLE IF NOT EXISTS pp_schema (version BIGINT NOT NULL)")
+                .execute(&mut *tx)
+                .await?;
+            let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM pp_schema")
+                .fetch_one(&mut *tx)
+                .await?;
+            let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
+            for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+                // Our own constant schema text, not caller input.
+                sqlx::query(sqlx::AssertSqlSafe(*step)).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO pp_schema (version) VALUES ($1)")
+                    .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Close the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+fn to_i64(v: u32) -> i64 {
+    i64::from(v)
+}
+
+fn to_u32(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+#[async_trait::async_trait]
+impl MetaStore for SqlMetaStore {
+    async fn create_account(&self, uid: &str, registered: bool, now_ms: i64) -> Result<bool> {
+        let done = on_pool!(self, p => sqlx::query(
+            "INSERT INTO pp_accounts (uid, registered, created_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (uid) DO NOTHING",
+        )
+        .bind(uid)
+        .bind(i64::from(registered))
+        .bind(now_ms)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    async fn ensure_account(&self, uid: &str, now_ms: i64) -> Result<()> {
+        self.create_account(uid, true, now_ms).await.map(|_| ())
+    }
+
+    async fn account(&self, uid: &str) -> Result<Option<AccountRecord>> {
+        let sql = "SELECT uid, registered, created_ms, photo_key, thumb_key, pending_photo_key,
+                   pending_thumb_key, pending_thumb_w, pending_thumb_h, pending_created_ms
+                   FROM pp_accounts WHERE uid = $1";
+        macro_rules! read {
+            ($row:expr) => {{
+                let row = $row;
+                let published = match (
+                    row.try_get::<Option<String>, _>("photo_key")?,
+                    row.try_get::<Option<String>, _>("thumb_key")?,
+                ) {
+                    (Some(p), Some(t)) => Some((p, t)),
+                    _ => None,
+                };
+                let pending = match (
+                    row.try_get::<Option<String>, _>("pending_photo_key")?,
+                    row.try_get::<Option<String>, _>("pending_thumb_key")?,
+                ) {
+                    (Some(photo_key), Some(thumb_key)) => Some(PhotoRecord {
+                        photo_key,
+                        thumb_key,
+                        thumb_width: to_u32(row.try_get::<Option<i64>, _>("pending_thumb_w")?.unwrap_or(0)),
+                        thumb_height: to_u32(row.try_get::<Option<i64>, _>("pending_thumb_h")?.unwrap_or(0)),
+                        created_ms: row.try_get::<Option<i64>, _>("pending_created_ms")?.unwrap_or(0),
+                    }),
+                    _ => None,
+                };
+                AccountRecord {
+                    uid: row.try_get("uid")?,
+                    is_registered: row.try_get::<i64, _>("registered")? != 0,
+                    created_ms: row.try_get("created_ms")?,
+                    published,
+                    pending,
+                }
+            }};
+        }
+        on_pool!(self, p => {
+            match sqlx::query(sql).bind(uid).fetch_optional(p).await? {
+                Some(row) => Ok(Some(read!(row))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    async fn finalize(&self, uid: &str) -> Result<bool> {
+        let n = on_pool!(self, p => sqlx::query(
+            "UPDATE pp_accounts SET registered = 1 WHERE uid = $1 AND registered = 0",
+        )
+        .bind(uid)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn set_pending(&self, uid: &str, photo: &PhotoRecord) -> Result<bool> {
+        let n = on_pool!(self, p => sqlx::query(
+            "UPDATE pp_accounts SET pending_photo_key = $2, pending_thumb_key = $3,
+             pending_thumb_w = $4, pending_thumb_h = $5, pending_created_ms = $6
+             WHERE uid = $1",
+        )
+        .bind(uid)
+        .bind(&photo.photo_key)
+        .bind(&photo.thumb_key)
+        .bind(to_i64(photo.thumb_width))
+        .bind(to_i64(photo.thumb_height))
+        .bind(photo.created_ms)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn publish_photo(&self, uid: &str, photo: &PhotoRecord) -> Result<bool> {
+        let n = on_pool!(self, p => sqlx::query(
+            "UPDATE pp_accounts SET photo_key = $2, thumb_key = $3, published_ms = $4,
+             pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
+             pending_thumb_h = NULL, pending_created_ms = NULL
+             WHERE uid = $1",
+        )
+        .bind(uid)
+        .bind(&photo.photo_key)
+        .bind(&photo.thumb_key)
+        .bind(photo.created_ms)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn publish_pending(
+        &self,
+        uid: &str,
+        photo_key: &str,
+        thumb_key: &str,
+        not_before_ms: i64,
+    ) -> Result<bool> {
+        let n = on_pool!(self, p => sqlx::query(
+            "UPDATE pp_accounts SET photo_key = pending_photo_key, thumb_key = $3,
+             published_ms = pending_created_ms,
+             pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
+             pending_thumb_h = NULL, pending_created_ms = NULL
+             WHERE uid = $1 AND pending_photo_key = $2 AND pending_created_ms >= $4",
+        )
+        .bind(uid)
+        .bind(photo_key)
+        .bind(thumb_key)
+        .bind(not_before_ms)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn remove_photos(&self, uid: &str) -> Result<bool> {
+        let n = on_pool!(self, p => sqlx::query(
+            "UPDATE pp_accounts SET photo_key = NULL, thumb_key = NULL, published_ms = NULL,
+             pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
+             pending_thumb_h = NULL, pending_created_ms = NULL
+             WHERE uid = $1",
+        )
+        .bind(uid)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT thumb_w, thumb_h FROM pp_policies WHERE id = 1")
+                .fetch_optional(p)
+                .await?;
+            match row {
+                Some(r) => Ok(Some((
+                    to_u32(r.try_get::<i64, _>("thumb_w")?),
+                    to_u32(r.try_get::<i64, _>("thumb_h")?),
+                ))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    async fn set_thumbnail_policy(&self, width: u32, height: u32) -> Result<()> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO pp_policies (id, thumb_w, thumb_h) VALUES (1, $1, $2)
+             ON CONFLICT (id) DO UPDATE SET thumb_w = excluded.thumb_w, thumb_h = excluded.thumb_h",
+        )
+        .bind(to_i64(width))
+        .bind(to_i64(height))
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    async fn purge_expired_pending(&self, before_ms: i64) -> Result<u64> {
+        let n = on_pool!(self, p => sqlx::query(
+            "UPDATE pp_accounts SET pending_photo_key = NULL, pending_thumb_key = NULL,
+             pending_thumb_w = NULL, pending_thumb_h = NULL, pending_created_ms = NULL
+             WHERE pending_created_ms < $1",
+        )
+        .bind(before_ms)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n)
+    }
+
+    async fn referenced_keys(&self) -> Result<HashSet<String>> {
+        let sql = "SELECT photo_key, thumb_key, pending_photo_key, pending_thumb_key FROM pp_accounts
+                   WHERE photo_key IS NOT NULL OR pending_photo_key IS NOT NULL";
+        on_pool!(self, p => {
+            let rows = sqlx::query(sql).fetch_all(p).await?;
+            let mut keys = HashSet::new();
+            for row in rows {
+                for col in ["photo_key", "thumb_key", "pending_photo_key", "pending_thumb_key"] {
+                    if let Some(k) = row.try_get::<Option<String>, _>(col)? {
+                        keys.insert(k);
+                    }
+                }
+            }
+            Ok(keys)
+        })
+    }
+}
