@@ -55,12 +55,27 @@ pub(super) async fn call(client: &Client, method_name: &str, params: &Value) -> 
         _ => (&empty, false),
     };
     let context = map.get("context").filter(|v| !v.is_null()).cloned();
-    let mut response = Response::new(new_call_id(), format_time(client.now_ms()), context);
     let result = if params_ok {
         run(client, method_name, &Params::new(map)).await
     } else {
         Err(Error::invalid("params", "expected a JSON object"))
     };
+    envelope(client, method_name, context, result)
+}
+
+/// The operator's purge, in an envelope of the same shape as the API methods.
+pub(super) async fn purge(client: &Client) -> Response {
+    let result = client.purge().await.map(|r| to_map(json!(r)));
+    envelope(client, "purge", None, result)
+}
+
+fn envelope(
+    client: &Client,
+    method_name: &str,
+    context: Option<Value>,
+    result: Result<Map<String, Value>>,
+) -> Response {
+    let mut response = Response::new(new_call_id(), format_time(client.now_ms()), context);
     match result {
         Ok(fields) => response.extend(fields),
         Err(err) => {

@@ -369,6 +369,12 @@ impl Client {
         dispatch::call(self, method, params).await
     }
 
+    /// [`Client::purge`] with its report (`expiredPending`, `blobsDeleted`) in a response
+    /// envelope, for faces that speak envelopes.
+    pub async fn purge_envelope(&self) -> crate::Response {
+        dispatch::purge(self).await
+    }
+
     // ---- internals ----
 
     /// The UID a write (import/upload) is for. A trusted UID gets a record on first use.
