@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test suite of the project, in CI order. `.ci/run` calls exactly this.
+#
+# One cargo profile (dev, dependencies at opt-level 2) and one target directory serve the
+# Rust tests, the C library, the Python wheel and the Node addon, so nothing is compiled
+# twice: napi always passes --target, so everything else builds for that target too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export CARGO_TERM_COLOR=never
+export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
+export PP_TARGET_DIR="$ROOT/target/$CARGO_BUILD_TARGET/debug"
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust: core, CLI, examples"
+cargo test --workspace --locked
+
+step "example: Rust (the seed's sample)"
+cargo run --locked -q -p profile-photo-example
+
+for suite in c python node; do
+  if [ -f "scripts/test-$suite.sh" ]; then
+    step "$suite"
+    bash "scripts/test-$suite.sh"
+  fi
+done
+
+step "all suites passed"
