@@ -9,7 +9,12 @@
 //! → thumbnail: cover-scaled then centre-cropped to exactly the policy size, JPEG (PNG when
 //! the image has alpha). Re-encoding drops every piece of metadata and trailing data.
 
+mod decode;
+mod encode;
+mod resize;
+
 use crate::error::{Error, Result};
+use image::metadata::Orientation;
 
 /// The three accepted input types, decided by magic bytes only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,17 +117,248 @@ pub fn sniff(bytes: &[u8]) -> Option<InputFormat> {
     }
 }
 
+/// The largest thumbnail side we make. Thumbnails are cut from the already reduced photo, so
+/// anything bigger is an upscale of it at best; a policy beyond this is refused as absurd.
+pub const MAX_THUMBNAIL_SIDE: u32 = 2048;
+
 /// Run the whole pipeline. Errors: 409010 (`MissingPhoto`) for bytes that are not a valid
-/// GIF/PNG/JPEG, 413004 (`PhotoTooLarge`) for byte/pixel/side limits, 400006 for a bad
+/// GIF/PNG/JPEG, 413004 (`PhotoTooLarge`) for byte/pixel/side/aspect limits, 400006 for a bad
 /// thumbnail size.
-pub fn process(bytes: &[u8], limits: &Limits, thumb_width: u32, thumb_height: u32) -> Result<Processed> {
-    let _ = (bytes, limits, thumb_width, thumb_height);
-    Err(Error::bad_photo("pipeline not implemented"))
+pub fn process(
+    bytes: &[u8],
+    limits: &Limits,
+    thumb_width: u32,
+    thumb_height: u32,
+) -> Result<Processed> {
+    check_thumbnail_size(thumb_width, thumb_height)?;
+    let input_format = check_bytes(bytes, limits)?;
+    let photo_max_side = limits.photo_max_side.max(1);
+    let decoded = decode::decode(bytes, input_format, limits, &|w, h| {
+        let photo = resize::fit_within(w, h, photo_max_side);
+        let thumb = resize::cover_needs(w, h, thumb_width, thumb_height);
+        (photo.0.max(thumb.0), photo.1.max(thumb.1))
+    })?;
+    let orientation = decoded.orientation;
+    let swap = swaps_axes(orientation);
+    let (source_width, source_height) = oriented(decoded.full_width, decoded.full_height, swap);
+
+    // Everything is computed in the decoder's (un-oriented) frame and oriented at the end,
+    // on the small outputs: resizing and flipping/rotating commute.
+    let (pw, ph) = photo_target(&decoded, photo_max_side);
+    let (tw, th) = oriented(thumb_width, thumb_height, swap);
+    let source = decoded.pixels;
+    let (photo, thumb) = guarded(|| {
+        let photo = if (pw, ph) == (source.width, source.height) {
+            None
+        } else {
+            Some(resize::resize_fit(&source, pw, ph)?)
+        };
+        let photo_px = photo.as_ref().unwrap_or(&source);
+        // The thumbnail comes from the reduced photo unless the photo is too small to cover
+        // it without upscaling while the decoded pixels are not (extreme aspect ratios).
+        let thumb_src = if photo_px.width >= tw && photo_px.height >= th {
+            photo_px
+        } else {
+            &source
+        };
+        let thumb = resize::resize_cover(thumb_src, tw, th)?;
+        let photo = match photo {
+            Some(p) => p,
+            None => source,
+        };
+        Ok((
+            resize::apply_orientation(photo, orientation),
+            resize::apply_orientation(thumb, orientation),
+        ))
+    })?;
+
+    let photo_format = match input_format {
+        InputFormat::Jpeg => OutputFormat::Jpeg,
+        InputFormat::Png | InputFormat::Gif => OutputFormat::Png,
+    };
+    let photo = guarded(|| encode::encode(&photo, photo_format, limits.jpeg_quality))?;
+    let thumbnail =
+        guarded(|| encode::encode(&thumb, thumbnail_format(&thumb), limits.jpeg_quality))?;
+    Ok(Processed {
+        input_format,
+        source_width,
+        source_height,
+        photo,
+        thumbnail,
+    })
 }
 
 /// A thumbnail from an already stored photo (used when the site policy changed between
 /// import and publish).
-pub fn thumbnail(bytes: &[u8], limits: &Limits, thumb_width: u32, thumb_height: u32) -> Result<Encoded> {
-    let _ = (bytes, limits, thumb_width, thumb_height);
-    Err(Error::bad_photo("pipeline not implemented"))
+pub fn thumbnail(
+    bytes: &[u8],
+    limits: &Limits,
+    thumb_width: u32,
+    thumb_height: u32,
+) -> Result<Encoded> {
+    check_thumbnail_size(thumb_width, thumb_height)?;
+    let input_format = check_bytes(bytes, limits)?;
+    let decoded = decode::decode(bytes, input_format, limits, &|w, h| {
+        resize::cover_needs(w, h, thumb_width, thumb_height)
+    })?;
+    let orientation = decoded.orientation;
+    let (tw, th) = oriented(thumb_width, thumb_height, swaps_axes(orientation));
+    let source = decoded.pixels;
+    let thumb = guarded(|| {
+        let thumb = resize::resize_cover(&source, tw, th)?;
+        Ok(resize::apply_orientation(thumb, orientation))
+    })?;
+    guarded(|| encode::encode(&thumb, thumbnail_format(&thumb), limits.jpeg_quality))
 }
+
+/// Decoded pixels, 8 bits per channel, rows packed without padding.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Pixels {
+    pub data: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub layout: Layout,
+}
+
+impl std::fmt::Debug for Pixels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Pixels({:?} {}x{})",
+            self.layout, self.width, self.height
+        )
+    }
+}
+
+/// The channel layouts the pipeline works in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    Gray,
+    Rgb,
+    /// Straight (not premultiplied) alpha.
+    Rgba,
+}
+
+impl Layout {
+    pub fn channels(self) -> usize {
+        match self {
+            Layout::Gray => 1,
+            Layout::Rgb => 3,
+            Layout::Rgba => 4,
+        }
+    }
+}
+
+fn check_thumbnail_size(width: u32, height: u32) -> Result<()> {
+    for (param, value) in [("thumbnailWidth", width), ("thumbnailHeight", height)] {
+        if value == 0 || value > MAX_THUMBNAIL_SIDE {
+            return Err(Error::invalid(
+                param,
+                format!("{value} is not between 1 and {MAX_THUMBNAIL_SIDE} pixels"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The byte cap (first, before looking at anything else), then the magic bytes.
+fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<InputFormat> {
+    let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if len > limits.max_bytes {
+        return Err(Error::too_large(format!(
+            "photo is {len} bytes; the limit is {} bytes",
+            limits.max_bytes
+        )));
+    }
+    if bytes.is_empty() {
+        return Err(Error::bad_photo("photo is empty"));
+    }
+    sniff(bytes)
+        .ok_or_else(|| Error::bad_photo("not a GIF, PNG or JPEG image (unrecognised magic bytes)"))
+}
+
+/// Header dimensions against the pixel, side and aspect-ratio limits (T12, T21). Called with
+/// the dimensions from the file header, before any pixel buffer exists.
+pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::bad_photo(format!(
+            "image is {width}x{height} pixels; it has no pixels"
+        )));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(Error::too_large(format!(
+            "image is {width}x{height} pixels; the limit is {} pixels",
+            limits.max_pixels
+        )));
+    }
+    if width.max(height) > limits.max_side {
+        return Err(Error::too_large(format!(
+            "image is {width}x{height} pixels; the limit is {} pixels per side",
+            limits.max_side
+        )));
+    }
+    let (long, short) = (width.max(height), width.min(height));
+    // 0 means no aspect-ratio limit.
+    if limits.max_aspect_ratio > 0
+        && u64::from(long) > u64::from(short) * u64::from(limits.max_aspect_ratio)
+    {
+        return Err(Error::too_large(format!(
+            "image is {width}x{height} pixels; its aspect ratio is over the limit of {}:1",
+            limits.max_aspect_ratio
+        )));
+    }
+    Ok(())
+}
+
+/// The photo size in the decoder's frame: the full image fitted inside `max_side`, unless the
+/// decoder handed us fewer pixels than that (then fit what we have, never upscaling).
+fn photo_target(decoded: &decode::Decoded, max_side: u32) -> (u32, u32) {
+    let (w, h) = resize::fit_within(decoded.full_width, decoded.full_height, max_side);
+    if w <= decoded.pixels.width && h <= decoded.pixels.height {
+        (w, h)
+    } else {
+        resize::fit_within(decoded.pixels.width, decoded.pixels.height, max_side)
+    }
+}
+
+fn thumbnail_format(thumb: &Pixels) -> OutputFormat {
+    if thumb.layout == Layout::Rgba {
+        OutputFormat::Png
+    } else {
+        OutputFormat::Jpeg
+    }
+}
+
+fn swaps_axes(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+fn oriented(width: u32, height: u32, swap: bool) -> (u32, u32) {
+    if swap {
+        (height, width)
+    } else {
+        (width, height)
+    }
+}
+
+/// Resizing and encoding only see pixels we made, so a panic there is our bug: report it
+/// as an internal error rather than unwinding into the caller.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::internal(
+            "photo pipeline panicked while resizing or encoding",
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;

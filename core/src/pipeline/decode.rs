@@ -1,0 +1,398 @@
+//! Bytes → pixels. Every path reads the dimensions from the header and checks them against
+//! the limits before a pixel buffer exists; decoding runs behind `catch_unwind` so a decoder
+//! panic on hostile bytes is a refused photo, never a crash.
+//!
+//! - PNG and GIF go through the `image` crate with width/height caps and a `max_alloc`
+//!   budget. We use `into_decoder()` only to read the orientation, then do exactly what
+//!   `ImageReader::decode()` does (reserve `total_bytes()` from the budget, hand the rest to
+//!   the decoder, `from_decoder`): THREATS.md finding 4 is about skipping that reservation.
+//!   GIF: the first frame, composited onto the logical screen. PNG text is never inflated.
+//! - JPEG goes through `jpeg-decoder`: `read_info()` for the limits, then `scale()` so the
+//!   DCT produces no more pixels than the outputs need (1/2, 1/4 or 1/8 of each side).
+
+use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+use jpeg_decoder::{CodingProcess, PixelFormat};
+
+use super::{check_dimensions, InputFormat, Layout, Limits, Pixels};
+use crate::error::{Error, Result};
+
+/// Room for the decoders' own buffers (rows, palettes, ICC profile) on top of the image.
+const ALLOC_SLACK: u64 = 32 * 1024 * 1024;
+
+/// What the decoder produced.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    /// Pixels in the file's own frame (orientation not applied); JPEGs may be smaller than
+    /// the full image because of DCT scaling.
+    pub pixels: Pixels,
+    /// Full image dimensions from the header, in the file's own frame.
+    pub full_width: u32,
+    pub full_height: u32,
+    pub orientation: Orientation,
+}
+
+/// Decode `bytes` (already sniffed as `format`). `needed(w, h)` says how many pixels the
+/// caller needs in each direction from a `w`×`h` image; JPEG decoding may stop there.
+pub(crate) fn decode(
+    bytes: &[u8],
+    format: InputFormat,
+    limits: &Limits,
+    needed: &dyn Fn(u32, u32) -> (u32, u32),
+) -> Result<Decoded> {
+    // Limit checks happen inside too, so a header parser panic is covered as well.
+    catch_unwind(AssertUnwindSafe(|| match format {
+        InputFormat::Jpeg => decode_jpeg(bytes, limits, needed),
+        InputFormat::Png | InputFormat::Gif => decode_with_image(bytes, format, limits),
+    }))
+    .unwrap_or_else(|_| {
+        Err(Error::bad_photo(format!(
+            "the {} image is malformed",
+            name(format)
+        )))
+    })
+}
+
+fn name(format: InputFormat) -> &'static str {
+    match format {
+        InputFormat::Gif => "GIF",
+        InputFormat::Png => "PNG",
+        InputFormat::Jpeg => "JPEG",
+    }
+}
+
+/// PNG: the IHDR must be the first chunk; GIF: the logical screen descriptor. Read straight
+/// from the bytes so the limits hold whatever the decoder does next.
+pub(crate) fn header_dimensions(bytes: &[u8], format: InputFormat) -> Result<(u32, u32)> {
+    let truncated = || Error::bad_photo(format!("the {} header is truncated", name(format)));
+    match format {
+        InputFormat::Png => {
+            let ihdr = bytes.get(8..24).ok_or_else(truncated)?;
+            if &ihdr[4..8] != b"IHDR" {
+                return Err(Error::bad_photo(
+                    "the PNG does not start with an IHDR chunk",
+                ));
+            }
+            let w = u32::from_be_bytes([ihdr[8], ihdr[9], ihdr[10], ihdr[11]]);
+            let h = u32::from_be_bytes([ihdr[12], ihdr[13], ihdr[14], ihdr[15]]);
+            Ok((w, h))
+        }
+        InputFormat::Gif => {
+            let lsd = bytes.get(6..10).ok_or_else(truncated)?;
+            let w = u16::from_le_bytes([lsd[0], lsd[1]]);
+            let h = u16::from_le_bytes([lsd[2], lsd[3]]);
+            Ok((u32::from(w), u32::from(h)))
+        }
+        InputFormat::Jpeg => Err(Error::bad_photo("JPEG dimensions come from the decoder")),
+    }
+}
+
+/// The `image` crate limits for our configuration.
+pub(crate) fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_side);
+    l.max_image_height = Some(limits.max_side);
+    l.max_alloc = Some(
+        limits
+            .max_pixels
+            .saturating_mul(4)
+            .saturating_add(ALLOC_SLACK),
+    );
+    l
+}
+
+fn image_error(format: InputFormat, e: ImageError) -> Error {
+    match e {
+        ImageError::Limits(_) => Error::too_large(format!(
+            "the {} image needs more memory to decode than the limits allow",
+            name(format)
+        ))
+        .with_source(e),
+        _ => Error::bad_photo(format!(
+            "the {} image could not be decoded: {e}",
+            name(format)
+        )),
+    }
+}
+
+fn decode_with_image(bytes: &[u8], format: InputFormat, limits: &Limits) -> Result<Decoded> {
+    let (w, h) = header_dimensions(bytes, format)?;
+    check_dimensions(w, h, limits)?;
+
+    let image_format = if format == InputFormat::Png {
+        ImageFormat::Png
+    } else {
+        ImageFormat::Gif
+    };
+    let err = |e| image_error(format, e);
+    let mut budget = image_limits(limits);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
+    reader.limits(budget.clone());
+    let mut decoder = reader.into_decoder().map_err(err)?;
+    let (dw, dh) = decoder.dimensions();
+    check_dimensions(dw, dh, limits)?;
+    // PNG eXIf (raw, never inflated); GIF has none. A bad EXIF block means no rotation.
+    let orientation = match format {
+        InputFormat::Png => decoder.orientation().unwrap_or(Orientation::NoTransforms),
+        _ => Orientation::NoTransforms,
+    };
+    // What `ImageReader::decode()` does: the output buffer comes out of the budget first.
+    budget.reserve(decoder.total_bytes()).map_err(err)?;
+    decoder.set_limits(budget).map_err(err)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(err)?;
+    let pixels = from_dynamic(image);
+    if (pixels.width, pixels.height) != (dw, dh) {
+        return Err(Error::bad_photo(format!(
+            "the {} decoder returned a wrong size",
+            name(format)
+        )));
+    }
+    Ok(Decoded {
+        pixels,
+        full_width: dw,
+        full_height: dh,
+        orientation,
+    })
+}
+
+/// To 8-bit gray, RGB or RGBA; RGBA that is fully opaque loses its alpha channel.
+fn from_dynamic(image: DynamicImage) -> Pixels {
+    let (width, height) = (image.width(), image.height());
+    let (data, layout) = match image {
+        DynamicImage::ImageLuma8(b) => (b.into_raw(), Layout::Gray),
+        DynamicImage::ImageLuma16(_) => (image.to_luma8().into_raw(), Layout::Gray),
+        DynamicImage::ImageRgb8(b) => (b.into_raw(), Layout::Rgb),
+        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => {
+            (image.to_rgb8().into_raw(), Layout::Rgb)
+        }
+        other => (other.into_rgba8().into_raw(), Layout::Rgba),
+    };
+    drop_opaque_alpha(Pixels {
+        data,
+        width,
+        height,
+        layout,
+    })
+}
+
+/// RGBA whose alpha is 255 everywhere becomes RGB, in place.
+pub(crate) fn drop_opaque_alpha(mut px: Pixels) -> Pixels {
+    if px.layout != Layout::Rgba || px.data.chunks_exact(4).any(|p| p[3] != 255) {
+        return px;
+    }
+    let n = px.data.len() / 4;
+    for i in 0..n {
+        px.data.copy_within(i * 4..i * 4 + 3, i * 3);
+    }
+    px.data.truncate(n * 3);
+    px.layout = Layout::Rgb;
+    px
+}
+
+fn jpeg_error(e: jpeg_decoder::Error) -> Error {
+    Error::bad_photo(format!("the JPEG image could not be decoded: {e}"))
+}
+
+fn decode_jpeg(
+    bytes: &[u8],
+    limits: &Limits,
+    needed: &dyn Fn(u32, u32) -> (u32, u32),
+) -> Result<Decoded> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().map_err(jpeg_error)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| Error::bad_photo("the JPEG image has no frame header"))?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    check_dimensions(w, h, limits)?;
+
+    let (out_w, out_h) = if info.coding_process == CodingProcess::Lossless {
+        (w, h)
+    } else {
+        let (nw, nh) = needed(w, h);
+        let eighths = dct_scale(w, h, nw, nh);
+        let (sw, sh) = (scaled(w, eighths), scaled(h, eighths));
+        let (mut ow, mut oh) = scale_to(&mut decoder, sw, sh)?;
+        if ow < sw.min(w) || oh < sh.min(h) {
+            // jpeg-decoder chose a smaller scale than asked for: take the full size.
+            (ow, oh) = scale_to(&mut decoder, w, h)?;
+        }
+        (ow, oh)
+    };
+    let components = info.pixel_format.pixel_bytes() as u64;
+    let max_buffer = u64::from(out_w) * u64::from(out_h) * components;
+    decoder.set_max_decoding_buffer_size(usize::try_from(max_buffer).unwrap_or(usize::MAX));
+    let data = decoder.decode().map_err(jpeg_error)?;
+    let pixel_format = decoder.info().map_or(info.pixel_format, |i| i.pixel_format);
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+
+    let expected = u64::from(out_w) * u64::from(out_h) * pixel_format.pixel_bytes() as u64;
+    if data.len() as u64 != expected {
+        return Err(Error::bad_photo(
+            "the JPEG decoder returned a wrong number of pixels",
+        ));
+    }
+    let (data, layout) = match pixel_format {
+        PixelFormat::L8 => (data, Layout::Gray),
+        PixelFormat::RGB24 => (data, Layout::Rgb),
+        PixelFormat::L16 => (gray16_to_gray8(&data), Layout::Gray),
+        PixelFormat::CMYK32 => (cmyk_to_rgb(&data), Layout::Rgb),
+    };
+    Ok(Decoded {
+        pixels: Pixels {
+            data,
+            width: out_w,
+            height: out_h,
+            layout,
+        },
+        full_width: w,
+        full_height: h,
+        orientation,
+    })
+}
+
+fn scale_to(decoder: &mut jpeg_decoder::Decoder<&[u8]>, w: u32, h: u32) -> Result<(u32, u32)> {
+    let clamp = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+    let (ow, oh) = decoder.scale(clamp(w), clamp(h)).map_err(jpeg_error)?;
+    Ok((u32::from(ow), u32::from(oh)))
+}
+
+/// `len` scaled by `eighths`/8, rounded up as the IDCT does.
+pub(crate) fn scaled(len: u32, eighths: u32) -> u32 {
+    (len * eighths).div_ceil(8)
+}
+
+/// The smallest IDCT scale (1, 2, 4 or 8 eighths) that still gives at least `need_w`×`need_h`.
+pub(crate) fn dct_scale(w: u32, h: u32, need_w: u32, need_h: u32) -> u32 {
+    [1, 2, 4]
+        .into_iter()
+        .find(|&e| scaled(w, e) >= need_w.min(w) && scaled(h, e) >= need_h.min(h))
+        .unwrap_or(8)
+}
+
+/// Lossless JPEGs with 9–16 bit samples come out as native-endian u16. The precision is not
+/// exposed, so shift by what the samples actually use.
+fn gray16_to_gray8(data: &[u8]) -> Vec<u8> {
+    let samples = || {
+        data.chunks_exact(2)
+            .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+    };
+    let max = samples().max().unwrap_or(0);
+    let bits = 16 - max.leading_zeros();
+    let shift = bits.saturating_sub(8);
+    samples().map(|v| (v >> shift) as u8).collect()
+}
+
+/// jpeg-decoder hands back CMYK as ink amounts (0 = no ink); naive CMYK → RGB, the same
+/// conversion the `image` crate used when it decoded with jpeg-decoder.
+fn cmyk_to_rgb(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 4 * 3);
+    for p in data.chunks_exact(4) {
+        let k = 255 - u16::from(p[3]);
+        for &c in &p[..3] {
+            out.push(((255 - u16::from(c)) * k / 255) as u8);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dct_scale_picks_smallest_sufficient() {
+        // 6000x4000 → 1024x683 photo: 1/4 gives 1500x1000, 1/8 would be 750x500.
+        assert_eq!(dct_scale(6000, 4000, 1024, 683), 2);
+        assert_eq!(scaled(6000, 2), 1500);
+        assert_eq!(dct_scale(8000, 6000, 1024, 768), 2);
+        assert_eq!(dct_scale(9000, 6000, 1024, 683), 1);
+        assert_eq!(dct_scale(1800, 1200, 1024, 683), 8);
+        assert_eq!(dct_scale(2048, 2048, 1024, 1024), 4);
+        assert_eq!(dct_scale(2049, 2049, 1024, 1024), 4);
+        // Never below what is needed, in both directions.
+        for (w, h, nw, nh) in [
+            (4000, 3000, 64, 64),
+            (31, 17, 64, 64),
+            (16000, 800, 1024, 64),
+        ] {
+            let e = dct_scale(w, h, nw, nh);
+            assert!(
+                scaled(w, e) >= nw.min(w) && scaled(h, e) >= nh.min(h),
+                "{w}x{h} at {e}/8"
+            );
+        }
+    }
+
+    #[test]
+    fn png_and_gif_headers() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        png.extend_from_slice(&100_000u32.to_be_bytes());
+        png.extend_from_slice(&7u32.to_be_bytes());
+        assert_eq!(
+            header_dimensions(&png, InputFormat::Png).unwrap(),
+            (100_000, 7)
+        );
+        assert_eq!(
+            header_dimensions(&png[..20], InputFormat::Png)
+                .unwrap_err()
+                .error_code(),
+            409010
+        );
+        let mut not_ihdr = png.clone();
+        not_ihdr[12..16].copy_from_slice(b"IDAT");
+        assert_eq!(
+            header_dimensions(&not_ihdr, InputFormat::Png)
+                .unwrap_err()
+                .error_code(),
+            409010
+        );
+
+        let gif = b"GIF89a\xff\xff\x01\x00";
+        assert_eq!(
+            header_dimensions(gif, InputFormat::Gif).unwrap(),
+            (65535, 1)
+        );
+        assert_eq!(
+            header_dimensions(b"GIF89a\x01", InputFormat::Gif)
+                .unwrap_err()
+                .error_code(),
+            409010
+        );
+    }
+
+    #[test]
+    fn opaque_alpha_is_dropped_and_real_alpha_kept() {
+        let px = |a: u8| Pixels {
+            data: vec![1, 2, 3, 255, 4, 5, 6, a],
+            width: 2,
+            height: 1,
+            layout: Layout::Rgba,
+        };
+        let opaque = drop_opaque_alpha(px(255));
+        assert_eq!(opaque.layout, Layout::Rgb);
+        assert_eq!(opaque.data, vec![1, 2, 3, 4, 5, 6]);
+        let kept = drop_opaque_alpha(px(254));
+        assert_eq!(kept.layout, Layout::Rgba);
+        assert_eq!(kept.data.len(), 8);
+    }
+
+    #[test]
+    fn colour_conversions() {
+        assert_eq!(
+            cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]),
+            vec![255, 255, 255, 0, 255, 255, 0, 0, 0]
+        );
+        let g16: Vec<u8> = [0u16, 4095, 2048]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        assert_eq!(gray16_to_gray8(&g16), vec![0, 255, 128]);
+    }
+}
