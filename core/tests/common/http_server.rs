@@ -95,8 +95,25 @@ impl TestServer {
         Self::start(move |_| steps.clone()).await
     }
 
+    /// Serve `steps` for every request on a listener bound beforehand (its port can be
+    /// known before the runtime starts). Call inside a runtime.
+    pub fn on_std_listener(listener: std::net::TcpListener, steps: Vec<Step>) -> Self {
+        assert!(listener.local_addr().unwrap().ip().is_loopback());
+        listener.set_nonblocking(true).unwrap();
+        let listener = TcpListener::from_std(listener).unwrap();
+        Self::serve_on(
+            listener,
+            Some(Arc::new(move |_: &Request| steps.clone())),
+            Vec::new(),
+        )
+    }
+
     async fn spawn(handler: Option<Handler>, raw_steps: Vec<Step>) -> Self {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        Self::serve_on(listener, handler, raw_steps)
+    }
+
+    fn serve_on(listener: TcpListener, handler: Option<Handler>, raw_steps: Vec<Step>) -> Self {
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(Stats::default());
         let task = {
