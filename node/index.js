@@ -1,0 +1,306 @@
+'use strict'
+// profile-photo for Node: the Gigya-style API (`client.accounts.importProfilePhoto(...)`)
+// over the native addon. This file only converts: options and params to JSON for the
+// core, Buffers to base64, envelopes and native errors to `ProfilePhotoError`. Every
+// parameter rule, error code and message comes from the Rust core.
+
+const native = require('./native.js')
+
+/** The core's error table (`ErrorKind::ALL`): code, errorCode, statusCode, message. */
+const KINDS = Object.freeze(native.errorKinds().map((k) => Object.freeze({ ...k })))
+const BY_CODE = new Map(KINDS.map((k) => [k.code, k]))
+const BY_ERROR_CODE = new Map(KINDS.map((k) => [k.errorCode, k]))
+
+/** Native rejection reasons look like `[CODE] details` (STYLE.md §5). */
+const REASON = /^\[([A-Z_]+)\] ([\s\S]*)$/
+
+class ProfilePhotoError extends Error {
+  /**
+   * @param {string} message
+   * @param {{code?: string, errorCode?: number, statusCode?: number, callId?: string,
+   *          details?: string, response?: object, cause?: unknown}} fields
+   */
+  constructor(message, fields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause })
+    this.name = 'ProfilePhotoError'
+    this.code = fields.code
+    this.errorCode = fields.errorCode
+    this.statusCode = fields.statusCode
+    this.callId = fields.callId
+    this.details = fields.details
+    this.response = fields.response
+  }
+
+  /** The error an error envelope stands for. */
+  static fromResponse(response) {
+    const kind = BY_ERROR_CODE.get(response.errorCode)
+    return new ProfilePhotoError(
+      `${response.errorMessage} (${response.errorCode}): ${response.errorDetails}`,
+      {
+        code: kind ? kind.code : 'UNKNOWN',
+        errorCode: response.errorCode,
+        statusCode: response.statusCode,
+        callId: response.callId,
+        details: response.errorDetails,
+        response,
+      },
+    )
+  }
+}
+
+/** Every code `err.code` can take, with its errorCode, statusCode and message. */
+ProfilePhotoError.kinds = KINDS
+
+function fromKind(kind, details, cause) {
+  return new ProfilePhotoError(`${kind.message} (${kind.errorCode}): ${details}`, {
+    code: kind.code,
+    errorCode: kind.errorCode,
+    statusCode: kind.statusCode,
+    details,
+    cause,
+  })
+}
+
+/** A native error (sync: `err.code` is the core code; async: `[CODE] details`) lifted. */
+function lift(err) {
+  if (!(err instanceof Error)) return err
+  if (typeof err.code === 'string' && BY_CODE.has(err.code)) {
+    return fromKind(BY_CODE.get(err.code), err.message, err)
+  }
+  const m = REASON.exec(err.message)
+  if (m && BY_CODE.has(m[1])) return fromKind(BY_CODE.get(m[1]), m[2], err)
+  return err
+}
+
+/** JSON for the core. Text that is not JSON (a cycle, a BigInt) reaches the core as a
+ * non-object, which it answers with 400006. */
+function toJson(value) {
+  try {
+    return JSON.stringify(value === undefined ? {} : value) ?? ''
+  } catch {
+    return ''
+  }
+}
+
+function isPlainObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+/** `photoBytes` may be a Buffer, any Uint8Array or an ArrayBuffer: sent as base64. */
+function convertParams(params) {
+  if (!isPlainObject(params)) return params
+  const bytes = params.photoBytes
+  if (bytes instanceof Uint8Array) {
+    return { ...params, photoBytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') }
+  }
+  if (bytes instanceof ArrayBuffer) {
+    return { ...params, photoBytes: Buffer.from(bytes).toString('base64') }
+  }
+  return params
+}
+
+/** Await a started native call; with a signal, aborting cancels the call in the core. */
+async function settle(pending, signal) {
+  if (!signal) {
+    try {
+      return JSON.parse(await pending.result())
+    } catch (err) {
+      throw lift(err)
+    }
+  }
+  const onAbort = () => pending.cancel()
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    const text = await pending.result()
+    if (signal.aborted) throw signal.reason
+    return JSON.parse(text)
+  } catch (err) {
+    if (signal.aborted) throw signal.reason
+    throw lift(err)
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** What a callback receives when no envelope exists (a panic in the core: never seen). */
+function envelopeOf(err) {
+  if (err instanceof ProfilePhotoError) {
+    return err.response ?? {
+      errorCode: err.errorCode,
+      statusCode: err.statusCode,
+      errorMessage: BY_ERROR_CODE.get(err.errorCode)?.message,
+      errorDetails: err.details,
+    }
+  }
+  const kind = BY_CODE.get('INTERNAL')
+  return { errorCode: kind.errorCode, statusCode: kind.statusCode, errorMessage: kind.message, errorDetails: String(err) }
+}
+
+const OPENED = Symbol('profile-photo.opened')
+
+function withOpenSignal(options) {
+  if (options?.signal?.aborted) throw options.signal.reason
+  return options?.signal
+}
+
+class Client {
+  #native
+
+  /**
+   * Open a client: the options are SPEC.md's configuration keys in camelCase
+   * (`dataDir`, `allowLoopback`, `fetchAllowedPorts`, `maxPhotoBytes`, ...). The stores are
+   * opened before it returns (milliseconds for the embedded default); use `Client.open`
+   * to open without blocking. Throws `ProfilePhotoError` (`INVALID_PARAMETER` for a bad
+   * option, `INTERNAL` when the stores cannot be opened).
+   */
+  constructor(options = {}) {
+    if (options && options[OPENED]) {
+      this.#native = options[OPENED]
+    } else {
+      try {
+        this.#native = native.NativeClient.openSync(toJson(options))
+      } catch (err) {
+        throw lift(err)
+      }
+    }
+    /** The `accounts.*` methods, Gigya style. */
+    this.accounts = new Accounts(this)
+  }
+
+  /** Like `new Client(options)`, but the stores open off the JS thread. */
+  static async open(options = {}) {
+    let opened
+    try {
+      opened = await native.NativeClient.open(toJson(options))
+    } catch (err) {
+      throw lift(err)
+    }
+    return new Client({ [OPENED]: opened })
+  }
+
+  /**
+   * The generic call: a method name (`accounts.importProfilePhoto`, ...) and its params;
+   * resolves with the response envelope, error or not. Rejects only when aborted.
+   */
+  call(method, params = {}, options = undefined) {
+    try {
+      const signal = withOpenSignal(options)
+      const pending = this.#native.start(String(method), toJson(convertParams(params)))
+      return settle(pending, signal)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Delete expired pending photos and unreferenced blobs; resolves with the envelope
+   * (`expiredPending`, `blobsDeleted`), rejects with `ProfilePhotoError`. */
+  async purge(options = undefined) {
+    const signal = withOpenSignal(options)
+    const response = await settle(this.#native.startPurge(), signal)
+    if (response.errorCode !== 0) throw ProfilePhotoError.fromResponse(response)
+    return response
+  }
+}
+
+/** `client.accounts`: one method per Gigya method; each takes `(params, options?)`. */
+class Accounts {
+  #client
+
+  constructor(client) {
+    this.#client = client
+  }
+
+  /** `accounts.importProfilePhoto`: `{URL | url, UID | regToken, publish?}`. */
+  importProfilePhoto(params, options) {
+    return this.#invoke('importProfilePhoto', params, options)
+  }
+
+  /** `accounts.setProfilePhoto`: `{photoBytes (base64 text or bytes), UID | regToken, publish?}`. */
+  setProfilePhoto(params, options) {
+    return this.#invoke('setProfilePhoto', params, options)
+  }
+
+  /** `accounts.uploadProfilePhoto`: Gigya's other name for `setProfilePhoto`. */
+  uploadProfilePhoto(params, options) {
+    return this.#invoke('uploadProfilePhoto', params, options)
+  }
+
+  /** `accounts.publishProfilePhoto`: `{UID | regToken}`. */
+  publishProfilePhoto(params, options) {
+    return this.#invoke('publishProfilePhoto', params, options)
+  }
+
+  /** `accounts.removeProfilePhoto`: `{UID | regToken}`. */
+  removeProfilePhoto(params, options) {
+    return this.#invoke('removeProfilePhoto', params, options)
+  }
+
+  /** `accounts.getAccountInfo`: `{UID | regToken}`. */
+  getAccountInfo(params, options) {
+    return this.#invoke('getAccountInfo', params, options)
+  }
+
+  /** `accounts.initRegistration`: no params; the response has `regToken`. */
+  initRegistration(params, options) {
+    return this.#invoke('initRegistration', params, options)
+  }
+
+  /** `accounts.finalizeRegistration`: `{regToken}`. */
+  finalizeRegistration(params, options) {
+    return this.#invoke('finalizeRegistration', params, options)
+  }
+
+  /** `accounts.getPolicies`: the response has `profilePhoto {thumbnailWidth, thumbnailHeight}`. */
+  getPolicies(params, options) {
+    return this.#invoke('getPolicies', params, options)
+  }
+
+  /** `accounts.setPolicies`: `{profilePhoto: {thumbnailWidth?, thumbnailHeight?}}`. */
+  setPolicies(params, options) {
+    return this.#invoke('setPolicies', params, options)
+  }
+
+  /**
+   * Run `accounts.<name>`. With `params.callback`: calls `callback(response)` exactly once
+   * with the envelope, error or not, and returns undefined (the Gigya Web SDK style; a
+   * `signal` is not used then). Without: a Promise of the envelope that rejects with
+   * `ProfilePhotoError` when `errorCode` is not 0, or with the signal's reason when aborted.
+   */
+  #invoke(name, params, options) {
+    let callback
+    let rest = params ?? {}
+    if (isPlainObject(rest) && 'callback' in rest) {
+      ;({ callback, ...rest } = rest)
+      if (callback != null && typeof callback !== 'function') {
+        throw new TypeError(`callback must be a function, not ${typeof callback}`)
+      }
+    }
+    const response = this.#client.call(`accounts.${name}`, rest, callback ? undefined : options)
+    if (!callback) {
+      return response.then((r) => {
+        if (r.errorCode !== 0) throw ProfilePhotoError.fromResponse(r)
+        return r
+      })
+    }
+    response
+      .catch(envelopeOf)
+      .then((r) => {
+        try {
+          callback(r)
+        } catch (err) {
+          // The caller's own exception: surface it as an uncaught exception, as a Node
+          // callback API would, without calling the callback again.
+          process.nextTick(() => {
+            throw err
+          })
+        }
+      })
+    return undefined
+  }
+}
+
+module.exports = {
+  Client,
+  ProfilePhotoError,
+  version: native.version(),
+}
