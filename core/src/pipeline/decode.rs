@@ -330,6 +330,72 @@ mod tests {
         }
     }
 
+    fn fit_1024(w: u32, h: u32) -> (u32, u32) {
+        crate::pipeline::resize::fit_within(w, h, 1024)
+    }
+
+    #[test]
+    fn jpeg_is_decoded_at_a_reduced_dct_scale() {
+        let jpeg = crate::pipeline::testutil::make_jpeg(3000, 2000);
+        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &fit_1024).unwrap();
+        // 1/2 gives 1500x1000 ≥ 1024x683; 1/4 (750x500) would be too small.
+        assert_eq!((d.pixels.width, d.pixels.height), (1500, 1000));
+        assert_eq!((d.full_width, d.full_height), (3000, 2000));
+        assert_eq!(d.pixels.data.len(), 1500 * 1000 * 3);
+        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &|_, _| {
+            (64, 64)
+        })
+        .unwrap();
+        assert_eq!((d.pixels.width, d.pixels.height), (375, 250));
+        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &|w, h| (w, h)).unwrap();
+        assert_eq!((d.pixels.width, d.pixels.height), (3000, 2000));
+    }
+
+    #[test]
+    fn cmyk_and_gray_jpegs_become_rgb_and_gray() {
+        // 16x8: left half no ink (white), right half full cyan.
+        let mut cmyk = Vec::new();
+        for _ in 0..8 {
+            for x in 0..16 {
+                cmyk.extend_from_slice(if x < 8 {
+                    &[0, 0, 0, 0]
+                } else {
+                    &[255, 0, 0, 0]
+                });
+            }
+        }
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 95)
+            .encode(&cmyk, 16, 8, jpeg_encoder::ColorType::Cmyk)
+            .unwrap();
+        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &fit_1024).unwrap();
+        assert_eq!(d.pixels.layout, Layout::Rgb);
+        let px = |x: usize| &d.pixels.data[(4 * 16 + x) * 3..(4 * 16 + x) * 3 + 3];
+        assert!(px(1).iter().all(|&v| v > 235), "white: {:?}", px(1));
+        assert!(
+            px(14)[0] < 20 && px(14)[1] > 235 && px(14)[2] > 235,
+            "cyan: {:?}",
+            px(14)
+        );
+
+        let mut gray = Vec::new();
+        jpeg_encoder::Encoder::new(&mut gray, 90)
+            .encode(&[128; 64], 8, 8, jpeg_encoder::ColorType::Luma)
+            .unwrap();
+        let d = decode(&gray, InputFormat::Jpeg, &Limits::default(), &fit_1024).unwrap();
+        assert_eq!((d.pixels.layout, d.pixels.data.len()), (Layout::Gray, 64));
+    }
+
+    #[test]
+    fn decoder_limits_come_from_our_limits() {
+        let l = image_limits(&Limits::default());
+        assert_eq!(
+            (l.max_image_width, l.max_image_height),
+            (Some(16384), Some(16384))
+        );
+        assert_eq!(l.max_alloc, Some(200_000_000 + ALLOC_SLACK));
+    }
+
     #[test]
     fn png_and_gif_headers() {
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();

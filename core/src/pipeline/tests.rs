@@ -318,7 +318,7 @@ fn sixteen_bit_and_alpha_pngs() {
     let photo = image::load_from_memory(&p.photo.bytes).unwrap().to_rgba8();
     assert_eq!(photo.get_pixel(1, 1)[3], 255);
     assert_eq!(photo.get_pixel(w - 1, 1)[3], 0);
-    assert_eq!(photo.get_pixel(10, 10)[0], (10u32 * 1600 >> 8) as u8);
+    assert_eq!(photo.get_pixel(10, 10)[0], ((10u32 * 1600) >> 8) as u8);
 
     // 16-bit gray, opaque.
     let g: Vec<u8> = (0..w * h)
