@@ -514,7 +514,7 @@ async fn item_35_chains_across_hosts_stop_at_the_cap() {
             let p = sp.load(Ordering::SeqCst);
             let n: usize = r.path.trim_start_matches("/hop/").parse().unwrap_or(0);
             if n < hops {
-                let code = if n % 2 == 0 { 307 } else { 308 };
+                let code = if n.is_multiple_of(2) { 307 } else { 308 };
                 redirect(
                     code,
                     &format!("http://h{}.example:{p}/hop/{}", n + 1, n + 1),
