@@ -25,6 +25,26 @@ impl Response {
         Response(m)
     }
 
+    /// An error envelope for a code outside [`ErrorKind`] (the REST endpoint's own
+    /// authentication and rate-limit codes), with exactly the fields of an API error.
+    pub fn error(
+        error_code: u32,
+        status_code: u16,
+        message: &str,
+        details: &str,
+        context: Option<Value>,
+    ) -> Response {
+        use crate::clock::Clock;
+        let now = crate::clock::SystemClock.now_ms();
+        let mut r = Response::new(new_call_id(), format_time(now), context);
+        r.0.insert("errorCode".into(), Value::from(error_code));
+        r.0.insert("statusCode".into(), Value::from(status_code));
+        r.0.insert("statusReason".into(), Value::from(status_reason(status_code)));
+        r.0.insert("errorMessage".into(), Value::from(message));
+        r.0.insert("errorDetails".into(), Value::from(details));
+        r
+    }
+
     pub(crate) fn set_error(&mut self, err: &Error) {
         let kind = err.kind();
         self.0.insert("errorCode".into(), Value::from(kind.error_code()));
@@ -186,6 +206,17 @@ pub(crate) fn new_call_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_constructor_has_the_api_error_fields() {
+        let mut api = Response::new(new_call_id(), format_time(0), Some(Value::from("c")));
+        api.set_error(&Error::missing("x"));
+        let other = Response::error(403048, 403, "Rate limit", "d", Some(Value::from("c")));
+        let keys = |r: &Response| r.as_map().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&api), keys(&other));
+        assert_eq!(other.status_code(), 403);
+        assert_eq!(other.get("statusReason"), Some(&Value::from("Forbidden")));
+    }
 
     #[test]
     fn time_format() {

@@ -45,6 +45,7 @@ struct Inner {
     limits: Limits,
     public_base_url: String,
     limiter: ImportLimiter,
+    local_blob_dir: Option<PathBuf>,
 }
 
 /// Builds a [`Client`]; every part can be replaced (tests inject clocks, resolvers and
@@ -104,6 +105,10 @@ impl ClientBuilder {
         };
 
         let blob_dir = blob_folder(&config, &data_dir)?;
+        let local_blob_dir = match self.blobs {
+            None => blob_dir.clone(),
+            Some(_) => None,
+        };
         let blobs: Arc<dyn BlobStore> = match self.blobs {
             Some(b) => b,
             None => match &blob_dir {
@@ -156,6 +161,7 @@ impl ClientBuilder {
                 limits,
                 public_base_url,
                 limiter,
+                local_blob_dir,
             }),
         })
     }
@@ -179,6 +185,12 @@ impl Client {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The local folder the blobs are kept in, when the blob store is one (the default):
+    /// faces that serve the photos themselves (the REST endpoint) read them from there.
+    pub fn local_blob_dir(&self) -> Option<&Path> {
+        self.inner.local_blob_dir.as_deref()
     }
 
     fn now_ms(&self) -> i64 {
