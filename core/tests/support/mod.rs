@@ -107,7 +107,7 @@ impl TestServer {
             }
             Reply::Trickle(body, every) => {
                 let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-                if write_all(&mut sock, head.as_bytes()).await.is_err() {
+                if sock.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
                 for b in body {
