@@ -1,5 +1,8 @@
 //! `profile-photo`: the command-line face of the engine. Each command prints the JSON
-//! envelope of the call it makes and exits non-zero when `errorCode` is not 0.
+//! envelope of the call it makes and exits non-zero when `errorCode` is not 0; `serve`
+//! runs the REST endpoint (see `serve/` and docs/rest.md).
+
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +13,11 @@ use profile_photo::{Client, Config};
 use serde_json::{json, Map, Value};
 
 #[derive(Parser, Debug)]
-#[command(name = "profile-photo", version, about = "Import, publish and serve users' profile photos")]
+#[command(
+    name = "profile-photo",
+    version,
+    about = "Import, publish and serve users' profile photos"
+)]
 struct Cli {
     /// Operator configuration (TOML). PROFILE_PHOTO_<KEY> environment variables override it.
     #[arg(long, global = true)]
@@ -67,6 +74,8 @@ enum Command {
         #[arg(default_value = "{}")]
         params: String,
     },
+    /// Run the REST endpoint (Gigya's REST shape) for the sites of the configuration.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,7 +87,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("profile-photo: cannot start the runtime: {e}");
@@ -89,6 +101,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    if let Command::Serve(args) = &cli.command {
+        return serve::run(args, cli.config.as_deref(), cli.data_dir.as_deref()).await;
+    }
     let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -177,7 +192,11 @@ fn request(cli: &Cli) -> Result<(String, Map<String, Value>), String> {
         },
         Command::InitRegistration => "accounts.initRegistration",
         Command::FinalizeRegistration => "accounts.finalizeRegistration",
-        Command::Call { method, params: text } => {
+        Command::Serve(_) => return Err("serve is not an API call".into()),
+        Command::Call {
+            method,
+            params: text,
+        } => {
             let extra: Value =
                 serde_json::from_str(text).map_err(|e| format!("params are not JSON: {e}"))?;
             let Value::Object(extra) = extra else {
@@ -189,4 +208,3 @@ fn request(cli: &Cli) -> Result<(String, Map<String, Value>), String> {
     };
     Ok((method.to_string(), params))
 }
-

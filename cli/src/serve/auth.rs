@@ -1,0 +1,196 @@
+//! Who may call: Gigya's three ways (SPEC.md "REST endpoint").
+//! - `apiKey` + `secret` (or `userKey` + `secret`), only over HTTPS (403006 otherwise, unless
+//!   the operator allowed loopback plain HTTP); wrong secret 403010.
+//! - A signed request: `timestamp` (±120 s, 403002), `nonce` (once, 403004) and `sig`
+//!   (403003), keyed by the site's or the user key's secret.
+//! - `apiKey` alone for the client-facing calls that carry a `regToken` (as the Web SDK).
+//!
+//! Unknown `apiKey` → 400093; each site's request budget → 403048.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, Method, Uri};
+use subtle::ConstantTimeEq;
+
+use super::params::Params;
+use super::reply::RestError;
+use super::sign;
+use super::{Site, State};
+
+/// Seconds a signed request's `timestamp` may be away from the server's clock.
+pub(crate) const WINDOW_SECS: i64 = 120;
+
+/// Methods a browser may call with only the `apiKey` and a `regToken`.
+const CLIENT_METHODS: [&str; 7] = [
+    "accounts.importprofilephoto",
+    "accounts.setprofilephoto",
+    "accounts.uploadprofilephoto",
+    "accounts.publishprofilephoto",
+    "accounts.removeprofilephoto",
+    "accounts.getaccountinfo",
+    "accounts.finalizeregistration",
+];
+
+/// The parts of the request authentication looks at.
+pub(crate) struct RequestInfo<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub peer: SocketAddr,
+    pub tls: bool,
+    /// The API method, from the path.
+    pub api_method: &'a str,
+}
+
+pub(crate) fn authenticate(
+    state: &State,
+    req: &RequestInfo<'_>,
+    p: &Params,
+) -> Result<Arc<Site>, RestError> {
+    let api_key = p
+        .get("apiKey")
+        .ok_or_else(|| RestError::invalid_api_key("Missing parameter: apiKey"))?;
+    let site = state
+        .sites
+        .get(api_key)
+        .ok_or_else(|| RestError::invalid_api_key("Unknown apiKey"))?;
+    if !site.rate.allow() {
+        return Err(RestError::rate_limited(&format!(
+            "More than {} requests per minute for this apiKey",
+            site.rate.per_minute()
+        )));
+    }
+    let secure =
+        req.tls || (state.allow_loopback_plain_http && req.peer.ip().to_canonical().is_loopback());
+    if p.get("secret").is_some() && !secure {
+        return Err(RestError::secret_over_http());
+    }
+    let user_key = p.get("userKey");
+    let key = match user_key {
+        Some(uk) => site.user_key_secret(uk),
+        None => Some(site.secret()),
+    };
+
+    if let Some(sig) = p.get("sig") {
+        verify_signed(state, req, p, key, sig)?;
+        let credential = format!("{api_key}\n{}", user_key.unwrap_or(""));
+        let nonce = p.get("nonce").unwrap_or("");
+        let ts = timestamp(p)?;
+        return match state.nonces.check_and_insert(
+            &credential,
+            nonce,
+            ts + WINDOW_SECS + 1,
+            now_secs(),
+        ) {
+            Ok(()) => Ok(Arc::clone(site)),
+            Err(super::limits::NonceError::Reused) => Err(RestError::nonce_reused()),
+            Err(super::limits::NonceError::Full) => Err(RestError::rate_limited(
+                "Too many signed requests within the timestamp window",
+            )),
+        };
+    }
+
+    if let Some(secret) = p.get("secret") {
+        let equal = match (key, super::sites::decode_secret(secret)) {
+            (Some(k), Some(given)) => bool::from(k.ct_eq(&given)),
+            _ => false,
+        };
+        return if equal {
+            Ok(Arc::clone(site))
+        } else {
+            Err(RestError::invalid_secret())
+        };
+    }
+
+    let client_call = CLIENT_METHODS.contains(&req.api_method.to_ascii_lowercase().as_str());
+    if client_call && p.get("regToken").is_some() && p.get("UID").is_none() {
+        return Ok(Arc::clone(site));
+    }
+    Err(RestError::missing(
+        "secret (or a signed request with timestamp, nonce and sig)",
+    ))
+}
+
+fn verify_signed(
+    state: &State,
+    req: &RequestInfo<'_>,
+    p: &Params,
+    key: Option<&[u8]>,
+    sig: &str,
+) -> Result<(), RestError> {
+    let ts = timestamp(p)?;
+    let skew = i128::from(now_secs()) - i128::from(ts);
+    if skew.abs() > i128::from(WINDOW_SECS) {
+        return Err(RestError::expired(&format!(
+            "The timestamp is more than {WINDOW_SECS} seconds away from the server's clock"
+        )));
+    }
+    let nonce = p.get("nonce").ok_or_else(|| RestError::missing("nonce"))?;
+    if nonce.len() > 256 {
+        return Err(RestError::invalid("nonce", "longer than 256 characters"));
+    }
+    let Some(key) = key else {
+        return Err(RestError::bad_signature());
+    };
+    let params: Vec<(&str, &str)> = p
+        .pairs()
+        .iter()
+        .filter(|(k, _)| k != "sig")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let valid = candidate_urls(state, req).iter().any(|url| {
+        let base = sign::base_string(req.method.as_str(), url, params.iter().copied());
+        sign::verify(key, &base, sig)
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(RestError::bad_signature())
+    }
+}
+
+/// The URL the caller signed: as this server received it, and as the operator's public
+/// URL names it (a TLS-terminating proxy in front changes scheme and host).
+fn candidate_urls(state: &State, req: &RequestInfo<'_>) -> Vec<String> {
+    let path = req.uri.path();
+    let authority = req
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let scheme = if req.tls { "https" } else { "http" };
+    let mut urls = vec![sign::normalised_url(scheme, &authority, path)];
+    if let Some((scheme, authority)) = state
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split_once("://"))
+    {
+        let url = sign::normalised_url(scheme, authority.trim_end_matches('/'), path);
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    urls
+}
+
+fn timestamp(p: &Params) -> Result<i64, RestError> {
+    p.get("timestamp")
+        .ok_or_else(|| RestError::missing("timestamp"))?
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| RestError::expired("The timestamp is not a number of seconds"))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

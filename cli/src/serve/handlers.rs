@@ -1,0 +1,176 @@
+//! The two routes: `/<namespace>.<method>` (GET query or POST form) answered with the
+//! core's envelope, and `/photos/<site>/<key>` serving a site's local blobs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State as AxumState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use profile_photo::ErrorKind;
+
+use super::auth::{self, RequestInfo};
+use super::params;
+use super::reply::{Output, RestError};
+use super::{Conn, State};
+
+pub(crate) async fn api(
+    AxumState(state): AxumState<Arc<State>>,
+    Path(method): Path<String>,
+    request: Request,
+) -> HttpResponse {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let conn = parts.extensions.get::<Conn>().copied();
+
+    // Query first: even when the body is refused, its output options apply.
+    let mut p = match params::from_query(&parts) {
+        Ok(p) => p,
+        Err(e) => return refuse(&Output::default(), &e, None, &method, started),
+    };
+    let query_output = Output::from_params(&p).unwrap_or_else(|(out, _)| out);
+    if let Err(e) = params::add_body(&mut p, &parts, body, state.body_cap).await {
+        return refuse(&query_output, &e, p.context(), &method, started);
+    }
+    let output = match Output::from_params(&p) {
+        Ok(o) => o,
+        Err((out, e)) => return refuse(&out, &e, p.context(), &method, started),
+    };
+    let Some(conn) = conn else {
+        let e = RestError::kind(ErrorKind::Internal, "Internal error");
+        return refuse(&output, &e, p.context(), &method, started);
+    };
+    let info = RequestInfo {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        peer: conn.peer,
+        tls: conn.tls,
+        api_method: &method,
+    };
+    let site = match auth::authenticate(&state, &info, &p) {
+        Ok(site) => site,
+        Err(e) => return refuse(&output, &e, p.context(), &method, started),
+    };
+
+    // The call runs in its own task: a caller hanging up does not cut an import short.
+    let core_params = p.for_core();
+    let client = site.client.clone();
+    let call_method = method.clone();
+    let task = tokio::spawn(async move { client.call(&call_method, &core_params).await });
+    let envelope = match task.await {
+        Ok(envelope) => envelope,
+        Err(_) => RestError::kind(ErrorKind::Internal, "Internal error").envelope(p.context()),
+    };
+    tracing::info!(
+        site = %site.name,
+        method = %method,
+        error_code = envelope.error_code(),
+        ms = started.elapsed().as_millis() as u64,
+        "call"
+    );
+    output.render(&envelope)
+}
+
+/// A refusal before the core: logged by code only (never parameters or credentials).
+fn refuse(
+    output: &Output,
+    e: &RestError,
+    context: Option<serde_json::Value>,
+    method: &str,
+    started: Instant,
+) -> HttpResponse {
+    tracing::info!(
+        method = %method,
+        error_code = e.code,
+        ms = started.elapsed().as_millis() as u64,
+        "refused"
+    );
+    output.render(&e.envelope(context))
+}
+
+/// `GET /photos/<site>/<key>`: keys are the core's content hashes (64 hex digits and
+/// `.jpg` or `.png`), so anything else is 404 and no path can leave the blob folder.
+pub(crate) async fn photo(
+    AxumState(state): AxumState<Arc<State>>,
+    Path((site, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> HttpResponse {
+    let Some(content_type) = photo_type(&key) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(dir) = state.by_name.get(&site).and_then(|s| s.photo_dir.as_ref()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = format!("\"{}\"", &key[..64]);
+    let bytes = match tokio::fs::read(dir.join(&key)).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return StatusCode::NOT_FOUND.into_response()
+        }
+        Err(e) => {
+            tracing::error!(site = %site, error = %e, "cannot read a photo");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, Body::from(bytes)).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    response
+}
+
+/// The Content-Type of a blob key, or `None` when it is not one of ours.
+pub(crate) fn photo_type(key: &str) -> Option<&'static str> {
+    let (hash, ext) = key.split_once('.')?;
+    if hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    match ext {
+        "jpg" => Some("image/jpeg"),
+        "png" => Some("image/png"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_keys_are_photos() {
+        let h = "0123456789abcdef".repeat(4);
+        assert_eq!(photo_type(&format!("{h}.jpg")), Some("image/jpeg"));
+        assert_eq!(photo_type(&format!("{h}.png")), Some("image/png"));
+        for bad in [
+            format!("{h}.gif"),
+            format!("{h}.jpg.png"),
+            format!("{}.jpg", h.to_uppercase()),
+            format!("../{}.jpg", &h[3..]),
+            "..%2fsecret.key".to_string(),
+            "secret.key".to_string(),
+            h.clone(),
+        ] {
+            assert_eq!(photo_type(&bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! `profile-photo serve`: the REST endpoint of SPEC.md in front of one core client per
+//! site. The core does all parsing and validation of API parameters; this layer does HTTP,
+//! authentication, limits and photo serving. How to run and call it: docs/rest.md.
+
+mod auth;
+mod handlers;
+mod limits;
+mod listener;
+mod params;
+mod reply;
+mod sign;
+mod sites;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use profile_photo::Client;
+use tokio::net::TcpListener;
+
+use limits::{NonceCache, RateLimit};
+
+/// Nonces remembered at once (32-byte hashes: a few MiB at most).
+const MAX_NONCES: usize = 100_000;
+/// Form overhead allowed on top of the base64 of the largest photo.
+const FORM_OVERHEAD: usize = 64 * 1024;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address that is not loopback (behind a TLS-terminating proxy).
+    /// A `secret` is still refused over plain HTTP (403006): use signed requests.
+    #[arg(long)]
+    allow_plain_http: bool,
+    /// Accept `secret` over plain HTTP from loopback peers (local tools and tests). Never
+    /// use it behind a proxy on the same machine.
+    #[arg(long)]
+    allow_loopback_plain_http: bool,
+    /// This server's public origin (`https://photos.example.com`): the base of photo URLs
+    /// and a URL signatures may be computed for. Default: the listening address.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Requests per minute per apiKey (a site's `rate_limit_per_minute` overrides it; 0: no
+    /// limit).
+    #[arg(long, default_value_t = 6000)]
+    rate_limit: u32,
+    /// Seconds to let calls in flight finish after SIGTERM or ctrl-c.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace: u64,
+}
+
+/// The connection a request came in on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conn {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// One site: its credentials, its own core client and budget.
+pub(crate) struct Site {
+    pub name: String,
+    secret: Vec<u8>,
+    user_keys: Vec<(String, Vec<u8>)>,
+    pub client: Client,
+    pub rate: RateLimit,
+    /// The local blob folder whose photos `/photos/<name>/` serves.
+    pub photo_dir: Option<PathBuf>,
+}
+
+impl Site {
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    pub fn user_key_secret(&self, user_key: &str) -> Option<&[u8]> {
+        self.user_keys
+            .iter()
+            .find(|(k, _)| k == user_key)
+            .map(|(_, s)| s.as_slice())
+    }
+}
+
+/// Shared by every request.
+pub(crate) struct State {
+    /// By apiKey.
+    pub sites: HashMap<String, Arc<Site>>,
+    /// By name (the photo path segment).
+    pub by_name: HashMap<String, Arc<Site>>,
+    pub nonces: NonceCache,
+    pub allow_loopback_plain_http: bool,
+    pub public_url: Option<String>,
+    pub body_cap: usize,
+}
+
+pub(crate) async fn run(
+    args: &ServeArgs,
+    config: Option<&Path>,
+    data_dir: Option<&Path>,
+) -> ExitCode {
+    match start(args, config, data_dir).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("profile-photo serve: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn start(
+    args: &ServeArgs,
+    config: Option<&Path>,
+    data_dir: Option<&Path>,
+) -> Result<(), String> {
+    let specs = sites::load(config, data_dir)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    if tls.is_none() && !args.listen.ip().to_canonical().is_loopback() && !args.allow_plain_http {
+        return Err(format!(
+            "{} is not a loopback address: give --tls-cert/--tls-key, or --allow-plain-http \
+             behind a TLS-terminating proxy",
+            args.listen
+        ));
+    }
+    let tcp = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = tcp.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = match &args.public_url {
+        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+            u.trim_end_matches('/').to_string()
+        }
+        Some(u) => {
+            return Err(format!(
+                "--public-url {u:?} must start with http:// or https://"
+            ))
+        }
+        None => format!("{scheme}://{addr}"),
+    };
+
+    let state = open_sites(specs, args, &public_url).await?;
+    let app = Router::new()
+        .route("/photos/{site}/{key}", get(handlers::photo))
+        .route("/{method}", get(handlers::api).post(handlers::api))
+        .with_state(Arc::new(state));
+
+    println!("listening on {scheme}://{addr}");
+    let _ = std::io::stdout().flush();
+    listener::serve(
+        tcp,
+        tls,
+        app,
+        listener::shutdown_signal(),
+        Duration::from_secs(args.shutdown_grace),
+    )
+    .await;
+    eprintln!("profile-photo serve: stopped");
+    Ok(())
+}
+
+/// Opens every site's client; a local blob store gets `/photos/<name>/` as its public URL
+/// unless the site sets one.
+async fn open_sites(
+    specs: Vec<sites::SiteSpec>,
+    args: &ServeArgs,
+    public_url: &str,
+) -> Result<State, String> {
+    let mut state = State {
+        sites: HashMap::new(),
+        by_name: HashMap::new(),
+        nonces: NonceCache::new(MAX_NONCES),
+        allow_loopback_plain_http: args.allow_loopback_plain_http,
+        public_url: args.public_url.as_ref().map(|_| public_url.to_string()),
+        body_cap: 0,
+    };
+    for spec in specs {
+        let mut config = spec.config;
+        let own_url = config.public_base_url.is_some();
+        if !own_url {
+            config.public_base_url = Some(format!("{public_url}/photos/{}/", spec.name));
+        }
+        let max_bytes = usize::try_from(config.max_photo_bytes).unwrap_or(usize::MAX);
+        let client = Client::open(config)
+            .await
+            .map_err(|e| format!("site {}: {e}", spec.name))?;
+        let photo_dir = client.local_blob_dir().map(Path::to_path_buf);
+        if photo_dir.is_none() && !own_url {
+            return Err(format!(
+                "site {}: a remote blob_store needs its own public_base_url",
+                spec.name
+            ));
+        }
+        // Base64 of the largest photo, a margin for form encoding, and the other fields.
+        let cap = max_bytes.div_ceil(3).saturating_mul(4);
+        state.body_cap = state
+            .body_cap
+            .max(cap.saturating_add(cap / 4).saturating_add(FORM_OVERHEAD));
+        let site = Arc::new(Site {
+            name: spec.name.clone(),
+            secret: spec.secret,
+            user_keys: spec.user_keys,
+            client,
+            rate: RateLimit::new(spec.rate_limit_per_minute.unwrap_or(args.rate_limit)),
+            photo_dir,
+        });
+        tracing::info!(site = %site.name, "site ready");
+        state.by_name.insert(spec.name, Arc::clone(&site));
+        state.sites.insert(spec.api_key, site);
+    }
+    Ok(state)
+}
