@@ -111,14 +111,11 @@ impl ClientBuilder {
         };
         let blobs: Arc<dyn BlobStore> = match self.blobs {
             Some(b) => b,
-            None => match &blob_dir {
-                Some(dir) => Arc::new(ObjectBlobStore::local(dir)?),
-                None => {
-                    return Err(Error::invalid(
-                        "blob_store",
-                        "only a local folder is supported by this build",
-                    ))
-                }
+            None => match (&blob_dir, &config.blob_store) {
+                (Some(dir), _) => Arc::new(ObjectBlobStore::local(dir)?),
+                // A remote store: `s3://bucket?endpoint=…` (docs/scale-out.md).
+                (None, Some(spec)) => crate::store::open_blob_store(spec)?,
+                (None, None) => return Err(Error::missing("blob_store")),
             },
         };
 
@@ -365,8 +362,15 @@ impl Client {
             if referenced.contains(&blob.key) || blob.last_modified_ms >= cutoff {
                 continue;
             }
-            self.inner.blobs.delete(&blob.key).await?;
-            blobs_deleted += 1;
+            // Re-checked under the key's lock: an import in any process may be writing it.
+            if self
+                .inner
+                .meta
+                .delete_blob_if_unused(&blob.key, cutoff, self.inner.blobs.as_ref())
+                .await?
+            {
+                blobs_deleted += 1;
+            }
         }
         tracing::info!(expired_pending, blobs_deleted, "purge done");
         Ok(PurgeReport {
@@ -498,6 +502,9 @@ impl Client {
             hex::encode(Sha256::digest(&encoded.bytes)),
             encoded.format.extension()
         );
+        // Noted first, so that no purge deletes the key between this write and the
+        // metadata that will point at it (the grace period covers that window).
+        self.inner.meta.note_blob_write(&key, self.now_ms()).await?;
         self.inner.blobs.put(&key, Bytes::from(encoded.bytes)).await?;
         Ok(key)
     }

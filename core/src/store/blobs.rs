@@ -13,9 +13,17 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::{BlobMeta, BlobStore};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ObjectBlobStore {
     store: Arc<dyn ObjectStore>,
+}
+
+/// Prints only what the store is (`LocalFileSystem(…)`, `AmazonS3(bucket)`): an S3
+/// client's own `Debug` would show its credentials.
+impl std::fmt::Debug for ObjectBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ObjectBlobStore({})", self.store)
+    }
 }
 
 impl ObjectBlobStore {

@@ -5,16 +5,32 @@
 //! leaves at worst unreferenced blobs, which [`crate::Client::purge`] removes.
 
 mod blobs;
+mod s3;
 mod sql;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 pub use blobs::ObjectBlobStore;
+pub use s3::S3Location;
 pub use sql::SqlMetaStore;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// The blob store named by a `blob_store` setting that is a URL other than `file://`:
+/// today `s3://bucket[/prefix]?endpoint=…&region=…` (see [`S3Location`]).
+pub fn open_blob_store(spec: &str) -> Result<Arc<dyn BlobStore>> {
+    if spec.starts_with("s3://") {
+        let location = S3Location::parse(spec)?;
+        return Ok(Arc::new(ObjectBlobStore::s3(&location)?));
+    }
+    Err(Error::invalid(
+        "blob_store",
+        "expected a folder, file://… or s3://bucket?endpoint=…",
+    ))
+}
 
 /// A processed photo as the metadata records it: blob keys, never caller text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +100,34 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
 
     /// Every blob key some account points at (pending or published).
     async fn referenced_keys(&self) -> Result<HashSet<String>>;
+
+    /// Record that blob `key` is about to be written (call it before the blob write).
+    /// Until `now_ms` is older than the purge cutoff, no purge in any process deletes the
+    /// blob, even if it was an orphan with the same content a moment before.
+    ///
+    /// The default does nothing (stores that do not coordinate purges).
+    async fn note_blob_write(&self, key: &str, now_ms: i64) -> Result<()> {
+        let _ = (key, now_ms);
+        Ok(())
+    }
+
+    /// Purge's last step for one blob: delete `key` from `blobs` unless an account points
+    /// at it or a write of it was noted at or after `cutoff_ms`. The decision and the
+    /// deletion are atomic with respect to [`MetaStore::note_blob_write`] for the same key
+    /// in every process sharing the store, so an import that notes its write either
+    /// stops the deletion or writes its blob after it. `true` when this call deleted it.
+    ///
+    /// The default deletes unconditionally (the caller checked a snapshot).
+    async fn delete_blob_if_unused(
+        &self,
+        key: &str,
+        cutoff_ms: i64,
+        blobs: &dyn BlobStore,
+    ) -> Result<bool> {
+        let _ = cutoff_ms;
+        blobs.delete(key).await?;
+        Ok(true)
+    }
 }
 
 /// One stored blob, as listed.

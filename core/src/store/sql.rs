@@ -1,17 +1,25 @@
 //! [`MetaStore`] on SQL: SQLite (the embedded default) or PostgreSQL, chosen by URL.
 //! One dialect serves both: `$n` placeholders (SQLite numbers them in order of first
-//! appearance), `ON CONFLICT`, BIGINT columns. Every write is one statement, so each is
-//! atomic on both databases without explicit locking.
+//! appearance), `ON CONFLICT`, BIGINT columns. Every account write is one statement, so
+//! each is atomic on both databases without explicit locking.
+//!
+//! Purge is the one place that needs a lock across processes: deciding that a blob is
+//! unused and deleting it must not interleave with an import that is about to write the
+//! same (content-addressed) key. The key's lock is a PostgreSQL advisory lock (exclusive
+//! for the purge, shared for the import's note), or SQLite's write lock (`BEGIN
+//! IMMEDIATE`), held while the blob is deleted.
 
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::Row;
 
-use super::{AccountRecord, MetaStore, PhotoRecord};
+use super::{AccountRecord, BlobStore, MetaStore, PhotoRecord};
 use crate::error::{Error, Result};
 
 /// Schema steps, applied in order once each; the index + 1 is the schema version.
@@ -35,7 +43,40 @@ const MIGRATIONS: &[&str] = &[
         thumb_w BIGINT NOT NULL,
         thumb_h BIGINT NOT NULL
     )",
+    // Scale-out: when each blob was last about to be written (purge coordination), and the
+    // indexes purge's per-blob "is it still referenced" check needs.
+    "CREATE TABLE IF NOT EXISTS pp_blob_writes (
+        blob_key TEXT PRIMARY KEY,
+        written_ms BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS pp_accounts_photo_key ON pp_accounts (photo_key)",
+    "CREATE INDEX IF NOT EXISTS pp_accounts_thumb_key ON pp_accounts (thumb_key)",
+    "CREATE INDEX IF NOT EXISTS pp_accounts_pending_photo_key ON pp_accounts (pending_photo_key)",
+    "CREATE INDEX IF NOT EXISTS pp_accounts_pending_thumb_key ON pp_accounts (pending_thumb_key)",
 ];
+
+/// The advisory lock id of the migration step (any constant unique to this schema).
+const MIGRATION_LOCK: i64 = 7467351205;
+
+/// The advisory lock id that guards one blob key: 63 bits of its SHA-256, with a domain
+/// tag so it cannot meet [`MIGRATION_LOCK`] or another application's ids by design.
+fn blob_lock_id(key: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("profile-photo blob {key}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first) & i64::MAX
+}
+
+const NOTE_BLOB_WRITE: &str = "INSERT INTO pp_blob_writes (blob_key, written_ms) VALUES ($1, $2)
+     ON CONFLICT (blob_key) DO UPDATE SET written_ms = CASE
+         WHEN excluded.written_ms > pp_blob_writes.written_ms THEN excluded.written_ms
+         ELSE pp_blob_writes.written_ms END";
+const BLOB_WRITTEN_MS: &str = "SELECT written_ms FROM pp_blob_writes WHERE blob_key = $1";
+const BLOB_REFERENCES: &str =
+    "SELECT COUNT(*) FROM pp_accounts WHERE photo_key = $1 OR thumb_key = $1
+     OR pending_photo_key = $1 OR pending_thumb_key = $1";
+const FORGET_BLOB: &str = "DELETE FROM pp_blob_writes WHERE blob_key = $1";
 
 #[derive(Debug, Clone)]
 enum Pool {
@@ -65,7 +106,11 @@ impl SqlMetaStore {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                // A database that went away fails calls with 500001 after this long, rather
+                // than leaving them hanging; connections are checked before use, so the
+                // first call after it comes back works.
+                .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(true)
                 .connect(url)
                 .await
                 .map_err(Error::internal)?;
@@ -99,7 +144,10 @@ impl SqlMetaStore {
             let mut tx = p.begin().await?;
             if let Pool::Postgres(_) = &self.pool {
                 // Several processes may start at once: one migrates, the others wait.
-                sqlx::query("SELECT pg_advisory_xact_lock(7467351205)").execute(&mut *tx).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(MIGRATION_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
             }
             sqlx::query("CREATE TABLE IF NOT EXISTS pp_schema (version BIGINT NOT NULL)")
                 .execute(&mut *tx)
@@ -176,9 +224,17 @@ impl MetaStore for SqlMetaStore {
                     (Some(photo_key), Some(thumb_key)) => Some(PhotoRecord {
                         photo_key,
                         thumb_key,
-                        thumb_width: to_u32(row.try_get::<Option<i64>, _>("pending_thumb_w")?.unwrap_or(0)),
-                        thumb_height: to_u32(row.try_get::<Option<i64>, _>("pending_thumb_h")?.unwrap_or(0)),
-                        created_ms: row.try_get::<Option<i64>, _>("pending_created_ms")?.unwrap_or(0),
+                        thumb_width: to_u32(
+                            row.try_get::<Option<i64>, _>("pending_thumb_w")?
+                                .unwrap_or(0),
+                        ),
+                        thumb_height: to_u32(
+                            row.try_get::<Option<i64>, _>("pending_thumb_h")?
+                                .unwrap_or(0),
+                        ),
+                        created_ms: row
+                            .try_get::<Option<i64>, _>("pending_created_ms")?
+                            .unwrap_or(0),
                     }),
                     _ => None,
                 };
@@ -325,7 +381,8 @@ impl MetaStore for SqlMetaStore {
     }
 
     async fn referenced_keys(&self) -> Result<HashSet<String>> {
-        let sql = "SELECT photo_key, thumb_key, pending_photo_key, pending_thumb_key FROM pp_accounts
+        let sql =
+            "SELECT photo_key, thumb_key, pending_photo_key, pending_thumb_key FROM pp_accounts
                    WHERE photo_key IS NOT NULL OR pending_photo_key IS NOT NULL";
         on_pool!(self, p => {
             let rows = sqlx::query(sql).fetch_all(p).await?;
@@ -339,5 +396,80 @@ impl MetaStore for SqlMetaStore {
             }
             Ok(keys)
         })
+    }
+
+    async fn note_blob_write(&self, key: &str, now_ms: i64) -> Result<()> {
+        match &self.pool {
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+                    .bind(blob_lock_id(key))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(NOTE_BLOB_WRITE)
+                    .bind(key)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            // One statement: it waits for SQLite's write lock like any other write.
+            Pool::Sqlite(p) => {
+                sqlx::query(NOTE_BLOB_WRITE)
+                    .bind(key)
+                    .bind(now_ms)
+                    .execute(p)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_blob_if_unused(
+        &self,
+        key: &str,
+        cutoff_ms: i64,
+        blobs: &dyn BlobStore,
+    ) -> Result<bool> {
+        // The same steps on both databases, under the key's lock; returning early drops
+        // the transaction, which rolls back and releases the lock.
+        macro_rules! decide_and_delete {
+            ($tx:expr) => {{
+                let mut tx = $tx;
+                let written: Option<i64> = sqlx::query_scalar(BLOB_WRITTEN_MS)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if written.is_some_and(|w| w >= cutoff_ms) {
+                    return Ok(false);
+                }
+                let refs: i64 = sqlx::query_scalar(BLOB_REFERENCES)
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if refs > 0 {
+                    return Ok(false);
+                }
+                // Another purge may have taken it first: count each deletion once.
+                let deleted = blobs.exists(key).await?;
+                if deleted {
+                    blobs.delete(key).await?;
+                }
+                sqlx::query(FORGET_BLOB).bind(key).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(deleted)
+            }};
+        }
+        match &self.pool {
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(blob_lock_id(key))
+                    .execute(&mut *tx)
+                    .await?;
+                decide_and_delete!(tx)
+            }
+            Pool::Sqlite(p) => decide_and_delete!(p.begin_with("BEGIN IMMEDIATE").await?),
+        }
     }
 }

@@ -1,0 +1,625 @@
+//! The API's storage behaviour on both backends (embedded default and PostgreSQL + S3):
+//! what `api.rs` checks on the embedded default, plus several clients sharing one set of
+//! stores (as several processes do), and every error code of SPEC.md through `call`.
+
+mod scale_common;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use profile_photo::clock::ManualClock;
+use profile_photo::{Client, Config, ErrorKind, Identity, Policies};
+use scale_common::{kinds, unique_png, Backend, Kind};
+use serde_json::json;
+use support::{fixture, repo_root, Reply, TestServer};
+
+async fn server() -> TestServer {
+    TestServer::with_files(&repo_root().join("conformance/files")).await
+}
+
+/// The backend's configuration, allowed to fetch from `server`.
+fn config(b: &Backend, server: &TestServer) -> Config {
+    let mut c = b.config();
+    c.allow_addresses = vec![server.addr.ip()];
+    c.fetch_allowed_ports = vec![server.addr.port()];
+    c.fetch_timeout_ms = 3000;
+    c.fetch_connect_timeout_ms = 1000;
+    c
+}
+
+fn uid(s: &str) -> Identity {
+    Identity::uid(s)
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn dimensions(bytes: &[u8]) -> (u32, u32) {
+    let img = image::load_from_memory(bytes).expect("decodable output");
+    (img.width(), img.height())
+}
+
+#[tokio::test]
+async fn import_then_publish_stores_photo_and_thumbnail_under_content_keys() {
+    let server = server().await;
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let client = Client::open(config(&b, &server)).await.unwrap();
+        let who = uid("alice");
+        let r = client
+            .import_profile_photo(&who, &server.url("/photo.jpg"), false)
+            .await
+            .unwrap();
+        assert!(r.published.is_none());
+        assert!(client.get_account_info(&who).await.unwrap().photo.is_none());
+        let urls = client.publish_profile_photo(&who).await.unwrap();
+        if let Some(base) = &b.public_base_url {
+            assert!(
+                urls.photo_url.starts_with(base.as_str()),
+                "{}: {urls:?}",
+                b.label()
+            );
+        }
+        let photo = b.blob_at(&urls.photo_url).await;
+        let thumb = b.blob_at(&urls.thumbnail_url).await;
+        assert_eq!(dimensions(&photo), (320, 240), "{}", b.label());
+        assert_eq!(dimensions(&thumb), (64, 64));
+        assert_eq!(
+            b.key_of(&urls.photo_url),
+            format!("{}.jpg", sha256_hex(&photo))
+        );
+        assert_eq!(
+            client.get_account_info(&who).await.unwrap().photo,
+            Some(urls)
+        );
+        let e = client.publish_profile_photo(&who).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingPhoto);
+
+        // A new import replaces the pending photo; PNG with alpha keeps a PNG thumbnail.
+        client
+            .import_profile_photo(&who, &server.url("/photo.jpg"), false)
+            .await
+            .unwrap();
+        client
+            .import_profile_photo(&who, &server.url("/photo.png"), false)
+            .await
+            .unwrap();
+        let urls = client.publish_profile_photo(&who).await.unwrap();
+        assert!(
+            urls.photo_url.ends_with(".png") && urls.thumbnail_url.ends_with(".png"),
+            "{urls:?}"
+        );
+        b.blob_at(&urls.thumbnail_url).await;
+    }
+}
+
+#[tokio::test]
+async fn uploads_formats_and_limits() {
+    let server = server().await;
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let client = Client::open(config(&b, &server)).await.unwrap();
+        let who = uid("carol");
+        let urls = client
+            .set_profile_photo(&who, Bytes::from(fixture("photo.gif")), true)
+            .await
+            .unwrap()
+            .published
+            .unwrap();
+        assert!(urls.photo_url.ends_with(".png"));
+        assert_eq!(
+            dimensions(&b.blob_at(&urls.photo_url).await),
+            (120, 90),
+            "{}",
+            b.label()
+        );
+        let e = client
+            .set_profile_photo(&who, Bytes::from_static(b"not an image at all"), false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingPhoto);
+        let e = client
+            .set_profile_photo(&who, Bytes::from(vec![0xFF; 7 * 1024 * 1024]), false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_code(), 413004);
+        // The published photo is untouched by the failures.
+        assert_eq!(
+            client.get_account_info(&who).await.unwrap().photo,
+            Some(urls)
+        );
+    }
+}
+
+#[tokio::test]
+async fn regtokens_from_one_client_work_in_another_sharing_the_secrets() {
+    let server = server().await;
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let clock = ManualClock::starting_now();
+        let mut c = config(&b, &server);
+        c.secrets = vec!["shared-secret-0123456789".into()];
+        let a = Client::builder(c.clone())
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .await
+            .unwrap();
+        // Another client ("process") on the same stores, talking to another S3 node.
+        let mut c2 = c.clone();
+        b.apply(&mut c2, 1);
+        let other = Client::builder(c2)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .await
+            .unwrap();
+
+        let reg = a.init_registration().await.unwrap();
+        let who = Identity::reg_token(&reg.reg_token);
+        let r = other
+            .import_profile_photo(&who, &server.url("/photo.jpg"), true)
+            .await
+            .unwrap();
+        assert_eq!(r.uid, reg.uid, "{}", b.label());
+        let info = a.get_account_info(&who).await.unwrap();
+        assert!(!info.is_registered);
+        assert_eq!(
+            info.photo, r.published,
+            "the same URLs whichever client serves"
+        );
+        assert_eq!(
+            other
+                .finalize_registration(&reg.reg_token)
+                .await
+                .unwrap()
+                .uid,
+            reg.uid
+        );
+        let e = a.finalize_registration(&reg.reg_token).await.unwrap_err();
+        assert!(e.details().contains("finalized"), "{}", e.details());
+
+        // A client with other secrets refuses the token: 403005.
+        let mut c3 = c.clone();
+        c3.secrets = vec!["another-secret-0123456789".into()];
+        let stranger = Client::open(c3).await.unwrap();
+        let reg = a.init_registration().await.unwrap();
+        let e = stranger
+            .get_account_info(&Identity::reg_token(&reg.reg_token))
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_code(), 403005);
+        // Expiry holds everywhere.
+        clock.advance_secs(3601);
+        let e = other
+            .get_account_info(&Identity::reg_token(&reg.reg_token))
+            .await
+            .unwrap_err();
+        assert!(e.details().contains("expired"), "{}", e.details());
+    }
+}
+
+#[tokio::test]
+async fn pending_ttl_and_purge_counts_are_exact() {
+    let server = server().await;
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let clock = ManualClock::starting_now();
+        let mut c = config(&b, &server);
+        c.purge_grace_secs = 60;
+        let client = Client::builder(c)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .await
+            .unwrap();
+        let who = uid("dave");
+        client
+            .import_profile_photo(&who, &server.url("/photo.jpg"), true)
+            .await
+            .unwrap();
+        client
+            .set_profile_photo(&who, Bytes::from(unique_png(1)), false)
+            .await
+            .unwrap();
+        // Replaced: the first pending photo is unreferenced now, but young, so spared.
+        client
+            .set_profile_photo(&who, Bytes::from(unique_png(2)), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            client.purge().await.unwrap(),
+            Default::default(),
+            "{}",
+            b.label()
+        );
+
+        clock.advance_secs(24 * 3600 + 1);
+        let e = client.publish_profile_photo(&who).await.unwrap_err();
+        assert!(e.details().contains("expired"));
+        clock.advance_secs(3600);
+        let report = client.purge().await.unwrap();
+        assert_eq!(report.expired_pending, 1, "{}", b.label());
+        assert_eq!(
+            report.blobs_deleted,
+            4,
+            "{}: both pending photos and their thumbnails",
+            b.label()
+        );
+        let urls = client.get_account_info(&who).await.unwrap().photo.unwrap();
+        b.blob_at(&urls.photo_url).await;
+        b.blob_at(&urls.thumbnail_url).await;
+        assert_eq!(client.purge().await.unwrap(), Default::default());
+        let mut keys: Vec<String> = b
+            .blobs
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        keys.sort();
+        let mut want = vec![b.key_of(&urls.photo_url), b.key_of(&urls.thumbnail_url)];
+        want.sort();
+        assert_eq!(keys, want, "{}: only the published blobs remain", b.label());
+    }
+}
+
+#[tokio::test]
+async fn policies_are_shared_and_shape_thumbnails() {
+    let server = server().await;
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let client = Client::open(config(&b, &server)).await.unwrap();
+        let other = Client::open(config(&b, &server)).await.unwrap();
+        client
+            .set_policies(Policies {
+                thumbnail_width: 100,
+                thumbnail_height: 50,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            other.policies().await.unwrap().thumbnail_width,
+            100,
+            "{}",
+            b.label()
+        );
+        let who = uid("frank");
+        client
+            .import_profile_photo(&who, &server.url("/photo.jpg"), false)
+            .await
+            .unwrap();
+        other
+            .set_policies(Policies {
+                thumbnail_width: 30,
+                thumbnail_height: 40,
+            })
+            .await
+            .unwrap();
+        // The policy changed after the import: the publish trims again.
+        let urls = client.publish_profile_photo(&who).await.unwrap();
+        assert_eq!(
+            dimensions(&b.blob_at(&urls.thumbnail_url).await),
+            (30, 40),
+            "{}",
+            b.label()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_clients_on_one_store_end_consistent() {
+    let server = server().await;
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let mut clients = Vec::new();
+        for node in 0..3 {
+            let mut c = config(&b, &server);
+            b.apply(&mut c, node);
+            c.secrets = vec!["shared-secret-0123456789".into()];
+            clients.push(Client::open(c).await.unwrap());
+        }
+        let who = uid("race");
+        // Imports from three clients at once, then racing publishes: one wins.
+        let sources = ["/photo.jpg", "/photo.png", "/photo.gif"];
+        let urls: Vec<String> = sources.iter().map(|s| server.url(s)).collect();
+        let imports = clients
+            .iter()
+            .zip(&urls)
+            .map(|(c, u)| c.import_profile_photo(&who, u, false));
+        for r in futures::future::join_all(imports).await {
+            r.unwrap();
+        }
+        let publishes = clients.iter().map(|c| c.publish_profile_photo(&who));
+        let results = futures::future::join_all(publishes).await;
+        let winners: Vec<_> = results
+            .into_iter()
+            .filter_map(|r| match r {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::MissingPhoto, "{}", b.label());
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(winners.len(), 1, "{}", b.label());
+        for c in &clients {
+            assert_eq!(
+                c.get_account_info(&who).await.unwrap().photo.as_ref(),
+                Some(&winners[0])
+            );
+        }
+        b.blob_at(&winners[0].photo_url).await;
+        b.blob_at(&winners[0].thumbnail_url).await;
+
+        // Uploads with publish=true from every client, many rounds: the last publish wins
+        // whole (photo and thumbnail from the same upload) and both blobs exist.
+        for round in 0..4u64 {
+            let uploads = clients.iter().enumerate().map(|(i, c)| {
+                let bytes = Bytes::from(unique_png(round * 10 + i as u64));
+                c.set_profile_photo(&who, bytes, true)
+            });
+            let done: Vec<_> = futures::future::join_all(uploads)
+                .await
+                .into_iter()
+                .map(|r| r.unwrap().published.unwrap())
+                .collect();
+            let now = clients[0]
+                .get_account_info(&who)
+                .await
+                .unwrap()
+                .photo
+                .unwrap();
+            assert!(
+                done.contains(&now),
+                "{}: the profile is one of the publishes: {now:?}",
+                b.label()
+            );
+            b.blob_at(&now.photo_url).await;
+            b.blob_at(&now.thumbnail_url).await;
+        }
+    }
+}
+
+/// A blob store URL with the right key id and a wrong secret: every request is refused.
+fn with_wrong_secret(spec: &str) -> String {
+    let mut url = url::Url::parse(spec).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let key_id = pairs
+        .iter()
+        .find(|(k, _)| k == "access_key_id")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok())
+        .expect("an access key id");
+    let mut q = url.query_pairs_mut();
+    q.clear();
+    for (k, v) in pairs
+        .iter()
+        .filter(|(k, _)| k != "access_key_id" && k != "secret_access_key")
+    {
+        q.append_pair(k, v);
+    }
+    q.append_pair("access_key_id", &key_id);
+    q.append_pair("secret_access_key", &"0".repeat(64));
+    drop(q);
+    url.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_code_through_call() {
+    let server = server().await;
+    server.route("/hang", Reply::Hang);
+    server.route(
+        "/slow",
+        Reply::Trickle(
+            fixture("photo.jpg")[..40].to_vec(),
+            Duration::from_millis(100),
+        ),
+    );
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let mut c = config(&b, &server);
+        c.fetch_timeout_ms = 500;
+        c.max_photo_bytes = 100_000;
+        let client = Client::open(c.clone()).await.unwrap();
+        let label = b.label();
+        let call = |method: &'static str, params: serde_json::Value| {
+            let client = client.clone();
+            async move { client.call(method, &params).await }
+        };
+        let jpg = b64(&fixture("photo.jpg"));
+        let cases = [
+            ("accounts.importProfilePhoto", json!({"UID": "e1"}), 400002),
+            (
+                "accounts.getAccountInfo",
+                json!({"UID": "e1", "regToken": "x"}),
+                400006,
+            ),
+            (
+                "accounts.getAccountInfo",
+                json!({"UID": "never-written"}),
+                403005,
+            ),
+            (
+                "accounts.importProfilePhoto",
+                json!({"UID": "e1", "url": server.url("/missing")}),
+                404004,
+            ),
+            (
+                "accounts.setProfilePhoto",
+                json!({"UID": "e1", "photoBytes": b64(b"not an image at all")}),
+                409010,
+            ),
+            (
+                "accounts.setProfilePhoto",
+                json!({"UID": "e1", "photoBytes": b64(&fixture("big.png"))}),
+                413004,
+            ),
+            (
+                "accounts.importProfilePhoto",
+                json!({"UID": "e1", "url": server.url("/hang")}),
+                504002,
+            ),
+            (
+                "accounts.setProfilePhoto",
+                json!({"UID": "e1", "photoBytes": jpg.clone(), "publish": true}),
+                0,
+            ),
+        ];
+        for (method, params, want) in cases {
+            let r = call(method, params.clone()).await;
+            assert_eq!(r.error_code(), want, "{label}: {method} {params} → {r:?}");
+        }
+        let before = client
+            .get_account_info(&uid("e1"))
+            .await
+            .unwrap()
+            .photo
+            .unwrap();
+
+        // 503001: one import running, one queued, the third fails fast.
+        let mut busy_config = c.clone();
+        busy_config.max_concurrent_imports = Some(1);
+        busy_config.max_queued_imports = Some(1);
+        busy_config.fetch_timeout_ms = 10_000;
+        let busy = Client::open(busy_config).await.unwrap();
+        let slow = |u: &'static str| {
+            let (busy, url) = (busy.clone(), server.url("/slow"));
+            tokio::spawn(async move { busy.import_profile_photo(&uid(u), &url, false).await })
+        };
+        let first = slow("q1");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let second = slow("q2");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let r = busy
+            .call(
+                "accounts.importProfilePhoto",
+                &json!({"UID": "q3", "url": server.url("/photo.jpg")}),
+            )
+            .await;
+        assert_eq!(
+            (r.error_code(), r.status_code()),
+            (503001, 503),
+            "{label}: {r:?}"
+        );
+        let _ = (first.await, second.await);
+
+        // 500001: the blob store refuses the writes. Nothing is half-published.
+        let broken_config = match kind {
+            Kind::Scale => {
+                let mut bc = c.clone();
+                bc.blob_store = Some(with_wrong_secret(bc.blob_store.as_deref().unwrap()));
+                bc
+            }
+            Kind::Embedded => c.clone(),
+        };
+        let broken = Client::open(broken_config).await.unwrap();
+        if kind == Kind::Embedded {
+            // The folder becomes a file: every blob write fails.
+            let blobs = b.dir.path().join("blobs");
+            std::fs::rename(&blobs, b.dir.path().join("blobs.moved")).unwrap();
+            std::fs::write(&blobs, b"not a folder").unwrap();
+        }
+        let r = broken
+            .call(
+                "accounts.setProfilePhoto",
+                &json!({"UID": "e1", "photoBytes": b64(&unique_png(7)), "publish": true}),
+            )
+            .await;
+        assert_eq!(
+            (r.error_code(), r.status_code()),
+            (500001, 500),
+            "{label}: {r:?}"
+        );
+        assert_eq!(
+            r.get("errorDetails"),
+            Some(&json!("Internal error")),
+            "{label}: cause leaked: {r:?}"
+        );
+        if kind == Kind::Scale {
+            // (A local folder that is a file lists as empty: nothing to purge.)
+            let r = broken.purge_envelope().await;
+            assert_eq!(r.error_code(), 500001, "{label}: {r:?}");
+        }
+        if kind == Kind::Embedded {
+            let blobs = b.dir.path().join("blobs");
+            std::fs::remove_file(&blobs).unwrap();
+            std::fs::rename(b.dir.path().join("blobs.moved"), &blobs).unwrap();
+        }
+        let after = client
+            .get_account_info(&uid("e1"))
+            .await
+            .unwrap()
+            .photo
+            .unwrap();
+        assert_eq!(
+            after, before,
+            "{label}: a failed publish changed the profile"
+        );
+        b.blob_at(&after.photo_url).await;
+    }
+}
+
+#[tokio::test]
+async fn the_blob_store_setting_is_checked_when_the_client_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Config {
+        data_dir: dir.path().to_path_buf(),
+        public_base_url: Some("https://cdn.example.test/".into()),
+        ..Config::default()
+    };
+    for (spec, want) in [
+        ("s3://photos?endpoint=http://127.0.0.1:9&access_key_id=a&secret_access_key=TOPSECRET&nope=1", 400006),
+        ("s3://photos?endpoint=http://127.0.0.1:9&access_key_id=a", 400006),
+        ("gs://photos", 400006),
+    ] {
+        let config = Config {
+            blob_store: Some(spec.into()),
+            ..base.clone()
+        };
+        let e = Client::open(config).await.unwrap_err();
+        assert_eq!(e.error_code(), want, "{spec}");
+        assert!(!e.details().contains("TOPSECRET"), "{}", e.details());
+    }
+    // A remote store needs public_base_url: photo URLs cannot be derived from a bucket.
+    let config = Config {
+        blob_store: Some(
+            "s3://photos?endpoint=http://127.0.0.1:9&access_key_id=a&secret_access_key=b".into(),
+        ),
+        public_base_url: None,
+        ..base.clone()
+    };
+    assert_eq!(Client::open(config).await.unwrap_err().error_code(), 400002);
+    // Opening makes no request: an unreachable endpoint fails the first call, as 500001,
+    // within the bounded retries.
+    let config = Config {
+        blob_store: Some(
+            "s3://photos?endpoint=http://127.0.0.1:9&access_key_id=a&secret_access_key=b&connect_timeout_ms=500".into(),
+        ),
+        ..base
+    };
+    let client = Client::open(config).await.unwrap();
+    let started = std::time::Instant::now();
+    let r = client
+        .call(
+            "accounts.setProfilePhoto",
+            &json!({"UID": "x", "photoBytes": b64(&fixture("photo.jpg"))}),
+        )
+        .await;
+    assert_eq!(r.error_code(), 500001, "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,432 @@
+//! The storage layer on both backends: SQLite + folder and PostgreSQL + S3 (see
+//! `scale_common` for how the services are found). Migrations, the account statements
+//! under concurrency, the blob stores, and the purge lock that keeps a deletion and a
+//! write of the same key apart across processes.
+
+mod scale_common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use profile_photo::store::{
+    BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, S3Location, SqlMetaStore,
+};
+use scale_common::{kinds, Backend, Kind};
+use sqlx::Connection;
+
+fn photo(key: &str, created_ms: i64) -> PhotoRecord {
+    PhotoRecord {
+        photo_key: format!("{key}.jpg"),
+        thumb_key: format!("{key}-t.jpg"),
+        thumb_width: 64,
+        thumb_height: 64,
+        created_ms,
+    }
+}
+
+async fn schema_versions(b: &Backend) -> Vec<i64> {
+    let sql = "SELECT version FROM pp_schema ORDER BY version";
+    match &b.database_url {
+        Some(url) => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+        }
+        None => {
+            let url = format!(
+                "sqlite://{}",
+                b.dir.path().join("profile-photo.db").display()
+            );
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_run_once_even_when_processes_start_together() {
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        // Six stores connect to a fresh database at once: one migrates, the rest wait.
+        let stores = futures::future::join_all((0..6).map(|_| b.meta())).await;
+        let versions = schema_versions(&b).await;
+        let n = i64::try_from(versions.len()).unwrap();
+        assert!(n >= 8, "{}: {versions:?}", b.label());
+        assert_eq!(
+            versions,
+            (1..=n).collect::<Vec<_>>(),
+            "{}: each step once, in order",
+            b.label()
+        );
+        // Reconnecting applies nothing new.
+        drop(stores);
+        b.meta().await;
+        assert_eq!(schema_versions(&b).await.len(), versions.len());
+    }
+}
+
+#[tokio::test]
+async fn an_older_schema_is_brought_up_to_date() {
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let meta = b.meta().await;
+        meta.create_account("old", true, 1).await.unwrap();
+        meta.close().await;
+        // Roll the schema back to the first three steps (before the scale-out tables).
+        let rollback = [
+            "DROP TABLE pp_blob_writes",
+            "DROP INDEX pp_accounts_photo_key",
+            "DELETE FROM pp_schema WHERE version > 3",
+        ];
+        match &b.database_url {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                for s in rollback {
+                    sqlx::query(s).execute(&mut c).await.unwrap();
+                }
+            }
+            None => {
+                let url = format!(
+                    "sqlite://{}",
+                    b.dir.path().join("profile-photo.db").display()
+                );
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                for s in rollback {
+                    sqlx::query(s).execute(&mut c).await.unwrap();
+                }
+            }
+        }
+        let meta = b.meta().await;
+        assert!(schema_versions(&b).await.len() >= 8, "{}", b.label());
+        // The old account survived, and the new table works.
+        assert!(meta.account("old").await.unwrap().is_some());
+        meta.note_blob_write("k.jpg", 5).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_statements_are_atomic_under_concurrency() {
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let label = b.label();
+        // Two stores on the same database: two processes.
+        let (m1, m2) = (Arc::new(b.meta().await), Arc::new(b.meta().await));
+        assert!(m1.create_account("u", false, 10).await.unwrap());
+        assert!(
+            !m2.create_account("u", true, 11).await.unwrap(),
+            "{label}: a UID is created once"
+        );
+        m2.ensure_account("v", 12).await.unwrap();
+        m1.ensure_account("v", 13).await.unwrap();
+        let v = m1.account("v").await.unwrap().unwrap();
+        assert!(v.is_registered && v.created_ms == 12, "{label}: {v:?}");
+
+        // Concurrent set_pending: the last write wins whole (photo and its thumbnail agree).
+        let writes = (0..16).map(|i| {
+            let m = if i % 2 == 0 { m1.clone() } else { m2.clone() };
+            async move {
+                m.set_pending("u", &photo(&format!("p{i}"), 100 + i))
+                    .await
+                    .unwrap()
+            }
+        });
+        assert!(futures::future::join_all(writes)
+            .await
+            .into_iter()
+            .all(|ok| ok));
+        let pending = m1.account("u").await.unwrap().unwrap().pending.unwrap();
+        let stem = pending.photo_key.trim_end_matches(".jpg");
+        assert_eq!(
+            pending.thumb_key,
+            format!("{stem}-t.jpg"),
+            "{label}: torn pending record"
+        );
+
+        // Racing publishes of that pending photo: exactly one wins.
+        let publishes = (0..12).map(|i| {
+            let m = if i % 2 == 0 { m1.clone() } else { m2.clone() };
+            let (p, t) = (pending.photo_key.clone(), pending.thumb_key.clone());
+            async move { m.publish_pending("u", &p, &t, 0).await.unwrap() }
+        });
+        let won = futures::future::join_all(publishes)
+            .await
+            .into_iter()
+            .filter(|w| *w)
+            .count();
+        assert_eq!(won, 1, "{label}");
+        let acc = m2.account("u").await.unwrap().unwrap();
+        assert_eq!(
+            acc.published,
+            Some((pending.photo_key.clone(), pending.thumb_key.clone()))
+        );
+        assert!(acc.pending.is_none());
+
+        // A stale publish (the pending photo was replaced) does nothing.
+        m1.set_pending("u", &photo("new", 500)).await.unwrap();
+        assert!(!m2
+            .publish_pending("u", "p0.jpg", "p0-t.jpg", 0)
+            .await
+            .unwrap());
+        // TTL: a pending photo older than not_before is not published.
+        assert!(!m2
+            .publish_pending("u", "new.jpg", "new-t.jpg", 501)
+            .await
+            .unwrap());
+
+        let refs = m1.referenced_keys().await.unwrap();
+        assert!(
+            refs.contains("new.jpg") && refs.contains(&pending.photo_key),
+            "{label}: {refs:?}"
+        );
+        assert_eq!(m2.purge_expired_pending(501).await.unwrap(), 1);
+        assert!(m1.account("u").await.unwrap().unwrap().pending.is_none());
+
+        m1.publish_photo("u", &photo("direct", 600)).await.unwrap();
+        assert_eq!(
+            m2.account("u").await.unwrap().unwrap().published.unwrap().0,
+            "direct.jpg"
+        );
+        assert!(m2.remove_photos("u").await.unwrap());
+        assert!(!m2.remove_photos("nobody").await.unwrap());
+        assert!(m1.referenced_keys().await.unwrap().is_empty(), "{label}");
+
+        assert!(m1.finalize("u").await.unwrap());
+        assert!(!m2.finalize("u").await.unwrap(), "{label}: finalized once");
+
+        assert_eq!(m1.thumbnail_policy().await.unwrap(), None);
+        m1.set_thumbnail_policy(100, 50).await.unwrap();
+        m2.set_thumbnail_policy(30, 40).await.unwrap();
+        assert_eq!(m1.thumbnail_policy().await.unwrap(), Some((30, 40)));
+    }
+}
+
+#[tokio::test]
+async fn blob_stores_round_trip_and_prefixes_isolate() {
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let label = b.label();
+        let blobs = b.blobs.clone();
+        assert!(
+            blobs.list().await.unwrap().is_empty(),
+            "{label}: fresh store"
+        );
+        blobs
+            .put("abc.jpg", Bytes::from_static(b"one"))
+            .await
+            .unwrap();
+        blobs
+            .put("abc.jpg", Bytes::from_static(b"one"))
+            .await
+            .unwrap(); // idempotent
+        blobs
+            .put("def.png", Bytes::from_static(b"two"))
+            .await
+            .unwrap();
+        assert_eq!(
+            blobs.get("abc.jpg").await.unwrap(),
+            Bytes::from_static(b"one")
+        );
+        assert!(blobs.exists("def.png").await.unwrap());
+        assert!(!blobs.exists("nope.png").await.unwrap());
+        assert_eq!(
+            blobs.get("nope.png").await.unwrap_err().error_code(),
+            500001
+        );
+        let mut listed: Vec<BlobMeta> = blobs.list().await.unwrap();
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(
+            listed.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(),
+            ["abc.jpg", "def.png"]
+        );
+        let now = profile_photo::clock::Clock::now_ms(&profile_photo::clock::SystemClock);
+        for m in &listed {
+            assert!(
+                (m.last_modified_ms - now).abs() < 120_000,
+                "{label}: last_modified {m:?}"
+            );
+        }
+        blobs.delete("abc.jpg").await.unwrap();
+        blobs.delete("abc.jpg").await.unwrap(); // missing is fine
+        assert!(!blobs.exists("abc.jpg").await.unwrap());
+        // Keys are our own hashes: anything path-like is refused before any request.
+        for bad in ["../x", "a/b", "", "a b"] {
+            assert_eq!(
+                blobs.put(bad, Bytes::new()).await.unwrap_err().error_code(),
+                500001,
+                "{bad:?}"
+            );
+        }
+        if kind == Kind::Scale {
+            // Another prefix of the same bucket sees none of it.
+            let other = Backend::new(Kind::Scale).await;
+            assert!(other.blobs.list().await.unwrap().is_empty());
+            // Several nodes of the cluster serve the same bucket.
+            for spec in &b.blob_stores[1..] {
+                let node = ObjectBlobStore::s3(&S3Location::parse(spec).unwrap()).unwrap();
+                assert_eq!(
+                    node.get("def.png").await.unwrap(),
+                    Bytes::from_static(b"two")
+                );
+            }
+        }
+    }
+}
+
+/// A blob store whose deletes wait for a signal: purge holds the key's lock meanwhile.
+#[derive(Debug)]
+struct SlowDeletes {
+    inner: Arc<dyn BlobStore>,
+    entered: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+    deletes: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl BlobStore for SlowDeletes {
+    async fn put(&self, key: &str, bytes: Bytes) -> profile_photo::error::Result<()> {
+        self.inner.put(key, bytes).await
+    }
+    async fn get(&self, key: &str) -> profile_photo::error::Result<Bytes> {
+        self.inner.get(key).await
+    }
+    async fn exists(&self, key: &str) -> profile_photo::error::Result<bool> {
+        self.inner.exists(key).await
+    }
+    async fn delete(&self, key: &str) -> profile_photo::error::Result<()> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.entered.notify_one();
+        self.release.notified().await;
+        self.inner.delete(key).await
+    }
+    async fn list(&self) -> profile_photo::error::Result<Vec<BlobMeta>> {
+        self.inner.list().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_decisions_and_writes_of_the_same_key_exclude_each_other() {
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let label = b.label();
+        let purger = Arc::new(b.meta().await);
+        let writer = Arc::new(b.meta().await); // another process
+        let blobs = b.blobs.clone();
+        blobs.put("k.jpg", Bytes::from_static(b"k")).await.unwrap();
+
+        // A recent write protects the key; an old one does not.
+        writer.note_blob_write("k.jpg", 1_000).await.unwrap();
+        assert!(
+            !purger
+                .delete_blob_if_unused("k.jpg", 1_000, blobs.as_ref())
+                .await
+                .unwrap(),
+            "{label}"
+        );
+        assert!(blobs.exists("k.jpg").await.unwrap());
+        // A referenced key is never deleted, however old.
+        writer.ensure_account("w", 1).await.unwrap();
+        writer.set_pending("w", &photo("k", 2)).await.unwrap();
+        assert!(
+            !purger
+                .delete_blob_if_unused("k.jpg", 5_000, blobs.as_ref())
+                .await
+                .unwrap(),
+            "{label}"
+        );
+        writer.remove_photos("w").await.unwrap();
+        assert!(
+            purger
+                .delete_blob_if_unused("k.jpg", 5_000, blobs.as_ref())
+                .await
+                .unwrap(),
+            "{label}"
+        );
+        assert!(!blobs.exists("k.jpg").await.unwrap());
+        // Already gone: not counted twice.
+        assert!(!purger
+            .delete_blob_if_unused("k.jpg", 5_000, blobs.as_ref())
+            .await
+            .unwrap());
+
+        // While a purge is deleting, a write of the same key waits for it to finish, so
+        // the write lands after the deletion, never before it.
+        blobs.put("k.jpg", Bytes::from_static(b"k")).await.unwrap();
+        let slow = Arc::new(SlowDeletes {
+            inner: blobs.clone(),
+            entered: Arc::default(),
+            release: Arc::default(),
+            deletes: AtomicUsize::new(0),
+        });
+        let purge = {
+            let (purger, slow) = (purger.clone(), slow.clone());
+            tokio::spawn(async move {
+                purger
+                    .delete_blob_if_unused("k.jpg", i64::MAX, slow.as_ref())
+                    .await
+            })
+        };
+        slow.entered.notified().await;
+        let note = {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.note_blob_write("k.jpg", 9_000).await })
+        };
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            !note.is_finished(),
+            "{label}: the write's note did not wait for the purge"
+        );
+        slow.release.notify_one();
+        assert!(purge.await.unwrap().unwrap());
+        note.await.unwrap().unwrap();
+        assert_eq!(slow.deletes.load(Ordering::SeqCst), 1);
+        // The note is in: a purge with an older cutoff leaves the rewritten blob alone.
+        blobs.put("k.jpg", Bytes::from_static(b"k")).await.unwrap();
+        assert!(!purger
+            .delete_blob_if_unused("k.jpg", 9_000, blobs.as_ref())
+            .await
+            .unwrap());
+        assert!(blobs.exists("k.jpg").await.unwrap(), "{label}");
+
+        // Writes of different keys do not wait for each other's purges.
+        blobs.put("x.jpg", Bytes::from_static(b"x")).await.unwrap();
+        let purge = {
+            let (purger, slow) = (purger.clone(), slow.clone());
+            tokio::spawn(async move {
+                purger
+                    .delete_blob_if_unused("x.jpg", i64::MAX, slow.as_ref())
+                    .await
+            })
+        };
+        slow.entered.notified().await;
+        if kind == Kind::Scale {
+            // PostgreSQL locks per key (SQLite has one write lock for the whole file).
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                writer.note_blob_write("other.jpg", 1),
+            )
+            .await
+            .expect("a note for another key waited for an unrelated purge")
+            .unwrap();
+        }
+        slow.release.notify_one();
+        assert!(purge.await.unwrap().unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_down_database_fails_fast_with_500001() {
+    // A port nothing listens on: connecting fails (no hang), as a storage error.
+    let started = std::time::Instant::now();
+    let e = SqlMetaStore::connect("postgres://postgres@127.0.0.1:9/none")
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_code(), 500001);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let e = SqlMetaStore::connect("mysql://x").await.unwrap_err();
+    assert_eq!(e.error_code(), 400006);
+}
