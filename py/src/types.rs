@@ -1,0 +1,286 @@
+//! The typed results (core `api/types.rs`): frozen Python classes with keyword
+//! constructors, readable reprs, equality and hashing.
+
+use profile_photo::Response;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+fn repr_str(py: Python<'_>, s: &str) -> PyResult<String> {
+    Ok(PyString::new(py, s).repr()?.to_str()?.to_owned())
+}
+
+fn repr_opt(py: Python<'_>, s: Option<&str>) -> PyResult<String> {
+    match s {
+        Some(s) => repr_str(py, s),
+        None => Ok("None".to_owned()),
+    }
+}
+
+fn text(r: &Response, path: &[&str]) -> Option<String> {
+    let (first, rest) = path.split_first()?;
+    let mut v = r.get(first)?;
+    for key in rest {
+        v = v.get(key)?;
+    }
+    v.as_str().map(str::to_owned)
+}
+
+fn required(r: &Response, path: &[&str]) -> Result<String, ApiError> {
+    text(r, path).ok_or_else(|| ApiError::malformed(r, &path.join(".")))
+}
+
+/// An import or upload: the account's UID, and the URLs when it was published at once.
+#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ImportResult {
+    pub uid: String,
+    pub photo_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+}
+
+#[pymethods]
+impl ImportResult {
+    #[new]
+    #[pyo3(signature = (uid, photo_url=None, thumbnail_url=None))]
+    fn new(uid: String, photo_url: Option<String>, thumbnail_url: Option<String>) -> Self {
+        ImportResult {
+            uid,
+            photo_url,
+            thumbnail_url,
+        }
+    }
+
+    /// Whether the photo was published (else it is pending).
+    #[getter]
+    fn published(&self) -> bool {
+        self.photo_url.is_some()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "ImportResult(uid={}, photo_url={}, thumbnail_url={})",
+            repr_str(py, &self.uid)?,
+            repr_opt(py, self.photo_url.as_deref())?,
+            repr_opt(py, self.thumbnail_url.as_deref())?
+        ))
+    }
+}
+
+impl ImportResult {
+    pub fn from_envelope(r: &Response) -> Result<Self, ApiError> {
+        Ok(ImportResult {
+            uid: required(r, &["UID"])?,
+            photo_url: text(r, &["photoURL"]),
+            thumbnail_url: text(r, &["thumbnailURL"]),
+        })
+    }
+}
+
+/// The published photo's URLs (`accounts.publishProfilePhoto`).
+#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhotoUrls {
+    pub photo_url: String,
+    pub thumbnail_url: String,
+}
+
+#[pymethods]
+impl PhotoUrls {
+    #[new]
+    fn new(photo_url: String, thumbnail_url: String) -> Self {
+        PhotoUrls {
+            photo_url,
+            thumbnail_url,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "PhotoUrls(photo_url={}, thumbnail_url={})",
+            repr_str(py, &self.photo_url)?,
+            repr_str(py, &self.thumbnail_url)?
+        ))
+    }
+}
+
+impl PhotoUrls {
+    pub fn from_envelope(r: &Response) -> Result<Self, ApiError> {
+        Ok(PhotoUrls {
+            photo_url: required(r, &["photoURL"])?,
+            thumbnail_url: required(r, &["thumbnailURL"])?,
+        })
+    }
+}
+
+/// `accounts.getAccountInfo` / `accounts.finalizeRegistration`: the published photo's URLs
+/// are `None` when nothing is published.
+#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct AccountInfo {
+    pub uid: String,
+    pub is_registered: bool,
+    pub photo_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+}
+
+#[pymethods]
+impl AccountInfo {
+    #[new]
+    #[pyo3(signature = (uid, is_registered, photo_url=None, thumbnail_url=None))]
+    fn new(
+        uid: String,
+        is_registered: bool,
+        photo_url: Option<String>,
+        thumbnail_url: Option<String>,
+    ) -> Self {
+        AccountInfo {
+            uid,
+            is_registered,
+            photo_url,
+            thumbnail_url,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "AccountInfo(uid={}, is_registered={}, photo_url={}, thumbnail_url={})",
+            repr_str(py, &self.uid)?,
+            if self.is_registered { "True" } else { "False" },
+            repr_opt(py, self.photo_url.as_deref())?,
+            repr_opt(py, self.thumbnail_url.as_deref())?
+        ))
+    }
+}
+
+impl AccountInfo {
+    pub fn from_envelope(r: &Response) -> Result<Self, ApiError> {
+        Ok(AccountInfo {
+            uid: required(r, &["UID"])?,
+            is_registered: r
+                .get("isRegistered")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| ApiError::malformed(r, "isRegistered"))?,
+            photo_url: text(r, &["profile", "photoURL"]),
+            thumbnail_url: text(r, &["profile", "thumbnailURL"]),
+        })
+    }
+}
+
+/// `accounts.initRegistration`: the new account's UID and its regToken (a credential: the
+/// repr does not show it).
+#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Registration {
+    pub uid: String,
+    pub reg_token: String,
+}
+
+#[pymethods]
+impl Registration {
+    #[new]
+    fn new(uid: String, reg_token: String) -> Self {
+        Registration { uid, reg_token }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Registration(uid={}, reg_token=<redacted>)",
+            repr_str(py, &self.uid)?
+        ))
+    }
+}
+
+impl From<profile_photo::Registration> for Registration {
+    fn from(r: profile_photo::Registration) -> Self {
+        Registration {
+            uid: r.uid,
+            reg_token: r.reg_token,
+        }
+    }
+}
+
+/// The site policy (`profilePhoto` part): the thumbnail size.
+#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Policies {
+    pub thumbnail_width: u32,
+    pub thumbnail_height: u32,
+}
+
+#[pymethods]
+impl Policies {
+    #[new]
+    #[pyo3(signature = (thumbnail_width=64, thumbnail_height=64))]
+    fn new(thumbnail_width: u32, thumbnail_height: u32) -> Self {
+        Policies {
+            thumbnail_width,
+            thumbnail_height,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Policies(thumbnail_width={}, thumbnail_height={})",
+            self.thumbnail_width, self.thumbnail_height
+        )
+    }
+}
+
+impl Policies {
+    pub fn from_envelope(r: &Response) -> Result<Self, ApiError> {
+        let dim = |name: &str| {
+            r.get("profilePhoto")
+                .and_then(|p| p.get(name))
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| ApiError::malformed(r, &format!("profilePhoto.{name}")))
+        };
+        Ok(Policies {
+            thumbnail_width: dim("thumbnailWidth")?,
+            thumbnail_height: dim("thumbnailHeight")?,
+        })
+    }
+}
+
+/// What a purge removed.
+#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PurgeReport {
+    pub expired_pending: u64,
+    pub blobs_deleted: u64,
+}
+
+#[pymethods]
+impl PurgeReport {
+    #[new]
+    fn new(expired_pending: u64, blobs_deleted: u64) -> Self {
+        PurgeReport {
+            expired_pending,
+            blobs_deleted,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "PurgeReport(expired_pending={}, blobs_deleted={})",
+            self.expired_pending, self.blobs_deleted
+        )
+    }
+}
+
+impl From<profile_photo::PurgeReport> for PurgeReport {
+    fn from(r: profile_photo::PurgeReport) -> Self {
+        PurgeReport {
+            expired_pending: r.expired_pending,
+            blobs_deleted: r.blobs_deleted,
+        }
+    }
+}
+
+/// The UID a `accounts.removeProfilePhoto` envelope names.
+pub fn uid_from_envelope(r: &Response) -> Result<String, ApiError> {
+    required(r, &["UID"])
+}

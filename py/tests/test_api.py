@@ -1,0 +1,221 @@
+"""Every SPEC method through ``client.accounts`` (blocking and ``_async``), the typed results,
+the ``call`` envelope form, settings and the client's life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import profile_photo
+from profile_photo import AccountInfo, ImportResult, PhotoUrls, Policies, PurgeReport, Registration
+
+from .conftest import PhotoServer, photo
+
+
+def test_import_then_publish_blocking(client: profile_photo.Client, server: PhotoServer) -> None:
+    a = client.accounts
+    r = a.import_profile_photo(server.url("photo.jpg"), uid="u1")
+    assert r == ImportResult("u1")
+    assert not r.published and r.photo_url is None and r.thumbnail_url is None
+    assert a.get_account_info(uid="u1") == AccountInfo("u1", True)
+
+    urls = a.publish_profile_photo(uid="u1")
+    assert isinstance(urls, PhotoUrls)
+    assert urls.photo_url.startswith("file://") and urls.photo_url.endswith(".jpg")
+    assert urls.thumbnail_url.endswith(".jpg")
+    info = a.get_account_info(uid="u1")
+    assert info == AccountInfo("u1", True, urls.photo_url, urls.thumbnail_url)
+
+    assert a.remove_profile_photo(uid="u1") == "u1"
+    assert a.get_account_info(uid="u1").photo_url is None
+
+
+def test_import_publish_at_once_and_upload(client: profile_photo.Client, server: PhotoServer) -> None:
+    a = client.accounts
+    r = a.import_profile_photo(server.url("photo.gif"), uid="u2", publish=True)
+    assert r.published and r.uid == "u2"
+    assert r.photo_url is not None and r.photo_url.endswith(".png")
+    up = a.set_profile_photo(photo("photo.png"), uid="u2")
+    assert up == ImportResult("u2")
+    # bytearray / memoryview are accepted too
+    up = a.set_profile_photo(memoryview(bytearray(photo("photo.jpg"))), uid="u2", publish=True)
+    assert up.photo_url is not None and up.photo_url.endswith(".jpg")
+    assert a.get_account_info(uid="u2").photo_url == up.photo_url
+
+
+def test_registration_flow(client: profile_photo.Client, server: PhotoServer) -> None:
+    a = client.accounts
+    reg = a.init_registration()
+    assert isinstance(reg, Registration) and len(reg.uid) == 32 and reg.reg_token
+    assert reg.reg_token not in repr(reg) and "<redacted>" in repr(reg)
+    assert a.import_profile_photo(server.url("photo.png"), reg_token=reg.reg_token).uid == reg.uid
+    assert a.get_account_info(reg_token=reg.reg_token) == AccountInfo(reg.uid, False)
+    urls = a.publish_profile_photo(reg_token=reg.reg_token)
+    info = a.finalize_registration(reg.reg_token)
+    assert info == AccountInfo(reg.uid, True, urls.photo_url, urls.thumbnail_url)
+    with pytest.raises(profile_photo.UnauthorizedError):
+        a.get_account_info(reg_token=reg.reg_token)
+
+
+def test_policies(client: profile_photo.Client, server: PhotoServer) -> None:
+    a = client.accounts
+    assert a.get_policies() == Policies() == Policies(64, 64)
+    assert a.set_policies(thumbnail_width=120, thumbnail_height=90) == Policies(120, 90)
+    assert a.set_policies(thumbnail_height=30) == Policies(120, 30)  # width kept
+    assert a.get_policies() == Policies(thumbnail_width=120, thumbnail_height=30)
+    with pytest.raises(profile_photo.InvalidParameterError) as e:
+        a.set_policies(thumbnail_width=0)
+    assert "thumbnailWidth" in e.value.details
+    with pytest.raises(profile_photo.InvalidParameterError):
+        a.set_policies(thumbnail_height=-5)
+
+
+def test_purge(client: profile_photo.Client) -> None:
+    report = client.purge()
+    assert report == PurgeReport(0, 0)
+    assert report.expired_pending == 0 and report.blobs_deleted == 0
+
+
+def test_every_method_async(client: profile_photo.Client, server: PhotoServer) -> None:
+    a = client.accounts
+
+    async def main() -> None:
+        coro = a.get_policies_async()
+        assert inspect.iscoroutine(coro)
+        assert await coro == Policies()
+        assert await a.set_policies_async(thumbnail_width=80) == Policies(80, 64)
+        r = await a.import_profile_photo_async(server.url("photo.jpg"), uid="a1")
+        assert r == ImportResult("a1")
+        urls = await a.publish_profile_photo_async(uid="a1")
+        assert (await a.get_account_info_async(uid="a1")).photo_url == urls.photo_url
+        up = await a.set_profile_photo_async(photo("photo.png"), uid="a1", publish=True)
+        assert up.thumbnail_url is not None and up.thumbnail_url.endswith(".png")
+        assert await a.remove_profile_photo_async(uid="a1") == "a1"
+        reg = await a.init_registration_async()
+        info = await a.finalize_registration_async(reg.reg_token)
+        assert info == AccountInfo(reg.uid, True)
+        assert isinstance(await client.purge_async(), PurgeReport)
+        env = await client.call_async("accounts.getPolicies")
+        assert env["profilePhoto"] == {"thumbnailWidth": 80, "thumbnailHeight": 64}
+
+    asyncio.run(main())
+
+
+def test_async_calls_run_concurrently(client: profile_photo.Client, server: PhotoServer) -> None:
+    async def main() -> list[ImportResult]:
+        return await asyncio.gather(
+            *(client.accounts.import_profile_photo_async(server.url("photo.png"), uid=f"c{i}") for i in range(8))
+        )
+
+    results = asyncio.run(main())
+    assert [r.uid for r in results] == [f"c{i}" for i in range(8)]
+
+
+def test_async_coroutine_can_be_made_outside_a_loop(client: profile_photo.Client) -> None:
+    coro = client.accounts.get_policies_async()  # no running loop yet: still fine
+    assert asyncio.run(coro) == Policies()
+
+
+def test_call_envelope_form(client: profile_photo.Client, server: PhotoServer) -> None:
+    r = client.call(
+        "accounts.importProfilePhoto",
+        {"URL": server.url("photo.jpg"), "UID": "g1", "publish": True, "context": {"n": [1, 2.5, None, True]}},
+    )
+    assert r["errorCode"] == 0 and r["statusCode"] == 200 and r["statusReason"] == "OK"
+    assert r["UID"] == "g1" and r["photoURL"].endswith(".jpg")
+    assert r["context"] == {"n": [1, 2.5, None, True]}
+    assert isinstance(r["callId"], str) and len(r["callId"]) == 32
+    # API errors come back in the envelope, never raised
+    r = client.call("accounts.publishProfilePhoto", {"UID": "nobody"})
+    assert r["errorCode"] == 403005 and r["statusCode"] == 403 and r["errorMessage"] == "Unauthorized user"
+    r = client.call("accounts.noSuchMethod")
+    assert r["errorCode"] == 400006
+    r = client.call("accounts.getPolicies", None)
+    assert r["errorCode"] == 0
+    # a tuple is a JSON array; a mapping other than dict is accepted
+    r = client.call("accounts.getPolicies", {"context": ("a", 1)})
+    assert r["context"] == ["a", 1]
+
+
+def test_call_refuses_values_that_are_not_json(client: profile_photo.Client) -> None:
+    with pytest.raises(TypeError):
+        client.call("accounts.getPolicies", {"context": object()})
+    with pytest.raises(TypeError):
+        client.call("accounts.getPolicies", {1: "x"})  # type: ignore[dict-item]
+    with pytest.raises(ValueError):
+        client.call("accounts.getPolicies", {"context": float("nan")})
+
+
+def test_results_are_frozen_and_readable() -> None:
+    r = ImportResult("u", "file:///p.jpg", "file:///t.jpg")
+    assert repr(r) == "ImportResult(uid='u', photo_url='file:///p.jpg', thumbnail_url='file:///t.jpg')"
+    assert repr(AccountInfo("u", False)) == "AccountInfo(uid='u', is_registered=False, photo_url=None, thumbnail_url=None)"
+    assert repr(Policies()) == "Policies(thumbnail_width=64, thumbnail_height=64)"
+    assert repr(PurgeReport(1, 2)) == "PurgeReport(expired_pending=1, blobs_deleted=2)"
+    assert repr(PhotoUrls("a", "b")) == "PhotoUrls(photo_url='a', thumbnail_url='b')"
+    with pytest.raises(AttributeError):
+        r.uid = "v"  # type: ignore[misc]
+    assert len({Policies(), Policies(64, 64), Policies(1, 1)}) == 2
+    assert ImportResult("u") != ImportResult("v")
+
+
+def test_settings_and_life_cycle(settings: dict[str, Any], tmp_path: Path) -> None:
+    c = profile_photo.Client(**settings)
+    assert not c.closed and "open" in repr(c)
+    c.close()
+    c.close()  # idempotent
+    assert c.closed
+    with pytest.raises(RuntimeError):
+        c.accounts.get_policies()
+    with pytest.raises(RuntimeError):
+        c.call("accounts.getPolicies")
+
+
+def test_camel_case_settings_are_accepted(tmp_path: Path) -> None:
+    with profile_photo.Client(dataDir=str(tmp_path / "d"), maxPhotoBytes=10) as c:
+        with pytest.raises(profile_photo.PhotoTooLargeError):
+            c.accounts.set_profile_photo(photo("photo.jpg"), uid="x")
+
+
+def test_config_file(tmp_path: Path, server: PhotoServer) -> None:
+    toml = tmp_path / "pp.toml"
+    toml.write_text(
+        f'data_dir = "{tmp_path / "data"}"\nallow_loopback = true\nfetch_allowed_ports = [{server.port}]\n'
+        'secrets = ["0123456789abcdef0123456789abcdef"]\n'
+    )
+    with profile_photo.Client(config_file=toml) as c:
+        assert c.accounts.import_profile_photo(server.url("photo.png"), uid="f1").uid == "f1"
+    assert (tmp_path / "data" / "profile-photo.db").exists()
+    with pytest.raises(TypeError):
+        profile_photo.Client(config_file=toml, data_dir=str(tmp_path))
+
+
+def test_environment_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROFILE_PHOTO_MAX_PHOTO_BYTES", "10")
+    with profile_photo.Client(data_dir=tmp_path / "plain") as c:
+        assert c.accounts.set_profile_photo(photo("photo.jpg"), uid="x").uid == "x"
+    with profile_photo.Client(data_dir=tmp_path / "env", use_env=True) as c:
+        with pytest.raises(profile_photo.PhotoTooLargeError):
+            c.accounts.set_profile_photo(photo("photo.jpg"), uid="x")
+
+
+def test_bad_settings_raise_invalid_parameter(tmp_path: Path) -> None:
+    with pytest.raises(profile_photo.InvalidParameterError) as e:
+        profile_photo.Client(data_dir=tmp_path, no_such_key=1)
+    assert isinstance(e.value, ValueError)
+    assert "no_such_key" in str(e.value)
+    assert e.value.call_id is None
+    with pytest.raises(profile_photo.InvalidParameterError):
+        profile_photo.Client(data_dir=tmp_path, jpeg_quality=0)
+    with pytest.raises(profile_photo.InvalidParameterError):
+        profile_photo.Client(config_file=tmp_path / "missing.toml")
+    with pytest.raises(TypeError):
+        profile_photo.Client(data_dir=object())
+
+
+def test_version() -> None:
+    assert isinstance(profile_photo.__version__, str) and profile_photo.__version__.count(".") == 2

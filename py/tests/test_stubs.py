@@ -1,0 +1,33 @@
+"""The hand-written stubs match the compiled module (STYLE.md §13)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import profile_photo
+
+
+def test_stubtest() -> None:
+    p = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "profile_photo._native"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_package_ships_typing_files() -> None:
+    package = Path(profile_photo.__file__).parent
+    assert (package / "py.typed").is_file()
+    assert (package / "_native.pyi").is_file()
+
+
+def test_public_names() -> None:
+    from profile_photo import _native
+
+    for name in profile_photo.__all__:
+        assert hasattr(profile_photo, name), name
+    assert set(_native.__all__) - set(profile_photo.__all__) == {"_shutdown"}
