@@ -102,7 +102,10 @@ impl PendingCall {
             Err(_) if self.cancelled.load(Ordering::SeqCst) => {
                 Err(reason(ABORTED, "The call was cancelled"))
             }
-            Err(_) => Err(reason(ErrorKind::Internal.code(), "The call ended without a response")),
+            Err(_) => Err(reason(
+                ErrorKind::Internal.code(),
+                "The call ended without a response",
+            )),
         }
     }
 

@@ -1,0 +1,258 @@
+// Public typings of `profile-photo` (hand-written; the native layer's are in native.d.ts).
+
+/**
+ * Operator configuration: the keys of SPEC.md in camelCase. Every key is optional and
+ * takes the default of SPEC.md; an unknown key or a bad value throws `INVALID_PARAMETER`.
+ */
+export interface ClientOptions {
+  /** Home of the embedded default (SQLite file, blob folder, generated secret). Default `./profile-photo-data`. */
+  dataDir?: string
+  /** `sqlite://…` or `postgres://…`; default: a SQLite file in `dataDir`. */
+  databaseUrl?: string
+  /** A folder, `file://…` or `s3://bucket?endpoint=…&region=…`; default: `blobs/` in `dataDir`. */
+  blobStore?: string
+  /** Prefix of `photoURL` / `thumbnailURL`; default: the `file://` URL of the blob folder. */
+  publicBaseUrl?: string
+  /** regToken keys (each at least 16 bytes): the first signs, all verify. */
+  secrets?: string[]
+  /** Default 6291456 (6 MiB); over it → 413004. */
+  maxPhotoBytes?: number
+  /** Default 50000000. */
+  maxPixels?: number
+  /** Default 16384. */
+  maxSide?: number
+  maxAspectRatio?: number
+  /** Long side of the stored photo; default 1024. */
+  photoMaxSide?: number
+  /** 1..=100; default 85. */
+  jpegQuality?: number
+  /** Default 86400. */
+  pendingTtlSecs?: number
+  /** Default 3600. */
+  regTokenTtlSecs?: number
+  /** Default 5000. */
+  fetchConnectTimeoutMs?: number
+  /** Default 10000; past it → 504002. */
+  fetchTimeoutMs?: number
+  /** Default 5. */
+  fetchMaxRedirects?: number
+  /** Default [80, 443]. */
+  fetchAllowedPorts?: number[]
+  fetchMaxUrlLen?: number
+  /** Let the fetcher reach 127.0.0.0/8 and ::1 (tests). Default false. */
+  allowLoopback?: boolean
+  /** Let the fetcher reach private ranges. Default false. */
+  allowPrivate?: boolean
+  /** Exactly these addresses are allowed although the deny table covers them. */
+  allowAddresses?: string[]
+  decodeTimeoutMs?: number
+  /** Imports processed at once; default 2 × CPU cores. */
+  maxConcurrentImports?: number
+  /** Imports that may wait for a slot; beyond it calls fail with 503001. */
+  maxQueuedImports?: number
+  purgeGraceSecs?: number
+}
+
+/** The response envelope every call returns (SPEC.md), plus the method's own fields. */
+export interface Response {
+  /** 32 hex characters. */
+  callId: string
+  /** 0 on success. */
+  errorCode: number
+  statusCode: number
+  statusReason: string
+  /** ISO 8601 with milliseconds, e.g. `2026-11-27T10:42:25.943Z`. */
+  time: string
+  apiVersion: number
+  /** Present when `errorCode` is not 0. */
+  errorMessage?: string
+  /** Present when `errorCode` is not 0: names the parameter or the cause. */
+  errorDetails?: string
+  /** Echoed when passed. */
+  context?: unknown
+  [field: string]: unknown
+}
+
+export interface PhotoURLs {
+  photoURL: string
+  thumbnailURL: string
+}
+
+/** `importProfilePhoto` / `setProfilePhoto`: the URLs only when published at once. */
+export interface ImportResponse extends Response, Partial<PhotoURLs> {
+  UID: string
+}
+
+export interface PublishResponse extends Response, PhotoURLs {
+  /** Present when the call named a UID. */
+  UID?: string
+}
+
+export interface RemoveResponse extends Response {
+  UID: string
+}
+
+export interface AccountInfoResponse extends Response {
+  UID: string
+  isRegistered: boolean
+  /** Empty when nothing is published. */
+  profile: Partial<PhotoURLs>
+}
+
+export interface InitRegistrationResponse extends Response {
+  regToken: string
+}
+
+export interface ProfilePhotoPolicy {
+  thumbnailWidth: number
+  thumbnailHeight: number
+}
+
+export interface PoliciesResponse extends Response {
+  profilePhoto: ProfilePhotoPolicy
+}
+
+export interface PurgeResponse extends Response {
+  expiredPending: number
+  blobsDeleted: number
+}
+
+/** Who a call is about: a trusted server-side `UID` or a `regToken` (exactly one). */
+export interface Identity {
+  UID?: string
+  regToken?: string
+}
+
+/** Gigya-style common parameters. */
+export interface CommonParams {
+  /** Echoed back in the response. */
+  context?: unknown
+}
+
+/** With `callback`, the method calls it once with the envelope and returns undefined. */
+export interface WithCallback<R extends Response> {
+  callback: (response: R) => void
+}
+
+export interface ImportProfilePhotoParams extends Identity, CommonParams {
+  /** The photo's URL (the seed's spelling). */
+  URL?: string
+  /** The photo's URL. */
+  url?: string
+  /** `true` or `"true"` publishes at once. Default false. */
+  publish?: boolean | 'true' | 'false'
+}
+
+export interface SetProfilePhotoParams extends Identity, CommonParams {
+  /** The file: base64 text, or bytes (sent as base64). */
+  photoBytes: string | Uint8Array | ArrayBuffer
+  publish?: boolean | 'true' | 'false'
+}
+
+export interface IdentityParams extends Identity, CommonParams {}
+
+export interface FinalizeRegistrationParams extends CommonParams {
+  regToken: string
+}
+
+export interface SetPoliciesParams extends CommonParams {
+  /** An object, or the same as JSON text (as REST callers send it). */
+  profilePhoto: Partial<ProfilePhotoPolicy> | string
+}
+
+/** Options of the Promise form. */
+export interface CallOptions {
+  /** Aborting cancels the call in the engine and rejects with `signal.reason` (an `AbortError`). */
+  signal?: AbortSignal
+}
+
+/** `client.accounts`: one method per Gigya method. */
+export interface Accounts {
+  importProfilePhoto(params: ImportProfilePhotoParams & WithCallback<ImportResponse>): void
+  importProfilePhoto(params: ImportProfilePhotoParams, options?: CallOptions): Promise<ImportResponse>
+
+  setProfilePhoto(params: SetProfilePhotoParams & WithCallback<ImportResponse>): void
+  setProfilePhoto(params: SetProfilePhotoParams, options?: CallOptions): Promise<ImportResponse>
+
+  /** Gigya's other name for `setProfilePhoto`. */
+  uploadProfilePhoto(params: SetProfilePhotoParams & WithCallback<ImportResponse>): void
+  uploadProfilePhoto(params: SetProfilePhotoParams, options?: CallOptions): Promise<ImportResponse>
+
+  publishProfilePhoto(params: IdentityParams & WithCallback<PublishResponse>): void
+  publishProfilePhoto(params: IdentityParams, options?: CallOptions): Promise<PublishResponse>
+
+  removeProfilePhoto(params: IdentityParams & WithCallback<RemoveResponse>): void
+  removeProfilePhoto(params: IdentityParams, options?: CallOptions): Promise<RemoveResponse>
+
+  getAccountInfo(params: IdentityParams & WithCallback<AccountInfoResponse>): void
+  getAccountInfo(params: IdentityParams, options?: CallOptions): Promise<AccountInfoResponse>
+
+  initRegistration(params: CommonParams & WithCallback<InitRegistrationResponse>): void
+  initRegistration(params?: CommonParams, options?: CallOptions): Promise<InitRegistrationResponse>
+
+  finalizeRegistration(params: FinalizeRegistrationParams & WithCallback<AccountInfoResponse>): void
+  finalizeRegistration(params: FinalizeRegistrationParams, options?: CallOptions): Promise<AccountInfoResponse>
+
+  getPolicies(params: CommonParams & WithCallback<PoliciesResponse>): void
+  getPolicies(params?: CommonParams, options?: CallOptions): Promise<PoliciesResponse>
+
+  setPolicies(params: SetPoliciesParams & WithCallback<PoliciesResponse>): void
+  setPolicies(params: SetPoliciesParams, options?: CallOptions): Promise<PoliciesResponse>
+}
+
+export declare class Client {
+  /**
+   * Open a client (the stores open before it returns). Throws `ProfilePhotoError`:
+   * `INVALID_PARAMETER` for a bad option, `INTERNAL` when the stores cannot be opened.
+   */
+  constructor(options?: ClientOptions)
+  /** Like `new Client(options)`, with the stores opened off the JS thread. */
+  static open(options?: ClientOptions): Promise<Client>
+  readonly accounts: Accounts
+  /** The generic call: resolves with the envelope, error or not; rejects only when aborted. */
+  call(method: string, params?: Record<string, unknown>, options?: CallOptions): Promise<Response>
+  /** Delete expired pending photos and unreferenced blobs. */
+  purge(options?: CallOptions): Promise<PurgeResponse>
+}
+
+/** The stable codes of `err.code` (the core's `ErrorKind::code()`). */
+export type ErrorCodeName =
+  | 'MISSING_PARAMETER'
+  | 'INVALID_PARAMETER'
+  | 'UNAUTHORIZED'
+  | 'INVALID_URL'
+  | 'MISSING_PHOTO'
+  | 'PHOTO_TOO_LARGE'
+  | 'INTERNAL'
+  | 'TIMEOUT'
+  | 'BUSY'
+
+export interface ErrorKindInfo {
+  code: ErrorCodeName
+  errorCode: number
+  statusCode: number
+  message: string
+}
+
+/** A failed call (Promise form), or a client that could not be opened. */
+export declare class ProfilePhotoError extends Error {
+  name: 'ProfilePhotoError'
+  /** Stable SCREAMING_SNAKE code, e.g. `'INVALID_URL'`. */
+  code: ErrorCodeName
+  /** Gigya `errorCode`, e.g. 404004. */
+  errorCode: number
+  /** HTTP status, e.g. 404. */
+  statusCode: number
+  /** The call's `callId` (absent when no call was made, e.g. opening the client). */
+  callId?: string
+  /** `errorDetails`: names the parameter or the cause. */
+  details: string
+  /** The full envelope, when the error came from a call. */
+  response?: Response
+  /** Every code with its errorCode, statusCode and message. */
+  static readonly kinds: readonly ErrorKindInfo[]
+  static fromResponse(response: Response): ProfilePhotoError
+}
+
+/** The version of the engine. */
+export declare const version: string

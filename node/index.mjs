@@ -1,0 +1,5 @@
+// ESM entry: the same objects as `require('profile-photo')` (one addon instance).
+import cjs from './index.js'
+
+export const { Client, ProfilePhotoError, version } = cjs
+export default cjs
