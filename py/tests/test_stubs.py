@@ -31,3 +31,16 @@ def test_public_names() -> None:
     for name in profile_photo.__all__:
         assert hasattr(profile_photo, name), name
     assert set(_native.__all__) - set(profile_photo.__all__) == {"_shutdown"}
+
+
+def test_package_and_examples_type_check() -> None:
+    """The public API as a type checker sees it (through the stubs), and the examples on it."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "python"
+    for target in (["-p", "profile_photo"], [str(examples)]):
+        p = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", *target],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert p.returncode == 0, p.stdout + p.stderr
