@@ -1,6 +1,7 @@
 //! The photo pipeline against public corpora (../shared/corpora, see its README) and a few
 //! files of the benchmark corpus. Every file must end in a processed photo or a clean
 //! 409010/413004, never a panic. No timing assertions: the slowest file is only printed.
+//! `PIPELINE_CORPORA_VERBOSE=1` prints every file's outcome.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -216,9 +217,15 @@ fn survive(paths: &[PathBuf], label: &str) {
             Ok(Err(e)) => {
                 assert!(matches!(e.error_code(), 409010 | 413004), "{n}: {e}");
                 assert!(!e.details().is_empty(), "{n}");
+                if std::env::var_os("PIPELINE_CORPORA_VERBOSE").is_some() {
+                    eprintln!("        {n}: {}", e.details());
+                }
                 e.error_code().to_string()
             }
         };
+        if std::env::var_os("PIPELINE_CORPORA_VERBOSE").is_some() {
+            eprintln!("{key:>6} {took:>10.1?} {n}");
+        }
         *counts.entry(key).or_default() += 1;
     }
     eprintln!(
