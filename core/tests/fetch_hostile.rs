@@ -681,7 +681,7 @@ async fn item_41_declared_length_over_the_cap_is_refused_after_headers() {
     // The body only starts after a pause: a client that waited for it would be slow.
     let server = TestServer::always(vec![
         Step::Send(head(200, &[("Content-Length", "10737418240")])),
-        Step::Sleep(Duration::from_millis(1200)),
+        Step::Sleep(Duration::from_millis(2500)),
         Step::Endless(vec![0u8; 64 * 1024]),
     ])
     .await;
@@ -694,12 +694,12 @@ async fn item_41_declared_length_over_the_cap_is_refused_after_headers() {
         &format!("larger than {CAP} bytes"),
     );
     assert!(
-        t.elapsed() < Duration::from_millis(800),
+        t.elapsed() < Duration::from_millis(1000),
         "{:?}",
         t.elapsed()
     );
     assert_eq!(server.connections(), 1);
-    assert!(server.wait_client_closed(1, Duration::from_secs(3)).await);
+    assert!(server.wait_client_closed(1, Duration::from_secs(5)).await);
     // The body was never drained: the server wrote at most what the socket buffers held.
     assert!(
         server.bytes_sent() < 64 * 1024 * 1024,
