@@ -1,0 +1,539 @@
+//! `pp_client`: the core `Client` plus the one tokio runtime it runs on (STYLE.md §9, 12).
+//! Blocking calls `block_on` that runtime; `_async` calls are spawned on it and report to
+//! a C callback on a library worker thread.
+
+use std::cell::Cell;
+use std::ffi::{c_char, c_void, CString};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use base64::Engine;
+use futures::FutureExt;
+use profile_photo::{Client, Response};
+use serde_json::{Map, Value};
+use tokio::runtime::Runtime;
+
+use crate::error::{pp_status, Failure};
+use crate::panic::{status_boundary, void_boundary};
+use crate::{config, ffi};
+
+/// An open client: the stores, the fetcher and the library's own worker threads.
+///
+/// Opaque. Made by `pp_client_new()`, freed by the caller with `pp_client_free()`.
+/// It may be used from several threads at once.
+pub struct pp_client {
+    runtime: Runtime,
+    client: Client,
+    calls: Arc<InFlight>,
+}
+
+/// The callback of the `_async` functions.
+///
+/// `response_json` is the response envelope (a NUL-terminated JSON object, as
+/// `pp_client_call()` returns it). It is owned by the library and valid only until the
+/// callback returns: copy it to keep it, and never free it. It is NULL only if the
+/// library panicked while running the call (a bug).
+///
+/// The callback runs exactly once per accepted call, on a library worker thread (never the
+/// thread that started the call), possibly at the same time as other callbacks: make
+/// `user_data` safe to use from that thread. It may make blocking `pp_client_*` calls, but
+/// must never call `pp_client_free()` (that call is refused), and must not throw a C++
+/// exception or `longjmp` out.
+pub type pp_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, response_json: *const c_char)>;
+
+/// Calls in flight (blocking and async), so that `pp_client_free` can wait for them.
+#[derive(Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+/// One call in flight; counted until dropped (after its callback has returned).
+struct CallGuard(Arc<InFlight>);
+
+impl InFlight {
+    fn start(self: &Arc<Self>) -> CallGuard {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        CallGuard(Arc::clone(self))
+    }
+
+    fn wait_idle(&self) {
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *count > 0 {
+            count = self
+                .idle
+                .wait(count)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        let mut count = self.0.count.lock().unwrap_or_else(PoisonError::into_inner);
+        *count -= 1;
+        if *count == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs a C callback: `pp_client_free` refuses to run there.
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A C callback and its `user_data`, moved to the worker thread that calls it.
+struct Callback {
+    function: unsafe extern "C" fn(*mut c_void, *const c_char),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the header makes the caller responsible for `user_data` being usable from a
+// library worker thread; we only carry the pointer there.
+unsafe impl Send for Callback {}
+
+impl Callback {
+    fn invoke(self, response: Option<CString>) {
+        let ptr = response.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+        IN_CALLBACK.with(|f| f.set(true));
+        // SAFETY: a C function pointer given to us with this user_data; the string lives
+        // until after the call.
+        unsafe { (self.function)(self.user_data, ptr) };
+        IN_CALLBACK.with(|f| f.set(false));
+    }
+}
+
+/// Where a call's envelope goes.
+enum Reply<'a> {
+    /// Blocking: the caller's `char **response_json`.
+    Out(&'a mut *mut c_char),
+    /// Async: a callback on a worker thread.
+    Callback(Callback),
+}
+
+impl pp_client {
+    /// Run one core operation and deliver its envelope. `op` gets its own handle on the
+    /// core client (cheap: shared state).
+    fn run<F, Fut>(&self, op: F, reply: Reply<'_>)
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        let guard = self.calls.start();
+        let future = op(self.client.clone());
+        match reply {
+            Reply::Out(out) => {
+                let response = self.runtime.block_on(future);
+                *out = ffi::c_string(response.to_json()).into_raw();
+                drop(guard);
+            }
+            Reply::Callback(callback) => {
+                self.runtime.spawn(async move {
+                    let json = AssertUnwindSafe(future)
+                        .catch_unwind()
+                        .await
+                        .ok()
+                        .map(|response| ffi::c_string(response.to_json()));
+                    // A blocking-pool thread, not an async worker: the callback may block,
+                    // and may make blocking calls on this client.
+                    let delivered = tokio::task::spawn_blocking(move || {
+                        callback.invoke(json);
+                        drop(guard);
+                    });
+                    let _ = delivered.await;
+                });
+            }
+        }
+    }
+}
+
+/// The `reply` of a `_async` function.
+fn callback_reply(
+    callback: pp_callback,
+    user_data: *mut c_void,
+) -> Result<Reply<'static>, Failure> {
+    let function = callback.ok_or_else(|| Failure::null("callback"))?;
+    Ok(Reply::Callback(Callback {
+        function,
+        user_data,
+    }))
+}
+
+/// `UID` / `regToken` as given (NULL = absent); core decides whether the pair is valid.
+fn identity_params(uid: Option<&str>, reg_token: Option<&str>) -> Map<String, Value> {
+    let mut params = Map::new();
+    if let Some(uid) = uid {
+        params.insert("UID".into(), Value::from(uid));
+    }
+    if let Some(token) = reg_token {
+        params.insert("regToken".into(), Value::from(token));
+    }
+    params
+}
+
+/// Open a client.
+///
+/// `config_json` is a JSON object with the keys of SPEC.md "Operator configuration"
+/// (`{"data_dir": "/var/lib/pp", "allow_loopback": true}`; camelCase is accepted too).
+/// NULL or "" means all defaults. Environment variables are not read.
+///
+/// On `PP_STATUS_OK`, `*out` is a new client that the caller frees with
+/// `pp_client_free()`. On any other status `*out` is NULL: `PP_STATUS_INVALID_JSON` /
+/// `PP_STATUS_INVALID_CONFIG` for a bad document, `PP_STATUS_INTERNAL` when the stores
+/// cannot be opened.
+///
+/// # Safety
+/// `config_json` is NULL or a NUL-terminated string; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_new(
+    config_json: *const c_char,
+    out: *mut *mut pp_client,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { ffi::out_arg(out, "out") }?;
+        // SAFETY: the caller's contract.
+        let config = unsafe { config::from_c(config_json) }?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("profile-photo")
+            .build()
+            .map_err(|e| {
+                Failure::new(
+                    pp_status::Internal,
+                    format!("cannot start the runtime: {e}"),
+                )
+            })?;
+        let client = runtime
+            .block_on(Client::open(config))
+            .map_err(|e| Failure::from_core(&e))?;
+        *out = Box::into_raw(Box::new(pp_client {
+            runtime,
+            client,
+            calls: Arc::default(),
+        }));
+        Ok(())
+    })
+}
+
+/// Free a client. NULL is a no-op.
+///
+/// Waits until every call in flight on this client has finished, including the callbacks
+/// of `_async` calls: after it returns, no callback of this client runs any more. Then it
+/// stops the client's worker threads and frees everything it owns.
+///
+/// Never call it from a callback: there it does nothing (the client stays open) and
+/// `pp_last_error_message()` says so. Never call it while another thread may still start
+/// calls on the same client, and never use the client afterwards.
+///
+/// # Safety
+/// `client` is NULL or a pointer from `pp_client_new()` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_free(client: *mut pp_client) {
+    void_boundary(|| {
+        if client.is_null() {
+            return;
+        }
+        if IN_CALLBACK.with(Cell::get) || tokio::runtime::Handle::try_current().is_ok() {
+            crate::error::set_last_error(
+                "pp_client_free called from a callback or a library thread: refused, the client is not freed",
+            );
+            return;
+        }
+        // SAFETY: a pointer from `Box::into_raw` in `pp_client_new`, freed once.
+        let pp_client {
+            runtime,
+            client,
+            calls,
+        } = *unsafe { Box::from_raw(client) };
+        calls.wait_idle();
+        {
+            // Stores may spawn their closing work on drop.
+            let _entered = runtime.enter();
+            drop(client);
+        }
+        // Joins the worker threads (valgrind sees no thread left behind).
+        drop(runtime);
+    })
+}
+
+/// Call an API method by its Gigya name, blocking until it is done.
+///
+/// `method` is e.g. "accounts.importProfilePhoto"; `params_json` a JSON object of its
+/// parameters (SPEC.md), or NULL / "" for none. On `PP_STATUS_OK`, `*response_json` is the
+/// response envelope, a JSON object with `errorCode` (0 on success), `statusCode`,
+/// `callId`, `time`, ... that the caller frees with `pp_string_free()`. API errors are in
+/// the envelope (`errorCode` != 0), not in the status. On any other status
+/// `*response_json` is NULL.
+///
+/// # Safety
+/// `client` is NULL or a live client; `method` and `params_json` are NULL or
+/// NUL-terminated strings; `response_json` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_call(
+    client: *const pp_client,
+    method: *const c_char,
+    params_json: *const c_char,
+    response_json: *mut *mut c_char,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY (all four): the caller's contract.
+        let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
+        let c = unsafe { ffi::ref_arg(client, "client") }?;
+        let method = unsafe { ffi::str_arg(method, "method") }?.to_string();
+        let params = unsafe { ffi::json_arg(params_json, "params_json") }?;
+        c.run(
+            |core| async move { core.call(&method, &params).await },
+            Reply::Out(out),
+        );
+        Ok(())
+    })
+}
+
+/// `pp_client_call()` with a callback, as the seed's JavaScript API has: it copies its
+/// arguments, returns at once and later calls `callback(user_data, response_json)` exactly
+/// once on a library worker thread (see `pp_callback`).
+///
+/// On any status other than `PP_STATUS_OK` the call was not started and the callback is
+/// never called.
+///
+/// # Safety
+/// As `pp_client_call()`; `user_data` is passed to the callback untouched.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_call_async(
+    client: *const pp_client,
+    method: *const c_char,
+    params_json: *const c_char,
+    callback: pp_callback,
+    user_data: *mut c_void,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY (all three): the caller's contract.
+        let c = unsafe { ffi::ref_arg(client, "client") }?;
+        let method = unsafe { ffi::str_arg(method, "method") }?.to_string();
+        let params = unsafe { ffi::json_arg(params_json, "params_json") }?;
+        let reply = callback_reply(callback, user_data)?;
+        c.run(
+            |core| async move { core.call(&method, &params).await },
+            reply,
+        );
+        Ok(())
+    })
+}
+
+/// The parameters of `accounts.importProfilePhoto`.
+///
+/// # Safety
+/// `uid`, `reg_token` and `url` are NULL or NUL-terminated strings.
+unsafe fn import_params(
+    uid: *const c_char,
+    reg_token: *const c_char,
+    url: *const c_char,
+    publish: bool,
+) -> Result<Value, Failure> {
+    // SAFETY (all three): the caller's contract.
+    let mut params = identity_params(unsafe { ffi::opt_str_arg(uid, "uid") }?, unsafe {
+        ffi::opt_str_arg(reg_token, "reg_token")
+    }?);
+    params.insert(
+        "url".into(),
+        Value::from(unsafe { ffi::str_arg(url, "url") }?),
+    );
+    params.insert("publish".into(), Value::from(publish));
+    Ok(Value::Object(params))
+}
+
+/// `accounts.importProfilePhoto`, blocking: fetch the photo at `url` for the account named
+/// by exactly one of `uid` and `reg_token` (the other NULL), keep it pending, or publish it
+/// at once when `publish` is true. `*response_json` as for `pp_client_call()`.
+///
+/// # Safety
+/// `client` is NULL or a live client; the strings are NULL or NUL-terminated;
+/// `response_json` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_import_photo(
+    client: *const pp_client,
+    uid: *const c_char,
+    reg_token: *const c_char,
+    url: *const c_char,
+    publish: bool,
+    response_json: *mut *mut c_char,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY (all three): the caller's contract.
+        let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
+        let c = unsafe { ffi::ref_arg(client, "client") }?;
+        let params = unsafe { import_params(uid, reg_token, url, publish) }?;
+        c.run(
+            |core| async move { core.call("accounts.importProfilePhoto", &params).await },
+            Reply::Out(out),
+        );
+        Ok(())
+    })
+}
+
+/// `pp_client_import_photo()` with a callback (see `pp_client_call_async()`).
+///
+/// # Safety
+/// As `pp_client_import_photo()`; `user_data` is passed to the callback untouched.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_import_photo_async(
+    client: *const pp_client,
+    uid: *const c_char,
+    reg_token: *const c_char,
+    url: *const c_char,
+    publish: bool,
+    callback: pp_callback,
+    user_data: *mut c_void,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY (both): the caller's contract.
+        let c = unsafe { ffi::ref_arg(client, "client") }?;
+        let params = unsafe { import_params(uid, reg_token, url, publish) }?;
+        let reply = callback_reply(callback, user_data)?;
+        c.run(
+            |core| async move { core.call("accounts.importProfilePhoto", &params).await },
+            reply,
+        );
+        Ok(())
+    })
+}
+
+/// The parameters of `accounts.setProfilePhoto`: the bytes go to core base64-encoded, the
+/// form its generic call reads (core decodes and checks them).
+///
+/// # Safety
+/// As `pp_client_upload_photo()`.
+unsafe fn upload_params(
+    uid: *const c_char,
+    reg_token: *const c_char,
+    photo: *const u8,
+    photo_len: usize,
+    publish: bool,
+) -> Result<Value, Failure> {
+    // SAFETY (all three): the caller's contract.
+    let mut params = identity_params(unsafe { ffi::opt_str_arg(uid, "uid") }?, unsafe {
+        ffi::opt_str_arg(reg_token, "reg_token")
+    }?);
+    let bytes = unsafe { ffi::bytes_arg(photo, photo_len, "photo") }?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    params.insert("photoBytes".into(), Value::from(encoded));
+    params.insert("publish".into(), Value::from(publish));
+    Ok(Value::Object(params))
+}
+
+/// `accounts.setProfilePhoto` from raw bytes, blocking: the photo file's `photo_len` bytes
+/// at `photo` (no base64 needed; the library copies them before returning), for the
+/// account named by exactly one of `uid` and `reg_token`. `photo` may be NULL only when
+/// `photo_len` is 0. `*response_json` as for `pp_client_call()`.
+///
+/// # Safety
+/// `client` is NULL or a live client; the strings are NULL or NUL-terminated; `photo` is
+/// NULL or points at `photo_len` readable bytes; `response_json` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_upload_photo(
+    client: *const pp_client,
+    uid: *const c_char,
+    reg_token: *const c_char,
+    photo: *const u8,
+    photo_len: usize,
+    publish: bool,
+    response_json: *mut *mut c_char,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY (all three): the caller's contract.
+        let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
+        let c = unsafe { ffi::ref_arg(client, "client") }?;
+        let params = unsafe { upload_params(uid, reg_token, photo, photo_len, publish) }?;
+        c.run(
+            |core| async move { core.call("accounts.setProfilePhoto", &params).await },
+            Reply::Out(out),
+        );
+        Ok(())
+    })
+}
+
+/// `pp_client_upload_photo()` with a callback (see `pp_client_call_async()`). The bytes
+/// are copied before it returns.
+///
+/// # Safety
+/// As `pp_client_upload_photo()`; `user_data` is passed to the callback untouched.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_upload_photo_async(
+    client: *const pp_client,
+    uid: *const c_char,
+    reg_token: *const c_char,
+    photo: *const u8,
+    photo_len: usize,
+    publish: bool,
+    callback: pp_callback,
+    user_data: *mut c_void,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY (both): the caller's contract.
+        let c = unsafe { ffi::ref_arg(client, "client") }?;
+        let params = unsafe { upload_params(uid, reg_token, photo, photo_len, publish) }?;
+        let reply = callback_reply(callback, user_data)?;
+        c.run(
+            |core| async move { core.call("accounts.setProfilePhoto", &params).await },
+            reply,
+        );
+        Ok(())
+    })
+}
+
+/// `accounts.publishProfilePhoto`, blocking: publish the pending photo of the account
+/// named by exactly one of `uid` and `reg_token`. `*response_json` as for
+/// `pp_client_call()`.
+///
+/// # Safety
+/// `client` is NULL or a live client; the strings are NULL or NUL-terminated;
+/// `response_json` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_publish_photo(
+    client: *const pp_client,
+    uid: *const c_char,
+    reg_token: *const c_char,
+    response_json: *mut *mut c_char,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY (all four): the caller's contract.
+        let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
+        let c = unsafe { ffi::ref_arg(client, "client") }?;
+        let params = Value::Object(identity_params(
+            unsafe { ffi::opt_str_arg(uid, "uid") }?,
+            unsafe { ffi::opt_str_arg(reg_token, "reg_token") }?,
+        ));
+        c.run(
+            |core| async move { core.call("accounts.publishProfilePhoto", &params).await },
+            Reply::Out(out),
+        );
+        Ok(())
+    })
+}
+
+/// The operator's purge, blocking: delete expired pending photos and blobs no account
+/// points at. `*response_json` is an envelope with `expiredPending` and `blobsDeleted`,
+/// freed with `pp_string_free()`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `response_json` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pp_client_purge(
+    client: *const pp_client,
+    response_json: *mut *mut c_char,
+) -> pp_status {
+    status_boundary(|| {
+        // SAFETY (both): the caller's contract.
+        let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
+        let c = unsafe { ffi::ref_arg(client, "client") }?;
+        c.run(
+            |core| async move { core.purge_envelope().await },
+            Reply::Out(out),
+        );
+        Ok(())
+    })
+}

@@ -1,0 +1,127 @@
+//! `pp_status`, the thread-local last-error message and the error code names. API errors
+//! are never statuses: they are born in core (`profile_photo::ErrorKind`) and travel in the
+//! response envelope; this file only maps core errors that happen before there is a client.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
+
+use profile_photo::ErrorKind;
+
+use crate::ffi;
+
+/// What a library function reports about the call itself. An API error (an envelope with
+/// `errorCode` != 0) is not a failure of the call: it comes with `PP_STATUS_OK`.
+///
+/// The values are stable: a value never changes meaning, and retired values are never
+/// reused. When a function returns anything but `PP_STATUS_OK`, its out-parameters are
+/// NULL and `pp_last_error_message()` says why.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pp_status {
+    /// Success.
+    Ok = 0,
+    /// A pointer argument that must not be NULL was NULL.
+    NullArgument = 1,
+    /// A string argument is not valid UTF-8.
+    InvalidUtf8 = 2,
+    /// `config_json` or `params_json` is not valid JSON.
+    InvalidJson = 3,
+    /// The configuration was refused: an unknown key, a value of the wrong type or out of
+    /// range (SPEC.md "Operator configuration").
+    InvalidConfig = 4,
+    /// The library failed: the runtime could not start, the stores could not be opened, ...
+    Internal = 5,
+    /// The library panicked (a bug); the call was abandoned without unwinding into C.
+    Panic = 6,
+}
+
+/// A failed call: its status and the message `pp_last_error_message` will return.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub status: pp_status,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: pp_status, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn null(argument: &str) -> Self {
+        Failure::new(pp_status::NullArgument, format!("{argument} is NULL"))
+    }
+
+    /// A core error raised while opening a client: configuration errors are the caller's,
+    /// everything else is ours. The whole cause chain goes into the message (it stays in
+    /// the caller's process; envelopes never carry it).
+    pub fn from_core(err: &profile_photo::Error) -> Self {
+        let status = match err.kind() {
+            ErrorKind::MissingParameter | ErrorKind::InvalidParameter => pp_status::InvalidConfig,
+            _ => pp_status::Internal,
+        };
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Failure::new(status, message)
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+pub(crate) fn set_last_error(message: &str) {
+    let text = ffi::c_string(message.to_string());
+    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+}
+
+pub(crate) fn clear_last_error() {
+    LAST_ERROR.with(|e| {
+        let mut e = e.borrow_mut();
+        if !e.as_bytes().is_empty() {
+            *e = CString::default();
+        }
+    });
+}
+
+/// Why the last call on this thread failed: a NUL-terminated message, "" when the last
+/// call succeeded. It is owned by the library (never free it) and valid until the next
+/// `pp_` call on the same thread. It explains statuses (misuse, internal failures); API
+/// errors are described by the envelope's `errorMessage` and `errorDetails`.
+#[no_mangle]
+pub extern "C" fn pp_last_error_message() -> *const c_char {
+    // No panic boundary needed: nothing here can panic except a failed TLS access
+    // during thread teardown, which `try_with` turns into "".
+    LAST_ERROR
+        .try_with(|e| e.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
+}
+
+/// The stable SCREAMING_SNAKE name of an envelope's `errorCode` (400002 ->
+/// "MISSING_PARAMETER", 504002 -> "TIMEOUT", 503001 -> "BUSY", ...), the same string the
+/// Python and Node bindings use. NULL for 0 and for codes this library never returns.
+/// The string is static: never free it.
+#[no_mangle]
+pub extern "C" fn pp_error_code_name(error_code: u32) -> *const c_char {
+    crate::panic::pointer_boundary(|| {
+        static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            ErrorKind::ALL
+                .iter()
+                .map(|k| (k.error_code(), ffi::c_string(k.code().to_string())))
+                .collect()
+        });
+        names
+            .iter()
+            .find(|(code, _)| *code == error_code)
+            .map_or(std::ptr::null(), |(_, name)| name.as_ptr())
+    })
+}
