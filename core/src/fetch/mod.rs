@@ -430,6 +430,11 @@ mod tests {
     }
 
     #[test]
+    fn default_config_means_the_default_url_policy() {
+        assert_eq!(FetchConfig::default().url_policy(), UrlPolicy::default());
+    }
+
+    #[test]
     fn chain_search_finds_nested_denials() {
         let inner = DnsFailure(std::io::Error::other("boom"));
         assert!(find_in_chain::<DnsFailure>(&inner).is_some());
