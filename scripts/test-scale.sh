@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The scale-out suite (issue 8; docs/scale-out.md): starts PostgreSQL and a Garage cluster
+# on 127.0.0.1, runs the scale tests against them AND against the embedded default, then
+# the docs' example (the CLI as several processes on PostgreSQL + S3). Everything it
+# starts is stopped and removed on exit.
+#
+#   bash scripts/test-scale.sh
+#
+# First run on a fresh machine: installs PostgreSQL from apt when missing and builds
+# garage 2.5.0 once into ~/.cache/profile-photo/bin (several minutes); later runs reuse it.
+# PP_GARAGE_NODES (default 3) sets the cluster size; PP_SCALE_HAMMER_SECS the length of
+# the multi-process run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
+export PP_TARGET_DIR="${PP_TARGET_DIR:-$ROOT/target/$CARGO_BUILD_TARGET/debug}"
+NODES="${PP_GARAGE_NODES:-3}"
+
+started=$SECONDS
+step() { printf '\n---- scale: %s (at %d s)\n' "$*" "$((SECONDS - started))"; }
+
+# A private folder for the services, reachable by the postgres user.
+work=$(mktemp -d /tmp/pp-scale.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  bash "$ROOT/scripts/services/garage.sh" destroy "$work/garage" || true
+  bash "$ROOT/scripts/services/postgres.sh" destroy "$work/pg" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "services: PostgreSQL and a $NODES-node Garage cluster"
+bash scripts/services/postgres.sh install
+bash scripts/services/garage.sh install
+PP_TEST_DATABASE_URL=$(bash scripts/services/postgres.sh start "$work/pg")
+export PP_TEST_DATABASE_URL
+bash scripts/services/garage.sh start "$work/garage" "$NODES"
+# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, PP_TEST_BLOB_STORE (node 1), PP_TEST_BLOB_STORES
+# shellcheck disable=SC1091
+. "$work/garage/env"
+# The fault test stops and restarts node 1 (the one PP_TEST_BLOB_STORE names) and PostgreSQL.
+export PP_TEST_S3_STOP="bash '$ROOT/scripts/services/garage.sh' stop-node '$work/garage' 1"
+export PP_TEST_S3_START="bash '$ROOT/scripts/services/garage.sh' start-node '$work/garage' 1"
+export PP_TEST_PG_STOP="bash '$ROOT/scripts/services/postgres.sh' stop '$work/pg' immediate"
+export PP_TEST_PG_START="bash '$ROOT/scripts/services/postgres.sh' start '$work/pg' >/dev/null"
+# From here on a test that cannot reach the services fails instead of running the
+# embedded variant alone.
+export PP_REQUIRE_SERVICES=1
+
+step "tests: embedded default and PostgreSQL + S3"
+cargo test --locked -p profile-photo \
+  --test scale_store --test scale_api --test scale_conformance --test scale_multiprocess --test scale_fault
+
+step "example: the CLI as separate processes on PostgreSQL + S3 (docs/scale-out.md)"
+cargo build --locked -q -p profile-photo-cli
+cli="$PP_TARGET_DIR/profile-photo"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+"$pg_bin/psql" -q "$PP_TEST_DATABASE_URL" -c "CREATE DATABASE pp_example"
+db_url="${PP_TEST_DATABASE_URL%/*}/pp_example"
+bucket_url="${PP_TEST_BLOB_STORE/pp-test\?/pp-test/example?}"
+cat >"$work/profile-photo.toml" <<EOF
+database_url = "$db_url"
+blob_store = "$bucket_url"
+public_base_url = "https://cdn.example.com/photos/"
+secrets = ["example-secret-change-me-0123456789"]
+data_dir = "$work/example-data"
+EOF
+json_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval("d" + sys.argv[1]))' "$1"; }
+pp() { "$cli" --config "$work/profile-photo.toml" "$@"; }
+photo=$(pp --uid alice import examples/photos/astronaut.png --publish | json_field '["photoURL"]')
+seen=$(pp --uid alice info | json_field '["profile"]["photoURL"]')
+[ "$photo" = "$seen" ] || { echo "photoURL differs between processes: $photo vs $seen" >&2; exit 1; }
+case "$photo" in https://cdn.example.com/photos/*) ;; *) echo "photoURL not under public_base_url: $photo" >&2; exit 1 ;; esac
+token=$(pp init-registration | json_field '["regToken"]')
+pp --reg-token "$token" import conformance/files/photo.jpg --publish >/dev/null
+pp --reg-token "$token" finalize-registration >/dev/null
+if pp --reg-token "$token" info >/dev/null 2>&1; then
+  echo "a finalized regToken was accepted" >&2
+  exit 1
+fi
+pp purge | json_field '["errorCode"]' | grep -qx 0
+echo "alice's photo: $photo"
+
+step "scale suite passed in $((SECONDS - started)) s"
