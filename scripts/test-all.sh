@@ -24,7 +24,7 @@ cargo test --workspace --locked
 step "example: Rust (the seed's sample)"
 cargo run --locked -q -p profile-photo-example
 
-for suite in c python node rest; do
+for suite in c python node rest scale; do
   if [ -f "scripts/test-$suite.sh" ]; then
     step "$suite"
     bash "scripts/test-$suite.sh"
