@@ -32,8 +32,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # `pip install ./py`: pip fetches maturin (build isolation), maturin runs cargo on py/.
 # --profile dev + CARGO_BUILD_TARGET (maturin reads it) = the same artifacts as cargo's.
+# The cargo lines of the build are shown: after the other suites, `Compiling` should list only
+# this crate and pyo3 (whose build script tracks the interpreter maturin passes), never the core.
 echo "pip install ./py (maturin, profile dev, target $CARGO_BUILD_TARGET)"
-MATURIN_PEP517_ARGS="--profile dev" "$PY" -m pip install -q --force-reinstall --no-deps ./py
+LOG="$ROOT/target/py-build.log"
+if ! MATURIN_PEP517_ARGS="--profile dev" "$PY" -m pip install -v --force-reinstall --no-deps ./py >"$LOG" 2>&1; then
+  cat "$LOG"
+  exit 1
+fi
+grep -E '^ *(Compiling|Finished|📦)' "$LOG" | sed 's/^ */  /' || true
 
 # Run from outside the source tree so `import profile_photo` is the installed wheel.
 cd "$ROOT/target"
