@@ -109,6 +109,14 @@ async fn published_photos_are_served() {
         assert!(!answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
         assert!(!answer.contains("image/"), "{path}: {answer}");
     }
+    // HEAD does not run calls.
+    let head = s
+        .client
+        .head(format!("{}/accounts.getPolicies", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 405);
     assert!(raw_get(&s, &format!("/photos/{KEY}/{key}"))
         .await
         .starts_with("HTTP/1.1 200"));

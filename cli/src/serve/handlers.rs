@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State as AxumState};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use profile_photo::ErrorKind;
 
@@ -21,6 +21,10 @@ pub(crate) async fn api(
     request: Request,
 ) -> HttpResponse {
     let started = Instant::now();
+    if request.method() == Method::HEAD {
+        // Calls change state: only GET and POST run them.
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
     let (parts, body) = request.into_parts();
     let conn = parts.extensions.get::<Conn>().copied();
 
@@ -65,7 +69,7 @@ pub(crate) async fn api(
     };
     tracing::info!(
         site = %site.name,
-        method = %method,
+        method = ?method,
         error_code = envelope.error_code(),
         ms = started.elapsed().as_millis() as u64,
         "call"
@@ -82,7 +86,7 @@ fn refuse(
     started: Instant,
 ) -> HttpResponse {
     tracing::info!(
-        method = %method,
+        method = ?method,
         error_code = e.code,
         ms = started.elapsed().as_millis() as u64,
         "refused"
