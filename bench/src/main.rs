@@ -1,0 +1,180 @@
+//! The Rust side of the pipeline benchmark (bench/README.md): runs
+//! `profile_photo::pipeline::process` on bytes already in memory, with the workload of
+//! shared/BENCH.md (photo fit in 1024, 64×64 cover thumbnail, JPEG q85).
+//!
+//! ```text
+//! pp-bench run MANIFEST            one JSON line per file: reps, CPU seconds, output sizes
+//! pp-bench write MANIFEST OUTDIR   the outputs, for the equivalence check
+//! pp-bench rss FILE                peak RSS of processing one file once
+//! pp-bench grow MANIFEST ROUNDS    RSS after each pass over the files (must not grow)
+//! ```
+//!
+//! MANIFEST: one `path<TAB>reps` line per file (the driver writes it; all implementations
+//! get the same one).
+
+use std::path::Path;
+
+use profile_photo::pipeline::{process, Limits, Processed};
+use serde_json::json;
+
+/// The benchmark workload has no byte cap: 2 of the corpus files are over 6 MiB.
+fn limits() -> Limits {
+    Limits {
+        max_bytes: 64 * 1024 * 1024,
+        ..Limits::default()
+    }
+}
+
+const THUMB: u32 = 64;
+
+/// User + system CPU time of the whole process (all threads), in seconds.
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer to a timespec; CLOCK_PROCESS_CPUTIME_ID exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// A KiB figure of /proc/self/status (Linux).
+fn status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Peak resident set size of this process so far, in KiB. VmHWM, not getrusage's
+/// ru_maxrss: that one survives execve and so starts at the parent's RSS.
+fn max_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+/// Current resident set size in KiB.
+fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+struct Input {
+    name: String,
+    reps: usize,
+    bytes: Vec<u8>,
+}
+
+fn read_manifest(path: &str) -> Vec<Input> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let (file, reps) = line.split_once('\t').unwrap_or((line, "1"));
+            Input {
+                name: file_name(file),
+                reps: reps.trim().parse().unwrap_or(1).max(1),
+                bytes: std::fs::read(file).unwrap_or_else(|e| panic!("{file}: {e}")),
+            }
+        })
+        .collect()
+}
+
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
+
+fn run_once(bytes: &[u8]) -> Result<Processed, String> {
+    process(bytes, &limits(), THUMB, THUMB).map_err(|e| e.to_string())
+}
+
+fn cmd_run(manifest: &str) {
+    let inputs = read_manifest(manifest);
+    for input in &inputs {
+        let mut last = None;
+        let t0 = cpu_seconds();
+        for _ in 0..input.reps {
+            last = Some(run_once(&input.bytes));
+        }
+        let cpu = cpu_seconds() - t0;
+        let line = match last {
+            Some(Ok(p)) => json!({
+                "file": input.name, "reps": input.reps, "cpu": cpu,
+                "photo": [p.photo.width, p.photo.height],
+                "thumb": [p.thumbnail.width, p.thumbnail.height],
+            }),
+            Some(Err(e)) => {
+                json!({"file": input.name, "reps": input.reps, "cpu": cpu, "error": e})
+            }
+            None => json!({"file": input.name, "error": "not run"}),
+        };
+        println!("{line}");
+    }
+    println!("{}", json!({"vmhwm_kib": max_rss_kib()}));
+}
+
+fn cmd_write(manifest: &str, out_dir: &str) {
+    std::fs::create_dir_all(out_dir).expect("create the output folder");
+    for input in read_manifest(manifest) {
+        match run_once(&input.bytes) {
+            Ok(p) => {
+                for (what, e) in [("photo", &p.photo), ("thumb", &p.thumbnail)] {
+                    let path = Path::new(out_dir).join(format!(
+                        "{}.{what}.{}",
+                        input.name,
+                        e.format.extension()
+                    ));
+                    std::fs::write(&path, &e.bytes).expect("write an output");
+                }
+            }
+            Err(e) => eprintln!("{}: {e}", input.name),
+        }
+    }
+}
+
+fn cmd_rss(file: &str) {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let before = max_rss_kib();
+    let result = run_once(&bytes);
+    let line = json!({
+        "file": file_name(file),
+        "ok": result.is_ok(),
+        "baseline_kib": before,
+        "max_rss_kib": max_rss_kib(),
+    });
+    println!("{line}");
+}
+
+fn cmd_grow(manifest: &str, rounds: usize) {
+    let inputs = read_manifest(manifest);
+    for round in 1..=rounds {
+        for input in &inputs {
+            let _ = run_once(&input.bytes);
+        }
+        let line = json!({"round": round, "rss_kib": rss_kib(), "max_rss_kib": max_rss_kib()});
+        println!("{line}");
+    }
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: pp-bench run MANIFEST | write MANIFEST OUTDIR | rss FILE | grow MANIFEST ROUNDS"
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_else(|| usage());
+    match arg(0) {
+        "run" => cmd_run(arg(1)),
+        "write" => cmd_write(arg(1), arg(2)),
+        "rss" => cmd_rss(arg(1)),
+        "grow" => cmd_grow(arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
+        _ => usage(),
+    }
+}
