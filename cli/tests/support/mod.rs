@@ -121,7 +121,14 @@ impl Server {
         }
         let config = dir.path().join("profile-photo.toml");
         std::fs::write(&config, toml).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_profile-photo"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_profile-photo"));
+        // Only this test's configuration: no PROFILE_PHOTO_* overrides from the environment.
+        for (name, _) in std::env::vars() {
+            if name.starts_with("PROFILE_PHOTO_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .arg("serve")
             .arg("--config")
             .arg(&config)
@@ -175,8 +182,9 @@ impl Server {
     /// SIGTERM, then the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+        // The shell's built-in kill: no procps needed.
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", child.id())])
             .status()
             .unwrap();
         assert!(status.success());
