@@ -55,8 +55,10 @@ def check_envelope(r: dict[str, Any], ctx: str) -> None:
 
 
 def same(got: Any, want: Any) -> bool:
-    """JSON equality (``1 != True`` as in serde_json)."""
-    return type(got) is type(want) and got == want if isinstance(want, bool) or isinstance(got, bool) else got == want
+    """JSON equality: unlike Python, ``true`` is not ``1``."""
+    if isinstance(got, bool) or isinstance(want, bool):
+        return type(got) is type(want) and got == want
+    return bool(got == want)
 
 
 def run_case(

@@ -4,6 +4,7 @@ the typed methods (blocking and async) and as envelopes from ``call``."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import threading
 import time
@@ -116,9 +117,11 @@ CASES: list[tuple[type[ProfilePhotoError], Provoke, tuple[str, dict[str, Any]]]]
     ),
     (
         MissingPhotoError,
-        lambda c, s: (c.accounts.set_profile_photo(photo("photo.png"), uid="e", publish=True),
-                      c.accounts.publish_profile_photo(uid="e")),
-        ("accounts.publishProfilePhoto", {"UID": "e2"} ),
+        lambda c, s: (
+            c.accounts.set_profile_photo(photo("photo.png"), uid="e", publish=True),
+            c.accounts.publish_profile_photo(uid="e"),  # published at once: nothing pending
+        ),
+        ("accounts.publishProfilePhoto", {"UID": "e2"}),
     ),
     (
         PhotoTooLargeError,
@@ -231,9 +234,10 @@ def test_internal_500001_when_the_blob_folder_is_broken(settings: dict[str, Any]
             c.accounts.set_profile_photo(photo("photo.jpg"), uid="i")
         check(e.value, InternalError)
         assert e.value.details == "Internal error"  # the cause is logged, not leaked
-        r = c.call("accounts.setProfilePhoto", {"UID": "i", "photoBytes": "R0lGODlh"})
-        assert r["errorCode"] in (409010, 500001)
-        r = c.call("accounts.importProfilePhoto", {"UID": "i", "url": f"http://127.0.0.1:{settings['fetch_allowed_ports'][0]}/photo.jpg"})
+        r = c.call("accounts.setProfilePhoto", {"UID": "i", "photoBytes": base64.b64encode(photo("photo.gif")).decode()})
+        assert r["errorCode"] == 500001 and r["errorDetails"] == "Internal error"
+        port = settings["fetch_allowed_ports"][0]
+        r = c.call("accounts.importProfilePhoto", {"UID": "i", "url": f"http://127.0.0.1:{port}/photo.jpg"})
         assert r["errorCode"] == 500001 and r["statusCode"] == 500
 
 
