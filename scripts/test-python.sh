@@ -17,12 +17,14 @@ VENV="$ROOT/target/py-venv"
 
 # A virtualenv, made once and reused. Debian's system Python needs python3-venv for it.
 if [ ! -x "$VENV/bin/python" ]; then
-  if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    echo "python3-venv is missing: installing it with apt-get"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-  fi
   rm -rf "$VENV"
-  "$PYTHON" -m venv "$VENV"
+  if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then
+    echo "cannot create a virtualenv: installing python3-venv with apt-get"
+    rm -rf "$VENV"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    "$PYTHON" -m venv "$VENV"
+  fi
 fi
 PY="$VENV/bin/python"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -36,7 +38,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # this crate and pyo3 (whose build script tracks the interpreter maturin passes), never the core.
 echo "pip install ./py (maturin, profile dev, target $CARGO_BUILD_TARGET)"
 LOG="$ROOT/target/py-build.log"
-if ! MATURIN_PEP517_ARGS="--profile dev" "$PY" -m pip install -v --force-reinstall --no-deps ./py >"$LOG" 2>&1; then
+if ! MATURIN_PEP517_ARGS="--profile dev --locked" "$PY" -m pip install -v --force-reinstall --no-deps ./py >"$LOG" 2>&1; then
   cat "$LOG"
   exit 1
 fi
