@@ -217,12 +217,14 @@ impl std::error::Error for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+#[cfg(feature = "service")]
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Error::internal(e)
     }
 }
 
+#[cfg(feature = "service")]
 impl From<object_store::Error> for Error {
     fn from(e: object_store::Error) -> Self {
         Error::internal(e)

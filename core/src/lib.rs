@@ -4,22 +4,38 @@
 //! The public face is [`Client`]: typed async methods, one per API method, and the generic
 //! [`Client::call`] that takes Gigya-style JSON parameters and returns the response envelope.
 //! The crate never builds a tokio runtime of its own: callers (and the bindings) own it.
+//!
+//! Cargo feature `service` (default) builds the service: the API, the fetcher, the stores
+//! and regTokens. Without it only the pure parts remain ([`pipeline`], [`fetch::policy`],
+//! [`config`], [`error`], [`clock`]), which is what the fuzz targets link.
 
+#[cfg(feature = "service")]
 mod api;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "service")]
 mod envelope;
 pub mod error;
+#[cfg(feature = "service")]
 pub mod fetch;
+/// Without the `service` feature: only the pure URL/address policy of the fetcher.
+#[cfg(not(feature = "service"))]
+pub mod fetch {
+    pub mod policy;
+}
 pub mod pipeline;
+#[cfg(feature = "service")]
 pub mod store;
+#[cfg(feature = "service")]
 mod token;
 
+#[cfg(feature = "service")]
 pub use api::{
     AccountInfo, Client, ClientBuilder, Identity, ImportResult, PhotoUrls, Policies, PurgeReport,
     Registration,
 };
 pub use config::Config;
+#[cfg(feature = "service")]
 pub use envelope::Response;
 pub use error::{Error, ErrorKind};
 
