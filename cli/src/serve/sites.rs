@@ -94,12 +94,11 @@ pub(crate) fn parse(text: &str, data_dir: Option<&Path>) -> Result<Vec<SiteSpec>
     if let Some(dir) = data_dir {
         top.data_dir = dir.to_path_buf();
     }
-    for key in STORAGE_KEYS.iter().skip(1) {
-        let set = match *key {
-            "database_url" => top.database_url.is_some(),
-            "blob_store" => top.blob_store.is_some(),
-            _ => top.public_base_url.is_some(),
-        };
+    for (key, set) in [
+        ("database_url", top.database_url.is_some()),
+        ("blob_store", top.blob_store.is_some()),
+        ("public_base_url", top.public_base_url.is_some()),
+    ] {
         if set {
             tracing::warn!("top-level {key} is ignored by serve: set it per site");
         }
