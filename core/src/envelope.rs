@@ -220,7 +220,8 @@ mod tests {
 
     #[test]
     fn time_format() {
-        assert_eq!(format_time(1_795_782_145_943), "2026-11-27T09:42:25.943Z");
+        assert_eq!(format_time(1_795_782_145_943), "2026-11-27T12:22:25.943Z");
+        assert_eq!(format_time(5), "1970-01-01T00:00:00.005Z");
     }
 
     #[test]
