@@ -21,10 +21,11 @@ test('50 concurrent imports do not block the event loop', async (t) => {
   await client.accounts.importProfilePhoto({ UID: 'warm', url: `${server.base}/large.png` })
   const single = performance.now() - started
 
-  // Had that work run on the JS thread, the loop would stall for about `single` ms at least
-  // once per large import (and ~40 ms per astronaut): the bounds below would fail.
+  // Had that work run on the JS thread, the loop would stall for about `single` ms once per
+  // large import and for tens of ms per astronaut: p99 and max would be near `single`, so
+  // both bounds would fail. Seen here: single 200-350 ms, p99 6-12 ms, max 19-38 ms.
   const maxBound = single / 2
-  const p99Bound = 30
+  const p99Bound = Math.min(50, single / 2)
 
   const histogram = monitorEventLoopDelay({ resolution: 1 })
   histogram.enable()
@@ -50,7 +51,6 @@ test('50 concurrent imports do not block the event loop', async (t) => {
   )
   assert.equal(results.length, 50)
   for (const r of results) assert.equal(r.errorCode, 0)
-  assert.ok(single > 2 * p99Bound, `the large import (${single} ms) is too cheap for the bound to mean anything`)
   assert.ok(p99 < p99Bound, `event-loop delay p99 ${p99} ms`)
   assert.ok(max < maxBound, `event-loop delay max ${max} ms`)
 })
