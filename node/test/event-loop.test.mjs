@@ -22,10 +22,12 @@ test('50 concurrent imports do not block the event loop', async (t) => {
   const single = performance.now() - started
 
   // Had that work run on the JS thread, the loop would stall for about `single` ms once per
-  // large import and for tens of ms per astronaut: p99 and max would be near `single`, so
-  // both bounds would fail. Seen here: single 200-350 ms, p99 6-12 ms, max 19-38 ms.
-  const maxBound = single / 2
+  // large import and for tens of ms per astronaut; with few idle samples in between, p99
+  // would be near `single` and the p99 bound would fail. Seen on a loaded 2-core machine:
+  // single 200-350 ms, p99 6-12 ms. The max is noisier (GC, a busy machine: 19-112 ms
+  // seen), so it only has to stay clear of a gross stall.
   const p99Bound = Math.min(50, single / 2)
+  const maxBound = 1000
 
   const histogram = monitorEventLoopDelay({ resolution: 1 })
   histogram.enable()
@@ -47,7 +49,7 @@ test('50 concurrent imports do not block the event loop', async (t) => {
   t.diagnostic(
     `one large import ${Math.round(single)} ms; 50 imports in ${Math.round(elapsed)} ms; ` +
       `event-loop delay p50 ${ms(histogram.percentile(50))} ms, p99 ${p99} ms, max ${max} ms ` +
-      `(bounds: p99 < ${p99Bound}, max < ${Math.round(maxBound)})`,
+      `(bounds: p99 < ${Math.round(p99Bound)}, max < ${maxBound})`,
   )
   assert.equal(results.length, 50)
   for (const r of results) assert.equal(r.errorCode, 0)
