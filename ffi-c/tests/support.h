@@ -328,10 +328,13 @@ static inline void server_stop(struct test_server *s) {
   pthread_mutex_destroy(&s->lock);
 }
 
-/* A config document for a test client on a fresh folder, allowed to fetch from the server. */
+/* A config document for a test client on a fresh folder, allowed to fetch from the server.
+ * The decode deadline is generous: under valgrind, on a busy machine, decoding is slow. */
 static inline char *test_config(const char *data_dir, const struct test_server *s, const char *extra) {
   char *json = (char *)malloc(2048);
-  snprintf(json, 2048, "{\"data_dir\": \"%s\", \"allow_loopback\": true, \"fetch_allowed_ports\": [%d]%s%s}",
+  snprintf(json, 2048,
+           "{\"data_dir\": \"%s\", \"allow_loopback\": true, \"fetch_allowed_ports\": [%d], "
+           "\"decode_timeout_ms\": 300000%s%s}",
            data_dir, s ? s->port : 80, extra && *extra ? ", " : "", extra ? extra : "");
   return json;
 }

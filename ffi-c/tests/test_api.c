@@ -321,7 +321,7 @@ static void test_error_codes(pp_client *c, const char *dir) {
 
   /* 503001: one import slot, no queue; the slot is held by an import of /hang. */
   pp_client *busy = open_client(dir, "busy",
-                                "\"fetch_timeout_ms\": 3000, \"max_concurrent_imports\": 1, "
+                                "\"fetch_timeout_ms\": 5000, \"max_concurrent_imports\": 1, "
                                 "\"max_queued_imports\": 0");
   struct waiter w = WAITER_INIT;
   int hits = atomic_load(&server.hang_hits);
