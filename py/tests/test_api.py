@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +220,21 @@ def test_bad_settings_raise_invalid_parameter(tmp_path: Path) -> None:
 
 def test_version() -> None:
     assert isinstance(profile_photo.__version__, str) and profile_photo.__version__.count(".") == 2
+
+
+def test_cancelling_an_async_call(settings: dict[str, Any], server: PhotoServer) -> None:
+    with profile_photo.Client(**{**settings, "fetch_timeout_ms": 8000}) as c:
+
+        async def main() -> None:
+            task = asyncio.ensure_future(c.accounts.import_profile_photo_async(server.url("hang"), uid="x"))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(c.call_async("accounts.importProfilePhoto", {"UID": "x", "url": server.url("hang")}), 0.3)
+            assert await c.accounts.get_policies_async() == Policies()
+
+        started = time.monotonic()
+        asyncio.run(main())
+        assert time.monotonic() - started < 4  # not the 8 s fetch timeout
