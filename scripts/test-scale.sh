@@ -26,9 +26,11 @@ step() { printf '\n---- scale: %s (at %d s)\n' "$*" "$((SECONDS - started))"; }
 work=$(mktemp -d /tmp/pp-scale.XXXXXX)
 chmod 755 "$work"
 cleanup() {
+  local t=$SECONDS
   bash "$ROOT/scripts/services/garage.sh" destroy "$work/garage" || true
   bash "$ROOT/scripts/services/postgres.sh" destroy "$work/pg" || true
   rm -rf "$work"
+  printf -- '---- scale: services stopped and removed in %d s\n' "$((SECONDS - t))"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

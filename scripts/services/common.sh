@@ -28,23 +28,32 @@ wait_for() {
   done
 }
 
-# Stop the process whose pid is in file $1 (SIGTERM, then SIGKILL after 10 s); no-op when
-# it is not running. Only this pid is signalled.
+# Whether process $1 runs (a zombie waiting to be reaped does not count).
+pid_alive() {
+  local state
+  state=$(sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# Stop the process whose pid is in file $1 with signal $2 (default TERM; KILL after 5 s);
+# no-op when it is not running. Only this pid is signalled.
 stop_pidfile() {
-  local pidfile=$1 pid
+  local pidfile=$1 sig=${2:-TERM} pid
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
+  if [ -n "$pid" ] && pid_alive "$pid"; then
+    kill "-$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
+      pid_alive "$pid" || break
+      sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-    for _ in $(seq 25); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
+    if pid_alive "$pid"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do
+        pid_alive "$pid" || break
+        sleep 0.1
+      done
+    fi
   fi
   rm -f "$pidfile"
 }

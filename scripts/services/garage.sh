@@ -122,7 +122,7 @@ cmd_stop_node() {
 cmd_start_node() {
   local nd="$1/node$2"
   [ -f "$nd/garage.toml" ] || die "no node $2 in $1"
-  if [ -f "$nd/pid" ] && kill -0 "$(cat "$nd/pid")" 2>/dev/null; then
+  if [ -f "$nd/pid" ] && pid_alive "$(cat "$nd/pid")"; then
     return 0
   fi
   run_node "$nd"
@@ -132,8 +132,9 @@ cmd_start_node() {
 cmd_destroy() {
   local dir=$1 nd
   [ -d "$dir" ] || return 0
+  # The data is thrown away: no need for a graceful shutdown.
   for nd in "$dir"/node*; do
-    [ -d "$nd" ] && stop_pidfile "$nd/pid"
+    [ -d "$nd" ] && stop_pidfile "$nd/pid" KILL
   done
   rm -rf "$dir"
 }
