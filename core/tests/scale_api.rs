@@ -240,6 +240,11 @@ async fn pending_ttl_and_purge_counts_are_exact() {
             b.label()
         );
 
+        // An object that is not the engine's shares the store: purge leaves it alone.
+        b.blobs
+            .put("readme.txt", Bytes::from_static(b"not ours"))
+            .await
+            .unwrap();
         clock.advance_secs(24 * 3600 + 1);
         let e = client.publish_profile_photo(&who).await.unwrap_err();
         assert!(e.details().contains("expired"));
@@ -268,6 +273,7 @@ async fn pending_ttl_and_purge_counts_are_exact() {
         let mut want = vec![b.key_of(&urls.photo_url), b.key_of(&urls.thumbnail_url)];
         want.sort();
         assert_eq!(keys, want, "{}: only the published blobs remain", b.label());
+        assert!(b.blobs.exists("readme.txt").await.unwrap(), "{}", b.label());
     }
 }
 

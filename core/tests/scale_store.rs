@@ -207,27 +207,20 @@ async fn blob_stores_round_trip_and_prefixes_isolate() {
         let b = Backend::new(kind).await;
         let label = b.label();
         let blobs = b.blobs.clone();
+        // Keys as the engine makes them: SHA-256 hex and an extension.
+        let (abc, def) = (
+            format!("{}.jpg", "a".repeat(64)),
+            format!("{}.png", "d".repeat(64)),
+        );
         assert!(
             blobs.list().await.unwrap().is_empty(),
             "{label}: fresh store"
         );
-        blobs
-            .put("abc.jpg", Bytes::from_static(b"one"))
-            .await
-            .unwrap();
-        blobs
-            .put("abc.jpg", Bytes::from_static(b"one"))
-            .await
-            .unwrap(); // idempotent
-        blobs
-            .put("def.png", Bytes::from_static(b"two"))
-            .await
-            .unwrap();
-        assert_eq!(
-            blobs.get("abc.jpg").await.unwrap(),
-            Bytes::from_static(b"one")
-        );
-        assert!(blobs.exists("def.png").await.unwrap());
+        blobs.put(&abc, Bytes::from_static(b"one")).await.unwrap();
+        blobs.put(&abc, Bytes::from_static(b"one")).await.unwrap(); // idempotent
+        blobs.put(&def, Bytes::from_static(b"two")).await.unwrap();
+        assert_eq!(blobs.get(&abc).await.unwrap(), Bytes::from_static(b"one"));
+        assert!(blobs.exists(&def).await.unwrap());
         assert!(!blobs.exists("nope.png").await.unwrap());
         assert_eq!(
             blobs.get("nope.png").await.unwrap_err().error_code(),
@@ -237,7 +230,7 @@ async fn blob_stores_round_trip_and_prefixes_isolate() {
         listed.sort_by(|a, b| a.key.cmp(&b.key));
         assert_eq!(
             listed.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(),
-            ["abc.jpg", "def.png"]
+            [abc.as_str(), def.as_str()]
         );
         let now = profile_photo::clock::Clock::now_ms(&profile_photo::clock::SystemClock);
         for m in &listed {
@@ -246,9 +239,16 @@ async fn blob_stores_round_trip_and_prefixes_isolate() {
                 "{label}: last_modified {m:?}"
             );
         }
-        blobs.delete("abc.jpg").await.unwrap();
-        blobs.delete("abc.jpg").await.unwrap(); // missing is fine
-        assert!(!blobs.exists("abc.jpg").await.unwrap());
+        blobs.delete(&abc).await.unwrap();
+        blobs.delete(&abc).await.unwrap(); // missing is fine
+        assert!(!blobs.exists(&abc).await.unwrap());
+        // Other objects in the same place are not the engine's: not listed, so never purged.
+        blobs
+            .put("readme.txt", Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
+        assert_eq!(blobs.list().await.unwrap().len(), 1, "{label}");
+        assert!(blobs.exists("readme.txt").await.unwrap());
         // Keys are our own hashes: anything path-like is refused before any request.
         for bad in ["../x", "a/b", "", "a b"] {
             assert_eq!(
@@ -264,10 +264,7 @@ async fn blob_stores_round_trip_and_prefixes_isolate() {
             // Several nodes of the cluster serve the same bucket.
             for spec in &b.blob_stores[1..] {
                 let node = ObjectBlobStore::s3(&S3Location::parse(spec).unwrap()).unwrap();
-                assert_eq!(
-                    node.get("def.png").await.unwrap(),
-                    Bytes::from_static(b"two")
-                );
+                assert_eq!(node.get(&def).await.unwrap(), Bytes::from_static(b"two"));
             }
         }
     }

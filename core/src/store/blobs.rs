@@ -85,10 +85,51 @@ impl BlobStore for ObjectBlobStore {
         let metas: Vec<_> = self.store.list(None).try_collect().await?;
         Ok(metas
             .into_iter()
+            .filter(|m| is_engine_key(m.location.as_ref()))
             .map(|m| BlobMeta {
                 key: m.location.to_string(),
                 last_modified_ms: m.last_modified.timestamp_millis(),
             })
             .collect())
+    }
+}
+
+/// Whether `key` has the shape the engine gives its blobs: the SHA-256 of the content in
+/// lower-case hex, a dot, a short extension. Listing returns only those, so purge never
+/// touches other objects that share the bucket, prefix or folder (nor a store's temporary
+/// files).
+fn is_engine_key(key: &str) -> bool {
+    match key.split_once('.') {
+        Some((hash, ext)) => {
+            hash.len() == 64
+                && hash
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && (1..=8).contains(&ext.len())
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_engine_key;
+
+    #[test]
+    fn only_content_hash_keys_are_ours() {
+        let hash = "eda6811216e67e661041ff8b8c49fd9320f517bafd3c16a8fe536f1352cf0298";
+        assert!(is_engine_key(&format!("{hash}.png")));
+        assert!(is_engine_key(&format!("{hash}.jpg")));
+        for other in [
+            "readme.txt".to_string(),
+            format!("{hash}"),
+            format!("{hash}.png#1"),
+            format!("{hash}.tar.gz"),
+            format!("dir/{hash}.png"),
+            hash.to_uppercase() + ".png",
+        ] {
+            assert!(!is_engine_key(&other), "{other}");
+        }
     }
 }

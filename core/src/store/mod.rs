@@ -150,5 +150,7 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Delete; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
 
+    /// The engine's blobs: keys of the shape it writes (`<sha256 hex>.<ext>`); other
+    /// objects sharing the bucket, prefix or folder are not listed, so never purged.
     async fn list(&self) -> Result<Vec<BlobMeta>>;
 }
