@@ -629,3 +629,95 @@ async fn the_blob_store_setting_is_checked_when_the_client_opens() {
         started.elapsed()
     );
 }
+
+/// The backend's blobs, with deletes held at a gate until it opens.
+#[derive(Debug)]
+struct GatedDeletes {
+    inner: Arc<dyn profile_photo::store::BlobStore>,
+    entered: tokio::sync::Notify,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl profile_photo::store::BlobStore for GatedDeletes {
+    async fn put(&self, key: &str, bytes: Bytes) -> profile_photo::error::Result<()> {
+        self.inner.put(key, bytes).await
+    }
+    async fn get(&self, key: &str) -> profile_photo::error::Result<Bytes> {
+        self.inner.get(key).await
+    }
+    async fn exists(&self, key: &str) -> profile_photo::error::Result<bool> {
+        self.inner.exists(key).await
+    }
+    async fn delete(&self, key: &str) -> profile_photo::error::Result<()> {
+        self.entered.notify_one();
+        self.gate.acquire().await.expect("gate").forget();
+        self.inner.delete(key).await
+    }
+    async fn list(&self) -> profile_photo::error::Result<Vec<profile_photo::store::BlobMeta>> {
+        self.inner.list().await
+    }
+}
+
+/// The race purge must win cleanly: a photo became an old orphan; a purge (another
+/// process) is deleting it when an import of the same photo — the same content-addressed
+/// keys — comes in. The import waits for the deletion and writes its blobs after it, so
+/// the profile never points at a deleted blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_and_an_import_of_the_same_photo_never_interleave() {
+    let server = server().await;
+    let photo = Bytes::from(fixture("photo.jpg"));
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let clock = ManualClock::starting_now();
+        let importer = Client::builder(config(&b, &server))
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .await
+            .unwrap();
+        importer
+            .set_profile_photo(&uid("old"), photo.clone(), false)
+            .await
+            .unwrap();
+        importer.remove_profile_photo(&uid("old")).await.unwrap();
+        clock.advance_secs(2 * 3600); // past the purge grace
+
+        let gated = Arc::new(GatedDeletes {
+            inner: b.blobs.clone(),
+            entered: tokio::sync::Notify::new(),
+            gate: tokio::sync::Semaphore::new(0),
+        });
+        let purger = Client::builder(config(&b, &server))
+            .clock(Arc::new(clock.clone()))
+            .blob_store(gated.clone())
+            .build()
+            .await
+            .unwrap();
+        let purge = tokio::spawn(async move { purger.purge().await });
+        gated.entered.notified().await;
+        let import = {
+            let (importer, photo) = (importer.clone(), photo.clone());
+            tokio::spawn(async move { importer.set_profile_photo(&uid("new"), photo, true).await })
+        };
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            !import.is_finished(),
+            "{}: the import did not wait for the deletion",
+            b.label()
+        );
+        gated.gate.add_permits(16);
+        let report = purge.await.unwrap().unwrap();
+        assert!(
+            (1..=2).contains(&report.blobs_deleted),
+            "{}: {report:?}",
+            b.label()
+        );
+        let urls = import.await.unwrap().unwrap().published.unwrap();
+        b.blob_at(&urls.photo_url).await;
+        b.blob_at(&urls.thumbnail_url).await;
+        assert_eq!(
+            importer.get_account_info(&uid("new")).await.unwrap().photo,
+            Some(urls)
+        );
+    }
+}
