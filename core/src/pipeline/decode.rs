@@ -255,6 +255,32 @@ fn decode_jpeg(
     } else {
         let (nw, nh) = needed(w, h);
         let eighths = dct_scale(w, h, nw, nh);
+        if eighths < 8 {
+            // Our own scaled decoder; anything it does not cover goes to jpeg-decoder.
+            let max_coef = limits
+                .max_pixels
+                .saturating_mul(6)
+                .saturating_add(ALLOC_SLACK);
+            if let Ok(s) = super::jpeg::decode_scaled(bytes, eighths, max_coef) {
+                if (s.width, s.height) == (scaled(w, eighths), scaled(h, eighths)) {
+                    return Ok(Decoded {
+                        pixels: Pixels {
+                            data: s.data,
+                            width: s.width,
+                            height: s.height,
+                            layout: if s.gray { Layout::Gray } else { Layout::Rgb },
+                        },
+                        full_width: w,
+                        full_height: h,
+                        orientation: s.orientation,
+                    });
+                }
+            }
+        }
+        if eighths == 8 && matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24) {
+            // Full size: zune-jpeg decodes faster than jpeg-decoder and needs no threads.
+            return decode_jpeg_full(bytes, limits, w, h, info.pixel_format == PixelFormat::L8);
+        }
         let (sw, sh) = (scaled(w, eighths), scaled(h, eighths));
         let (mut ow, mut oh) = scale_to(&mut decoder, sw, sh)?;
         if ow < sw.min(w) || oh < sh.min(h) {
@@ -290,6 +316,65 @@ fn decode_jpeg(
             data,
             width: out_w,
             height: out_h,
+            layout,
+        },
+        full_width: w,
+        full_height: h,
+        orientation,
+    })
+}
+
+/// A full-size decode with zune-jpeg (8-bit gray or YCbCr/RGB JPEGs, already checked
+/// against the limits from jpeg-decoder's header parse).
+fn decode_jpeg_full(bytes: &[u8], limits: &Limits, w: u32, h: u32, gray: bool) -> Result<Decoded> {
+    use zune_core::colorspace::ColorSpace;
+    let side = limits.max_side as usize;
+    let options = zune_core::options::DecoderOptions::default()
+        .set_max_width(side)
+        .set_max_height(side)
+        .jpeg_set_out_colorspace(if gray {
+            ColorSpace::Luma
+        } else {
+            ColorSpace::RGB
+        });
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(
+        zune_core::bytestream::ZCursor::new(bytes),
+        options,
+    );
+    let err = |e: zune_jpeg::errors::DecodeErrors| {
+        Error::bad_photo(format!("the JPEG image could not be decoded: {e}"))
+    };
+    decoder.decode_headers().map_err(err)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| Error::bad_photo("the JPEG image has no frame header"))?;
+    if (u32::from(info.width), u32::from(info.height)) != (w, h) {
+        return Err(Error::bad_photo("the JPEG frame header is inconsistent"));
+    }
+    let data = decoder.decode().map_err(err)?;
+    let (layout, channels) = match decoder.output_colorspace() {
+        Some(ColorSpace::Luma) => (Layout::Gray, 1),
+        Some(ColorSpace::RGB) => (Layout::Rgb, 3),
+        other => {
+            return Err(Error::bad_photo(format!(
+                "the JPEG decoder returned an unexpected colour space {other:?}"
+            )))
+        }
+    };
+    if data.len() as u64 != u64::from(w) * u64::from(h) * channels {
+        return Err(Error::bad_photo(
+            "the JPEG decoder returned a wrong number of pixels",
+        ));
+    }
+    let orientation = decoder
+        .exif()
+        .and_then(|e| Orientation::from_exif_chunk(e))
+        .unwrap_or(Orientation::NoTransforms);
+    Ok(Decoded {
+        pixels: Pixels {
+            data,
+            width: w,
+            height: h,
             layout,
         },
         full_width: w,

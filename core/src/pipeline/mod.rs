@@ -11,6 +11,7 @@
 
 mod decode;
 mod encode;
+mod jpeg;
 mod resize;
 
 use crate::error::{Error, Result};
