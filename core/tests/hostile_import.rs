@@ -242,7 +242,7 @@ async fn redirect_chains_from_the_allowed_origin_to_forbidden_targets_are_404004
                 return redirect(302, &format!("/hop/{n}/{}/{which}", i + 1));
             }
             let target = t.lock().unwrap()[which].clone();
-            return redirect(if i % 2 == 0 { 302 } else { 307 }, &target);
+            return redirect(if i.is_multiple_of(2) { 302 } else { 307 }, &target);
         }
         if r.path == "/photo.png" {
             return ok(&png(40, 30));
@@ -348,7 +348,11 @@ struct Rebinder {
 impl NameResolver for Rebinder {
     async fn resolve(&self, _host: &str) -> std::io::Result<Vec<IpAddr>> {
         let n = self.lookups.fetch_add(1, Ordering::SeqCst);
-        let ip = if n % 2 == 0 { LOCALHOST } else { V6_LOOPBACK };
+        let ip = if n.is_multiple_of(2) {
+            LOCALHOST
+        } else {
+            V6_LOOPBACK
+        };
         self.said.lock().unwrap().push(ip);
         Ok(vec![ip])
     }

@@ -642,7 +642,7 @@ pub fn jpeg_markers(b: &[u8]) -> Option<Vec<u8>> {
         i += 2 + len;
         if m == 0xDA {
             // Entropy-coded data: skip to the next marker that is not RST or stuffing.
-            while !(b.get(i)? == &0xFF && !matches!(b.get(i + 1)?, 0x00 | 0xD0..=0xD7)) {
+            while b.get(i)? != &0xFF || matches!(b.get(i + 1)?, 0x00 | 0xD0..=0xD7) {
                 i += 1;
             }
         }
