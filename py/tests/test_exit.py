@@ -67,3 +67,22 @@ def test_calls_after_shutdown_raise_instead_of_hanging(tmp_path: Path) -> None:
     )
     p = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
+
+
+def test_logging_is_off_unless_asked(tmp_path: Path) -> None:
+    """PROFILE_PHOTO_LOG (a tracing filter) turns the engine's logs on, on stderr."""
+    import os
+
+    photo = Path(__file__).resolve().parents[2] / "conformance" / "files" / "photo.png"
+    script = (
+        "import sys, profile_photo\n"
+        "with profile_photo.Client(data_dir=sys.argv[1]) as c:\n"
+        "    c.accounts.set_profile_photo(open(sys.argv[2], 'rb').read(), uid='log')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PROFILE_PHOTO_LOG"}
+    quiet = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a"), str(photo)], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = subprocess.run([sys.executable, "-c", script, str(tmp_path / "b"), str(photo)],
+                          env={**env, "PROFILE_PHOTO_LOG": "info"}, capture_output=True, text=True, timeout=60)
+    assert loud.returncode == 0 and "photo stored" in loud.stderr, loud.stderr
