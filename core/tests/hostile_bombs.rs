@@ -351,3 +351,109 @@ async fn cpu_bomb_is_cut_by_the_decode_deadline() {
     // before the next measured test.
     tokio::time::sleep(Duration::from_secs(3)).await;
 }
+
+/// Stand-ins for files THREATS.md (b) names that are not in ../shared/corpora, rebuilt
+/// from their description: imagetestsuite 65–68, 70; libpng's `crashers/huge_*_chunk.png`
+/// and `empty_ancillary_chunks.png` (75); the 4608×1976 phone photo (81).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stand_ins_for_files_outside_the_corpora() {
+    let _serial = SERIAL.lock().await;
+    let mut bombs = vec![
+        // 65: 613 B JPEG, 193×31423 (6 MP): a degenerate 1×64 thumbnail by default; refused
+        // here by the side cap (16384) before the aspect-ratio rule would.
+        Bomb {
+            name: "its_65_jpeg_193x31423.jpg",
+            bytes: jpeg_sof_lie(193, 31423),
+            codes: &[413004],
+            words: "193x31423",
+        },
+        // 66: SOF 49157×27397.
+        Bomb {
+            name: "its_66_jpeg_49157x27397.jpg",
+            bytes: jpeg_sof_lie(49157, 27397),
+            codes: &[413004],
+            words: "49157x27397",
+        },
+        // 67: IHDR 309×15403836 with a CRC error.
+        Bomb {
+            name: "its_67_png_309x15403836_badcrc.png",
+            bytes: {
+                let mut b = png_head(309, 15_403_836, 2);
+                let crc_at = b.len() - 4;
+                b[crc_at] ^= 0xFF;
+                b.extend(png_chunk(b"IDAT", &zlib_zeros(1000)));
+                b.extend(png_chunk(b"IEND", b""));
+                b
+            },
+            codes: &[413004],
+            words: "309x15403836",
+        },
+        // 68: ~518 frames of 60×60.
+        Bomb {
+            name: "its_68_gif_518_frames_60x60.gif",
+            bytes: gif_frames(60, 60, 518),
+            codes: &[0],
+            words: "",
+        },
+        // 70: a 10-byte GIF.
+        Bomb {
+            name: "its_70_gif_10_bytes.gif",
+            bytes: b"GIF89a\x01\x00\x01\x00".to_vec(),
+            codes: &[409010],
+            words: "GIF",
+        },
+        // 81: a legitimate 4608×1976 phone photo: processed under the 16384 / 50 MP caps.
+        Bomb {
+            name: "ianare_81_phone_4608x1976.jpg",
+            bytes: jpeg(4608, 1976),
+            codes: &[0],
+            words: "",
+        },
+        // 75: every ancillary chunk type present and empty.
+        Bomb {
+            name: "libpng_empty_ancillary_chunks.png",
+            bytes: {
+                let mut b = png_head(1, 1, 0);
+                for kind in LIBPNG_KINDS {
+                    b.extend(png_chunk(kind, b""));
+                }
+                b.extend(png_chunk(b"IDAT", &zlib_zeros(2)));
+                b.extend(png_chunk(b"IEND", b""));
+                b
+            },
+            codes: &[0, 409010],
+            words: "PNG",
+        },
+    ];
+    // 75: huge_<kind>_chunk.png: a chunk that declares 2 GiB − 16 bytes and is cut short.
+    let names: Vec<&'static str> = LIBPNG_KINDS
+        .iter()
+        .map(|k| &*format!("libpng_huge_{}_chunk.png", String::from_utf8_lossy(&k[..])).leak())
+        .collect();
+    for (kind, name) in LIBPNG_KINDS.iter().zip(names) {
+        let mut b = png_head(1, 1, 0);
+        b.extend_from_slice(&0x7FFF_FFF0u32.to_be_bytes());
+        b.extend_from_slice(*kind);
+        b.extend_from_slice(&[0x78, 0x9C, 0, 0, 0, 0, 0, 0]);
+        bombs.push(Bomb {
+            name,
+            bytes: b,
+            codes: &[409010],
+            words: "PNG",
+        });
+    }
+    let files: Vec<(String, Vec<u8>)> = bombs
+        .iter()
+        .map(|b| (format!("/{}", b.name), b.bytes.clone()))
+        .collect();
+    let (_dir, server, client) = setup(&files, |_| {}).await;
+    for bomb in &bombs {
+        run(&client, &server, bomb, SMALL).await;
+    }
+}
+
+/// The ancillary chunk types of libpng's `contrib/testpngs/crashers/`.
+const LIBPNG_KINDS: [&[u8; 4]; 18] = [
+    b"bKGD", b"cHRM", b"eXIf", b"gAMA", b"hIST", b"iCCP", b"iTXt", b"juNK", b"juNk", b"pCAL",
+    b"pHYs", b"sCAL", b"sPLT", b"sRGB", b"sTER", b"tEXt", b"tIME", b"zTXt",
+];

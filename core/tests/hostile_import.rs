@@ -883,3 +883,65 @@ fn hex_decode(s: &str) -> Vec<u8> {
         .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
         .collect()
 }
+
+/// Item 84 (T16, T17): formats outside the allowlist, whatever their Content-Type says,
+/// are 409010 by magic bytes, imported or uploaded.
+#[tokio::test]
+async fn other_formats_are_409010_whatever_the_content_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples: Vec<(&'static str, Vec<u8>)> = vec![
+        (
+            "webp",
+            b"RIFF\x24\0\0\0WEBPVP8 \x18\0\0\0\x30\x01\0\x9d\x01\x2a\x01\0\x01\0".to_vec(),
+        ),
+        (
+            "tiff-le",
+            b"II*\0\x08\0\0\0\x01\0\0\x01\x03\0\x01\0\0\0\x01\0\0\0".to_vec(),
+        ),
+        (
+            "tiff-be",
+            b"MM\0*\0\0\0\x08\0\x01\x01\0\0\x03\0\0\0\x01\0\x01\0\0".to_vec(),
+        ),
+        (
+            "bmp",
+            b"BM\x3a\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0\x01\0\0\0\x01\0\0\0\x01\0\x18\0".to_vec(),
+        ),
+        (
+            "ico",
+            b"\0\0\x01\0\x01\0\x10\x10\0\0\x01\0\x20\0\x68\x04\0\0\x16\0\0\0".to_vec(),
+        ),
+        ("avif", b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf".to_vec()),
+        (
+            "hdr",
+            b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n\x02\x02\0\x01".to_vec(),
+        ),
+        ("qoi", b"qoif\0\0\0\x01\0\0\0\x01\x04\0".to_vec()),
+    ];
+    let s = Arc::new(samples.clone());
+    let server = TestServer::start(move |r| {
+        s.iter()
+            .find(|(n, _)| r.path == format!("/{n}"))
+            .map(|(_, b)| {
+                vec![Step::Send(response(
+                    200,
+                    &[("Content-Type", "image/jpeg")],
+                    b,
+                ))]
+            })
+            .unwrap_or_else(|| http_server::status(404))
+    })
+    .await;
+    let client = client(
+        config(dir.path(), &[server.port()]),
+        StubResolver::sequence(vec![]),
+    )
+    .await;
+    for (name, bytes) in &samples {
+        for r in [
+            import(&client, "f", &server.url(&format!("/{name}"))).await,
+            upload(&client, "f", bytes).await,
+        ] {
+            assert_refused(&r, 409010, "not a GIF, PNG or JPEG");
+        }
+    }
+}
