@@ -61,7 +61,7 @@ def run_proc(cmd, env=None):
     recs = [json.loads(l) for l in out.decode().splitlines() if l.startswith("{")]
     # Each implementation reports its own VmHWM (wait4's ru_maxrss would include ours).
     hwm = [r["vmhwm_kib"] for r in recs if "vmhwm_kib" in r]
-    recs = [r for r in recs if "file" in r]
+    recs = [r for r in recs if "vmhwm_kib" not in r]
     return recs, (hwm[0] if hwm else ru.ru_maxrss), time.monotonic() - t0
 
 
