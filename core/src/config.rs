@@ -147,8 +147,9 @@ impl Config {
             let Some(current) = map.get(&key) else {
                 continue; // PROFILE_PHOTO_LOG and friends are not configuration keys
             };
-            let value = env_value(current, &raw)
-                .ok_or_else(|| Error::invalid("config", format!("PROFILE_PHOTO_{}", key.to_uppercase())))?;
+            let value = env_value(current, &raw).ok_or_else(|| {
+                Error::invalid("config", format!("PROFILE_PHOTO_{}", key.to_uppercase()))
+            })?;
             map.insert(key, value);
         }
         serde_json::from_value(doc).map_err(|e| Error::invalid("config", e))
@@ -262,10 +263,19 @@ mod tests {
     fn env_overlay_and_camel_case() {
         let c = Config::default()
             .with_vars([
-                ("PROFILE_PHOTO_ALLOW_LOOPBACK".to_string(), "true".to_string()),
+                (
+                    "PROFILE_PHOTO_ALLOW_LOOPBACK".to_string(),
+                    "true".to_string(),
+                ),
                 ("PROFILE_PHOTO_DATA_DIR".to_string(), "/tmp/x".to_string()),
-                ("PROFILE_PHOTO_FETCH_ALLOWED_PORTS".to_string(), "80,8080".to_string()),
-                ("PROFILE_PHOTO_MAX_CONCURRENT_IMPORTS".to_string(), "3".to_string()),
+                (
+                    "PROFILE_PHOTO_FETCH_ALLOWED_PORTS".to_string(),
+                    "80,8080".to_string(),
+                ),
+                (
+                    "PROFILE_PHOTO_MAX_CONCURRENT_IMPORTS".to_string(),
+                    "3".to_string(),
+                ),
                 ("PROFILE_PHOTO_LOG".to_string(), "debug".to_string()),
             ])
             .unwrap();
@@ -277,7 +287,8 @@ mod tests {
             .with_vars([("PROFILE_PHOTO_ALLOW_LOOPBACK".into(), "maybe".into())])
             .is_err());
 
-        let c = Config::from_value(serde_json::json!({"dataDir": "/d", "allowLoopback": true})).unwrap();
+        let c = Config::from_value(serde_json::json!({"dataDir": "/d", "allowLoopback": true}))
+            .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/d"));
         assert!(c.allow_loopback);
         assert!(Config::from_json(r#"{"no_such_key": 1}"#).is_err());
@@ -285,7 +296,8 @@ mod tests {
 
     #[test]
     fn toml_file_form() {
-        let c = Config::from_toml("data_dir = \"/srv/pp\"\nsecrets = [\"0123456789abcdef0123\"]\n").unwrap();
+        let c = Config::from_toml("data_dir = \"/srv/pp\"\nsecrets = [\"0123456789abcdef0123\"]\n")
+            .unwrap();
         assert_eq!(c.secrets.len(), 1);
         assert_eq!(c.data_dir, PathBuf::from("/srv/pp"));
     }

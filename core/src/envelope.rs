@@ -39,7 +39,10 @@ impl Response {
         let mut r = Response::new(new_call_id(), format_time(now), context);
         r.0.insert("errorCode".into(), Value::from(error_code));
         r.0.insert("statusCode".into(), Value::from(status_code));
-        r.0.insert("statusReason".into(), Value::from(status_reason(status_code)));
+        r.0.insert(
+            "statusReason".into(),
+            Value::from(status_reason(status_code)),
+        );
         r.0.insert("errorMessage".into(), Value::from(message));
         r.0.insert("errorDetails".into(), Value::from(details));
         r
@@ -47,12 +50,18 @@ impl Response {
 
     pub(crate) fn set_error(&mut self, err: &Error) {
         let kind = err.kind();
-        self.0.insert("errorCode".into(), Value::from(kind.error_code()));
-        self.0.insert("statusCode".into(), Value::from(kind.status_code()));
         self.0
-            .insert("statusReason".into(), Value::from(status_reason(kind.status_code())));
-        self.0.insert("errorMessage".into(), Value::from(kind.message()));
-        self.0.insert("errorDetails".into(), Value::from(err.details()));
+            .insert("errorCode".into(), Value::from(kind.error_code()));
+        self.0
+            .insert("statusCode".into(), Value::from(kind.status_code()));
+        self.0.insert(
+            "statusReason".into(),
+            Value::from(status_reason(kind.status_code())),
+        );
+        self.0
+            .insert("errorMessage".into(), Value::from(kind.message()));
+        self.0
+            .insert("errorDetails".into(), Value::from(err.details()));
     }
 
     pub(crate) fn extend(&mut self, fields: Map<String, Value>) {
@@ -226,17 +235,22 @@ mod tests {
 
     #[test]
     fn params_spellings_and_bools() {
-        let m: Map<String, Value> = serde_json::from_str(
-            r#"{"URL":"http://x/","publish":"TRUE","a":"", "n": 5, "o": {}}"#,
-        )
-        .unwrap();
+        let m: Map<String, Value> =
+            serde_json::from_str(r#"{"URL":"http://x/","publish":"TRUE","a":"", "n": 5, "o": {}}"#)
+                .unwrap();
         let p = Params::new(&m);
-        assert_eq!(p.string(&["url", "URL"]).unwrap().as_deref(), Some("http://x/"));
+        assert_eq!(
+            p.string(&["url", "URL"]).unwrap().as_deref(),
+            Some("http://x/")
+        );
         assert!(p.bool("publish", false).unwrap());
         assert!(!p.bool("missing", false).unwrap());
         assert_eq!(p.string(&["a"]).unwrap(), None);
         assert_eq!(p.string(&["n"]).unwrap().as_deref(), Some("5"));
         assert!(p.string(&["o"]).is_err());
-        assert_eq!(p.required_string(&["zz"]).unwrap_err().kind(), ErrorKind::MissingParameter);
+        assert_eq!(
+            p.required_string(&["zz"]).unwrap_err().kind(),
+            ErrorKind::MissingParameter
+        );
     }
 }

@@ -158,7 +158,10 @@ impl Error {
     }
 
     pub fn missing(param: &str) -> Self {
-        Error::new(ErrorKind::MissingParameter, format!("Missing parameter: {param}"))
+        Error::new(
+            ErrorKind::MissingParameter,
+            format!("Missing parameter: {param}"),
+        )
     }
 
     pub fn invalid(param: &str, why: impl fmt::Display) -> Self {

@@ -63,7 +63,8 @@ impl TokenKeys {
             .map_err(|_| Error::unauthorized("Invalid regToken: malformed"))?;
         let mac = B64.decode(mac_b64).map_err(|_| forged())?;
         let signed_by_us = self.keys.iter().any(|key| {
-            let mut m = <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+            let mut m =
+                <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
             m.update(&payload);
             m.verify_slice(&mac).is_ok()
         });
@@ -88,7 +89,8 @@ impl TokenKeys {
     }
 
     fn mac(key: &[u8], payload: &[u8]) -> Vec<u8> {
-        let mut m = <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+        let mut m =
+            <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
         m.update(payload);
         m.finalize().into_bytes().to_vec()
     }
@@ -128,12 +130,23 @@ mod tests {
         let (p, m) = t.split_once('.').unwrap();
         // Payload altered to another UID, signature kept.
         let other = B64.encode("v1|admin|10000");
-        assert!(k.verify(&format!("{other}.{m}"), 0).unwrap_err().details().contains("signature"));
+        assert!(k
+            .verify(&format!("{other}.{m}"), 0)
+            .unwrap_err()
+            .details()
+            .contains("signature"));
         // Expiry extended.
         let later = B64.encode("v1|abc|99999999");
         assert!(k.verify(&format!("{later}.{m}"), 0).is_err());
         // Garbage of all sorts.
-        for bad in ["", ".", "abc", &format!("{p}."), &format!("{p}.!!!"), &"a".repeat(600)] {
+        for bad in [
+            "",
+            ".",
+            "abc",
+            &format!("{p}."),
+            &format!("{p}.!!!"),
+            &"a".repeat(600),
+        ] {
             assert!(k.verify(bad, 0).is_err(), "{bad}");
         }
         // Another operator's key.

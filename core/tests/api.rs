@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use profile_photo::clock::ManualClock;
-use profile_photo::store::{BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, SqlMetaStore};
+use profile_photo::store::{
+    BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, SqlMetaStore,
+};
 use profile_photo::{Client, Config, ErrorKind, Identity, Policies};
 use serde_json::{json, Value};
 use support::*;
@@ -28,7 +30,10 @@ fn uid(s: &str) -> Identity {
 async fn import_pending_then_publish_writes_photo_and_exact_thumbnail() {
     let (_dir, server, client) = setup().await;
     let who = uid("alice");
-    let r = client.import_profile_photo(&who, &server.url("/photo.jpg"), false).await.unwrap();
+    let r = client
+        .import_profile_photo(&who, &server.url("/photo.jpg"), false)
+        .await
+        .unwrap();
     assert_eq!(r.uid, "alice");
     assert!(r.published.is_none());
     assert!(client.get_account_info(&who).await.unwrap().photo.is_none());
@@ -59,8 +64,14 @@ fn sha256_hex(b: &[u8]) -> String {
 async fn new_import_replaces_pending_photo() {
     let (_dir, server, client) = setup().await;
     let who = uid("bob");
-    client.import_profile_photo(&who, &server.url("/photo.jpg"), false).await.unwrap();
-    client.import_profile_photo(&who, &server.url("/photo.png"), false).await.unwrap();
+    client
+        .import_profile_photo(&who, &server.url("/photo.jpg"), false)
+        .await
+        .unwrap();
+    client
+        .import_profile_photo(&who, &server.url("/photo.png"), false)
+        .await
+        .unwrap();
     let urls = client.publish_profile_photo(&who).await.unwrap();
     assert!(urls.photo_url.ends_with(".png"), "{urls:?}");
     // Alpha: the thumbnail stays PNG.
@@ -79,13 +90,23 @@ async fn upload_bytes_and_limits() {
     assert!(urls.photo_url.ends_with(".png"));
     assert_eq!(dimensions(&blob_at(&urls.photo_url)), (120, 90));
 
-    let e = client.set_profile_photo(&who, Bytes::from_static(b"GIF89a\x01\x00\x01\x00junk"), false).await.unwrap_err();
+    let e = client
+        .set_profile_photo(
+            &who,
+            Bytes::from_static(b"GIF89a\x01\x00\x01\x00junk"),
+            false,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MissingPhoto);
     let e = client
         .set_profile_photo(&who, Bytes::from(vec![0xFF; 7 * 1024 * 1024]), false)
         .await
         .unwrap_err();
-    assert_eq!((e.kind(), e.error_code()), (ErrorKind::PhotoTooLarge, 413004));
+    assert_eq!(
+        (e.kind(), e.error_code()),
+        (ErrorKind::PhotoTooLarge, 413004)
+    );
 }
 
 #[tokio::test]
@@ -100,7 +121,10 @@ async fn regtoken_lifecycle_expiry_forgery_and_finalize() {
         .unwrap();
     let reg = client.init_registration().await.unwrap();
     let who = Identity::reg_token(&reg.reg_token);
-    let r = client.import_profile_photo(&who, &server.url("/photo.jpg"), true).await.unwrap();
+    let r = client
+        .import_profile_photo(&who, &server.url("/photo.jpg"), true)
+        .await
+        .unwrap();
     assert_eq!(r.uid, reg.uid);
     assert!(!client.get_account_info(&who).await.unwrap().is_registered);
 
@@ -124,14 +148,27 @@ async fn regtoken_lifecycle_expiry_forgery_and_finalize() {
     let reg = client.init_registration().await.unwrap();
     let info = client.finalize_registration(&reg.reg_token).await.unwrap();
     assert!(info.is_registered);
-    let e = client.finalize_registration(&reg.reg_token).await.unwrap_err();
+    let e = client
+        .finalize_registration(&reg.reg_token)
+        .await
+        .unwrap_err();
     assert!(e.details().contains("finalized"));
     let e = client
-        .import_profile_photo(&Identity::reg_token(&reg.reg_token), &server.url("/photo.jpg"), false)
+        .import_profile_photo(
+            &Identity::reg_token(&reg.reg_token),
+            &server.url("/photo.jpg"),
+            false,
+        )
         .await
         .unwrap_err();
     assert_eq!(e.error_code(), 403005);
-    assert!(client.get_account_info(&uid(&reg.uid)).await.unwrap().is_registered);
+    assert!(
+        client
+            .get_account_info(&uid(&reg.uid))
+            .await
+            .unwrap()
+            .is_registered
+    );
 }
 
 #[tokio::test]
@@ -143,13 +180,23 @@ async fn tokens_survive_restart_and_key_rotation() {
     let client = Client::open(config.clone()).await.unwrap();
     let reg = client.init_registration().await.unwrap();
     drop(client);
-    config.secrets = vec!["new-secret-0123456789".into(), "old-secret-0123456789".into()];
+    config.secrets = vec![
+        "new-secret-0123456789".into(),
+        "old-secret-0123456789".into(),
+    ];
     let rotated = Client::open(config.clone()).await.unwrap();
     let who = Identity::reg_token(&reg.reg_token);
     assert_eq!(rotated.get_account_info(&who).await.unwrap().uid, reg.uid);
     config.secrets = vec!["new-secret-0123456789".into()];
     let retired = Client::open(config).await.unwrap();
-    assert_eq!(retired.get_account_info(&who).await.unwrap_err().error_code(), 403005);
+    assert_eq!(
+        retired
+            .get_account_info(&who)
+            .await
+            .unwrap_err()
+            .error_code(),
+        403005
+    );
 }
 
 #[tokio::test]
@@ -159,13 +206,19 @@ async fn generated_secret_is_kept_in_data_dir() {
     let a = test_client(dir.path(), &server).await;
     let reg = a.init_registration().await.unwrap();
     let b = test_client(dir.path(), &server).await;
-    assert!(b.get_account_info(&Identity::reg_token(&reg.reg_token)).await.is_ok());
+    assert!(b
+        .get_account_info(&Identity::reg_token(&reg.reg_token))
+        .await
+        .is_ok());
     let key = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
     assert_eq!(key.trim().len(), 64);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("secret.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "secret readable by others: {mode:o}");
     }
 }
@@ -177,10 +230,20 @@ async fn pending_ttl_and_purge() {
     let clock = ManualClock::starting_now();
     let mut config = test_config(dir.path(), &server);
     config.purge_grace_secs = 60;
-    let client = Client::builder(config).clock(Arc::new(clock.clone())).build().await.unwrap();
+    let client = Client::builder(config)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .unwrap();
     let who = uid("dave");
-    client.import_profile_photo(&who, &server.url("/photo.jpg"), true).await.unwrap();
-    client.import_profile_photo(&who, &server.url("/photo.png"), false).await.unwrap();
+    client
+        .import_profile_photo(&who, &server.url("/photo.jpg"), true)
+        .await
+        .unwrap();
+    client
+        .import_profile_photo(&who, &server.url("/photo.png"), false)
+        .await
+        .unwrap();
     clock.advance_secs(24 * 3600 + 1);
     let e = client.publish_profile_photo(&who).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MissingPhoto);
@@ -190,7 +253,10 @@ async fn pending_ttl_and_purge() {
     clock.advance_secs(3600);
     let report = client.purge().await.unwrap();
     assert_eq!(report.expired_pending, 1);
-    assert_eq!(report.blobs_deleted, 2, "the expired pending photo and its thumbnail");
+    assert_eq!(
+        report.blobs_deleted, 2,
+        "the expired pending photo and its thumbnail"
+    );
     // The published photo survives purge.
     let info = client.get_account_info(&who).await.unwrap();
     let urls = info.photo.unwrap();
@@ -203,7 +269,10 @@ async fn pending_ttl_and_purge() {
 #[tokio::test]
 async fn purge_spares_young_blobs() {
     let (_dir, server, client) = setup().await;
-    client.import_profile_photo(&uid("e"), &server.url("/photo.jpg"), false).await.unwrap();
+    client
+        .import_profile_photo(&uid("e"), &server.url("/photo.jpg"), false)
+        .await
+        .unwrap();
     client.remove_profile_photo(&uid("e")).await.unwrap();
     // Unreferenced now, but written a moment ago: within the grace period.
     assert_eq!(client.purge().await.unwrap().blobs_deleted, 0);
@@ -212,8 +281,20 @@ async fn purge_spares_young_blobs() {
 #[tokio::test]
 async fn policies_shape_thumbnails_even_when_changed_after_import() {
     let (_dir, server, client) = setup().await;
-    assert_eq!(client.policies().await.unwrap(), Policies { thumbnail_width: 64, thumbnail_height: 64 });
-    client.set_policies(Policies { thumbnail_width: 100, thumbnail_height: 50 }).await.unwrap();
+    assert_eq!(
+        client.policies().await.unwrap(),
+        Policies {
+            thumbnail_width: 64,
+            thumbnail_height: 64
+        }
+    );
+    client
+        .set_policies(Policies {
+            thumbnail_width: 100,
+            thumbnail_height: 50,
+        })
+        .await
+        .unwrap();
     let who = uid("frank");
     let urls = client
         .import_profile_photo(&who, &server.url("/photo.jpg"), true)
@@ -223,14 +304,35 @@ async fn policies_shape_thumbnails_even_when_changed_after_import() {
         .unwrap();
     assert_eq!(dimensions(&blob_at(&urls.thumbnail_url)), (100, 50));
 
-    client.import_profile_photo(&who, &server.url("/photo.jpg"), false).await.unwrap();
-    client.set_policies(Policies { thumbnail_width: 30, thumbnail_height: 40 }).await.unwrap();
+    client
+        .import_profile_photo(&who, &server.url("/photo.jpg"), false)
+        .await
+        .unwrap();
+    client
+        .set_policies(Policies {
+            thumbnail_width: 30,
+            thumbnail_height: 40,
+        })
+        .await
+        .unwrap();
     let urls = client.publish_profile_photo(&who).await.unwrap();
     assert_eq!(dimensions(&blob_at(&urls.thumbnail_url)), (30, 40));
 
-    let e = client.set_policies(Policies { thumbnail_width: 0, thumbnail_height: 10 }).await.unwrap_err();
+    let e = client
+        .set_policies(Policies {
+            thumbnail_width: 0,
+            thumbnail_height: 10,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.error_code(), 400006);
-    let e = client.set_policies(Policies { thumbnail_width: 10, thumbnail_height: 5000 }).await.unwrap_err();
+    let e = client
+        .set_policies(Policies {
+            thumbnail_width: 10,
+            thumbnail_height: 5000,
+        })
+        .await
+        .unwrap_err();
     assert!(e.details().contains("thumbnailHeight"));
 }
 
@@ -240,17 +342,35 @@ async fn fetch_failures_map_to_codes() {
     let who = uid("gina");
     server.route("/hang", support::Reply::Hang);
     server.route("/gone", support::Reply::Status(410));
-    let e = client.import_profile_photo(&who, &server.url("/gone"), false).await.unwrap_err();
+    let e = client
+        .import_profile_photo(&who, &server.url("/gone"), false)
+        .await
+        .unwrap_err();
     assert_eq!(e.error_code(), 404004);
-    let e = client.import_profile_photo(&who, &server.url("/hang"), false).await.unwrap_err();
+    let e = client
+        .import_profile_photo(&who, &server.url("/hang"), false)
+        .await
+        .unwrap_err();
     assert_eq!((e.error_code(), e.status_code()), (504002, 504));
     // The default configuration refuses loopback: no connection is made.
     let dir = tempfile::tempdir().unwrap();
-    let strict = Client::open(Config { data_dir: dir.path().into(), ..Config::default() }).await.unwrap();
+    let strict = Client::open(Config {
+        data_dir: dir.path().into(),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
     let before = server.connections();
-    let e = strict.import_profile_photo(&who, &server.url("/photo.jpg"), false).await.unwrap_err();
+    let e = strict
+        .import_profile_photo(&who, &server.url("/photo.jpg"), false)
+        .await
+        .unwrap_err();
     assert_eq!(e.error_code(), 404004);
-    assert!(!e.details().contains("127.0.0.1"), "internal address echoed: {}", e.details());
+    assert!(
+        !e.details().contains("127.0.0.1"),
+        "internal address echoed: {}",
+        e.details()
+    );
     assert_eq!(server.connections(), before);
 }
 
@@ -259,13 +379,28 @@ async fn unknown_uid_reads_are_unauthorized_and_first_write_creates() {
     let (_dir, server, client) = setup().await;
     for e in [
         client.get_account_info(&uid("nobody")).await.unwrap_err(),
-        client.publish_profile_photo(&uid("nobody")).await.unwrap_err(),
-        client.remove_profile_photo(&uid("nobody")).await.unwrap_err(),
+        client
+            .publish_profile_photo(&uid("nobody"))
+            .await
+            .unwrap_err(),
+        client
+            .remove_profile_photo(&uid("nobody"))
+            .await
+            .unwrap_err(),
     ] {
         assert_eq!(e.error_code(), 403005);
     }
-    client.import_profile_photo(&uid("nobody"), &server.url("/photo.jpg"), false).await.unwrap();
-    assert!(client.get_account_info(&uid("nobody")).await.unwrap().is_registered);
+    client
+        .import_profile_photo(&uid("nobody"), &server.url("/photo.jpg"), false)
+        .await
+        .unwrap();
+    assert!(
+        client
+            .get_account_info(&uid("nobody"))
+            .await
+            .unwrap()
+            .is_registered
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,21 +415,30 @@ async fn concurrent_imports_end_with_one_consistent_pending_photo() {
     a.unwrap();
     b.unwrap();
     // Two publishes race: exactly one wins, the other finds nothing pending.
-    let (p1, p2) = tokio::join!(client.publish_profile_photo(&who), client.publish_profile_photo(&who));
-    let winners: Vec<_> = [p1, p2].into_iter().filter_map(|r| match r {
-        Ok(u) => Some(u),
-        Err(e) => {
-            assert_eq!(e.kind(), ErrorKind::MissingPhoto);
-            None
-        }
-    }).collect();
+    let (p1, p2) = tokio::join!(
+        client.publish_profile_photo(&who),
+        client.publish_profile_photo(&who)
+    );
+    let winners: Vec<_> = [p1, p2]
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(u) => Some(u),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::MissingPhoto);
+                None
+            }
+        })
+        .collect();
     assert_eq!(winners.len(), 1);
     let info = client.get_account_info(&who).await.unwrap().photo.unwrap();
     assert_eq!(info, winners[0]);
     let photo = blob_at(&info.photo_url);
     let thumb = blob_at(&info.thumbnail_url);
     // The thumbnail belongs to the photo that won: same format family.
-    assert_eq!(info.photo_url.ends_with(".png"), info.thumbnail_url.ends_with(".png"));
+    assert_eq!(
+        info.photo_url.ends_with(".png"),
+        info.thumbnail_url.ends_with(".png")
+    );
     assert!(!photo.is_empty() && !thumb.is_empty());
 }
 
@@ -304,25 +448,43 @@ struct FailingWrites(SqlMetaStore);
 
 #[async_trait::async_trait]
 impl MetaStore for FailingWrites {
-    async fn create_account(&self, uid: &str, r: bool, now: i64) -> profile_photo::error::Result<bool> {
+    async fn create_account(
+        &self,
+        uid: &str,
+        r: bool,
+        now: i64,
+    ) -> profile_photo::error::Result<bool> {
         self.0.create_account(uid, r, now).await
     }
     async fn ensure_account(&self, uid: &str, now: i64) -> profile_photo::error::Result<()> {
         self.0.ensure_account(uid, now).await
     }
-    async fn account(&self, uid: &str) -> profile_photo::error::Result<Option<profile_photo::store::AccountRecord>> {
+    async fn account(
+        &self,
+        uid: &str,
+    ) -> profile_photo::error::Result<Option<profile_photo::store::AccountRecord>> {
         self.0.account(uid).await
     }
     async fn finalize(&self, uid: &str) -> profile_photo::error::Result<bool> {
         self.0.finalize(uid).await
     }
     async fn set_pending(&self, _: &str, _: &PhotoRecord) -> profile_photo::error::Result<bool> {
-        Err(profile_photo::Error::internal("disk on fire at /secret/path"))
+        Err(profile_photo::Error::internal(
+            "disk on fire at /secret/path",
+        ))
     }
     async fn publish_photo(&self, _: &str, _: &PhotoRecord) -> profile_photo::error::Result<bool> {
-        Err(profile_photo::Error::internal("disk on fire at /secret/path"))
+        Err(profile_photo::Error::internal(
+            "disk on fire at /secret/path",
+        ))
     }
-    async fn publish_pending(&self, u: &str, p: &str, t: &str, n: i64) -> profile_photo::error::Result<bool> {
+    async fn publish_pending(
+        &self,
+        u: &str,
+        p: &str,
+        t: &str,
+        n: i64,
+    ) -> profile_photo::error::Result<bool> {
         self.0.publish_pending(u, p, t, n).await
     }
     async fn remove_photos(&self, uid: &str) -> profile_photo::error::Result<bool> {
@@ -337,7 +499,9 @@ impl MetaStore for FailingWrites {
     async fn purge_expired_pending(&self, before: i64) -> profile_photo::error::Result<u64> {
         self.0.purge_expired_pending(before).await
     }
-    async fn referenced_keys(&self) -> profile_photo::error::Result<std::collections::HashSet<String>> {
+    async fn referenced_keys(
+        &self,
+    ) -> profile_photo::error::Result<std::collections::HashSet<String>> {
         self.0.referenced_keys().await
     }
 }
@@ -358,13 +522,32 @@ async fn crash_between_blob_and_metadata_leaves_only_orphans_that_purge_removes(
         .await
         .unwrap();
     let who = uid("henry");
-    let r = broken.call("accounts.importProfilePhoto", &json!({"UID": "henry", "url": server.url("/photo.jpg"), "publish": true})).await;
+    let r = broken
+        .call(
+            "accounts.importProfilePhoto",
+            &json!({"UID": "henry", "url": server.url("/photo.jpg"), "publish": true}),
+        )
+        .await;
     assert_eq!(r.error_code(), 500001);
-    assert_eq!(r.get("errorDetails"), Some(&json!("Internal error")), "cause leaked: {r:?}");
+    assert_eq!(
+        r.get("errorDetails"),
+        Some(&json!("Internal error")),
+        "cause leaked: {r:?}"
+    );
     // Blobs were written, the profile points at nothing.
     assert_eq!(blobs.list().await.unwrap().len(), 2);
-    let healthy = Client::builder(config).meta_store(Arc::new(sql)).blob_store(blobs.clone()).build().await.unwrap();
-    assert!(healthy.get_account_info(&who).await.unwrap().photo.is_none());
+    let healthy = Client::builder(config)
+        .meta_store(Arc::new(sql))
+        .blob_store(blobs.clone())
+        .build()
+        .await
+        .unwrap();
+    assert!(healthy
+        .get_account_info(&who)
+        .await
+        .unwrap()
+        .photo
+        .is_none());
     tokio::time::sleep(Duration::from_millis(20)).await;
     let report = healthy.purge().await.unwrap();
     assert_eq!(report.blobs_deleted, 2);
@@ -404,11 +587,16 @@ async fn storage_down_is_500001_and_nothing_half_published() {
         .await
         .unwrap();
     let r = client
-        .call("accounts.setProfilePhoto", &json!({"UID": "ivy", "photoBytes": base64_of("photo.jpg"), "publish": true}))
+        .call(
+            "accounts.setProfilePhoto",
+            &json!({"UID": "ivy", "photoBytes": base64_of("photo.jpg"), "publish": true}),
+        )
         .await;
     assert_eq!((r.error_code(), r.status_code()), (500001, 500));
     assert_eq!(r.get("errorMessage"), Some(&json!("General server error")));
-    let info = client.call("accounts.getAccountInfo", &json!({"UID": "ivy"})).await;
+    let info = client
+        .call("accounts.getAccountInfo", &json!({"UID": "ivy"}))
+        .await;
     assert_eq!(info.get("profile"), Some(&json!({})));
 }
 
@@ -421,43 +609,83 @@ fn base64_of(name: &str) -> String {
 async fn imports_beyond_the_queue_fail_fast() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::with_files(&repo_root().join("conformance/files")).await;
-    server.route("/slow", support::Reply::Trickle(fixture("photo.jpg")[..40].to_vec(), Duration::from_millis(50)));
+    server.route(
+        "/slow",
+        support::Reply::Trickle(
+            fixture("photo.jpg")[..40].to_vec(),
+            Duration::from_millis(50),
+        ),
+    );
     let mut config = test_config(dir.path(), &server);
     config.max_concurrent_imports = Some(1);
     config.max_queued_imports = Some(1);
     let client = Client::open(config).await.unwrap();
     let slow = |c: Client, s: TestServer, u: &'static str| async move {
-        c.import_profile_photo(&uid(u), &s.url("/slow"), false).await
+        c.import_profile_photo(&uid(u), &s.url("/slow"), false)
+            .await
     };
     let first = tokio::spawn(slow(client.clone(), server.clone(), "q1"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let second = tokio::spawn(slow(client.clone(), server.clone(), "q2"));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let r = client.call("accounts.importProfilePhoto", &json!({"UID": "q3", "url": server.url("/photo.jpg")})).await;
+    let r = client
+        .call(
+            "accounts.importProfilePhoto",
+            &json!({"UID": "q3", "url": server.url("/photo.jpg")}),
+        )
+        .await;
     if r.error_code() != 503001 {
-        panic!("{r:?}; first: {:?}; second: {:?}", first.await, second.await);
+        panic!(
+            "{r:?}; first: {:?}; second: {:?}",
+            first.await,
+            second.await
+        );
     }
     assert_eq!(r.status_code(), 503);
     // The running and the queued one finish (as bad photos: the body is truncated).
-    assert_eq!(first.await.unwrap().unwrap_err().kind(), ErrorKind::MissingPhoto);
-    assert_eq!(second.await.unwrap().unwrap_err().kind(), ErrorKind::MissingPhoto);
+    assert_eq!(
+        first.await.unwrap().unwrap_err().kind(),
+        ErrorKind::MissingPhoto
+    );
+    assert_eq!(
+        second.await.unwrap().unwrap_err().kind(),
+        ErrorKind::MissingPhoto
+    );
     // Capacity is back.
-    assert!(client.import_profile_photo(&uid("q3"), &server.url("/photo.jpg"), false).await.is_ok());
+    assert!(client
+        .import_profile_photo(&uid("q3"), &server.url("/photo.jpg"), false)
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn envelope_shape_and_context() {
     let (_dir, _server, client) = setup().await;
-    let r = client.call("accounts.getPolicies", &json!({"context": {"a": 1}})).await.into_value();
+    let r = client
+        .call("accounts.getPolicies", &json!({"context": {"a": 1}}))
+        .await
+        .into_value();
     assert_eq!(r["context"], json!({"a": 1}));
     assert_eq!(r["statusReason"], "OK");
-    let r = client.call("accounts.getPolicies", &Value::String("x".into())).await;
+    let r = client
+        .call("accounts.getPolicies", &Value::String("x".into()))
+        .await;
     assert_eq!(r.error_code(), 400006);
-    let r = client.call("accounts.getAccountInfo", &json!({"UID": "x", "regToken": "y"})).await;
+    let r = client
+        .call(
+            "accounts.getAccountInfo",
+            &json!({"UID": "x", "regToken": "y"}),
+        )
+        .await;
     assert_eq!(r.error_code(), 400006);
     let r = client.call("accounts.getAccountInfo", &json!({})).await;
     assert_eq!(r.error_code(), 400002);
-    assert!(r.get("errorDetails").unwrap().as_str().unwrap().contains("UID or regToken"));
+    assert!(r
+        .get("errorDetails")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .contains("UID or regToken"));
 }
 
 #[tokio::test]
@@ -473,5 +701,10 @@ async fn stored_urls_are_sanitised() {
         .unwrap()
         .published
         .unwrap();
-    assert!(urls.photo_url.starts_with("https://cdn.example/a%22b%27%3Cc%3E/"), "{}", urls.photo_url);
+    assert!(
+        urls.photo_url
+            .starts_with("https://cdn.example/a%22b%27%3Cc%3E/"),
+        "{}",
+        urls.photo_url
+    );
 }

@@ -17,7 +17,8 @@ fn substitute(v: &Value, vars: &HashMap<String, String>) -> Value {
     match v {
         Value::String(s) => {
             if let Some(file) = s.strip_prefix("${b64:").and_then(|r| r.strip_suffix('}')) {
-                let bytes = std::fs::read(repo_root().join("conformance/files").join(file)).expect("fixture");
+                let bytes = std::fs::read(repo_root().join("conformance/files").join(file))
+                    .expect("fixture");
                 return Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
             }
             let mut out = s.clone();
@@ -27,19 +28,32 @@ fn substitute(v: &Value, vars: &HashMap<String, String>) -> Value {
             Value::String(out)
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, vars)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), substitute(x, vars))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), substitute(x, vars)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
 
 fn check_envelope(r: &Value, ctx: &str) {
     let call_id = r["callId"].as_str().unwrap_or("");
-    assert!(call_id.len() == 32 && call_id.bytes().all(|b| b.is_ascii_hexdigit()), "{ctx}: callId {call_id:?}");
+    assert!(
+        call_id.len() == 32 && call_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{ctx}: callId {call_id:?}"
+    );
     let time = r["time"].as_str().unwrap_or("");
-    assert!(time.len() == 24 && time.ends_with('Z') && time.as_bytes()[19] == b'.', "{ctx}: time {time:?}");
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && time.as_bytes()[19] == b'.',
+        "{ctx}: time {time:?}"
+    );
     assert_eq!(r["apiVersion"], 2, "{ctx}");
     if r["errorCode"] != 0 {
-        assert!(r["errorMessage"].is_string() && r["errorDetails"].is_string(), "{ctx}: {r}");
+        assert!(
+            r["errorMessage"].is_string() && r["errorDetails"].is_string(),
+            "{ctx}: {r}"
+        );
     }
 }
 
@@ -78,22 +92,51 @@ async fn conformance_cases() {
                 }
             }
             for (key, must_exist) in [("present", true), ("absent", false)] {
-                for path in step.get(key).and_then(Value::as_array).into_iter().flatten() {
+                for path in step
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let path = path.as_str().unwrap();
-                    assert_eq!(lookup(&r, path).is_some(), must_exist, "{ctx}: {key} {path} in {r}");
+                    assert_eq!(
+                        lookup(&r, path).is_some(),
+                        must_exist,
+                        "{ctx}: {key} {path} in {r}"
+                    );
                 }
             }
             for (key, ends) in [("endsWith", true), ("contains", false)] {
-                for (path, text) in step.get(key).and_then(Value::as_object).into_iter().flatten() {
-                    let got = lookup(&r, path).and_then(Value::as_str).unwrap_or_else(|| panic!("{ctx}: {path} missing in {r}"));
+                for (path, text) in step
+                    .get(key)
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let got = lookup(&r, path)
+                        .and_then(Value::as_str)
+                        .unwrap_or_else(|| panic!("{ctx}: {path} missing in {r}"));
                     let text = text.as_str().unwrap();
-                    let ok = if ends { got.ends_with(text) } else { got.contains(text) };
+                    let ok = if ends {
+                        got.ends_with(text)
+                    } else {
+                        got.contains(text)
+                    };
                     assert!(ok, "{ctx}: {path}={got:?} should {key} {text:?}");
                 }
             }
-            for (var, path) in step.get("save").and_then(Value::as_object).into_iter().flatten() {
-                let v = lookup(&r, path.as_str().unwrap()).unwrap_or_else(|| panic!("{ctx}: save {path} in {r}"));
-                let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            for (var, path) in step
+                .get("save")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let v = lookup(&r, path.as_str().unwrap())
+                    .unwrap_or_else(|| panic!("{ctx}: save {path} in {r}"));
+                let s = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 vars.insert(var.clone(), s);
             }
         }

@@ -82,7 +82,12 @@ fn envelope(
             if err.kind() == ErrorKind::Internal {
                 tracing::error!(method = method_name, call_id = response.call_id(), error = ?err, "internal error");
             } else {
-                tracing::debug!(method = method_name, code = err.error_code(), details = err.details(), "call refused");
+                tracing::debug!(
+                    method = method_name,
+                    code = err.error_code(),
+                    details = err.details(),
+                    "call refused"
+                );
             }
             response.set_error(&err);
         }
@@ -110,7 +115,8 @@ async fn run(client: &Client, method_name: &str, p: &Params<'_>) -> Result<Map<S
         Method::PublishProfilePhoto => {
             let who = identity(p)?;
             let urls = client.publish_profile_photo(&who).await?;
-            let mut m = to_map(json!({ "photoURL": urls.photo_url, "thumbnailURL": urls.thumbnail_url }));
+            let mut m =
+                to_map(json!({ "photoURL": urls.photo_url, "thumbnailURL": urls.thumbnail_url }));
             if let Identity::Uid(uid) = &who {
                 m.insert("UID".into(), Value::from(uid.as_str()));
             }
@@ -165,7 +171,10 @@ fn identity(p: &Params<'_>) -> Result<Identity> {
 fn decode_photo_bytes(encoded: &str, max_bytes: u64) -> Result<Bytes> {
     let compact: String;
     let text = if encoded.bytes().any(|b| b.is_ascii_whitespace()) {
-        compact = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        compact = encoded
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
         &compact
     } else {
         encoded
@@ -208,7 +217,12 @@ fn policies_param(p: &Params<'_>, current: Policies) -> Result<Policies> {
                 .as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
                 .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| Error::invalid(&format!("profilePhoto.{name}"), "expected a positive integer")),
+                .ok_or_else(|| {
+                    Error::invalid(
+                        &format!("profilePhoto.{name}"),
+                        "expected a positive integer",
+                    )
+                }),
         }
     };
     Ok(Policies {
@@ -254,8 +268,14 @@ mod tests {
 
     #[test]
     fn method_names() {
-        assert_eq!(method("accounts.importProfilePhoto"), Some(Method::ImportProfilePhoto));
-        assert_eq!(method("accounts.uploadProfilePhoto"), Some(Method::SetProfilePhoto));
+        assert_eq!(
+            method("accounts.importProfilePhoto"),
+            Some(Method::ImportProfilePhoto)
+        );
+        assert_eq!(
+            method("accounts.uploadProfilePhoto"),
+            Some(Method::SetProfilePhoto)
+        );
         assert_eq!(method("ACCOUNTS.GETPOLICIES"), Some(Method::GetPolicies));
         assert_eq!(method("accounts.deleteAccount"), None);
     }
@@ -264,7 +284,13 @@ mod tests {
     fn base64_rules() {
         assert_eq!(&decode_photo_bytes("aGk=", 10).unwrap()[..], b"hi");
         assert_eq!(&decode_photo_bytes("aG\nk", 10).unwrap()[..], b"hi");
-        assert_eq!(decode_photo_bytes("a$b=", 10).unwrap_err().kind(), ErrorKind::InvalidParameter);
-        assert_eq!(decode_photo_bytes(&"A".repeat(400), 10).unwrap_err().kind(), ErrorKind::PhotoTooLarge);
+        assert_eq!(
+            decode_photo_bytes("a$b=", 10).unwrap_err().kind(),
+            ErrorKind::InvalidParameter
+        );
+        assert_eq!(
+            decode_photo_bytes(&"A".repeat(400), 10).unwrap_err().kind(),
+            ErrorKind::PhotoTooLarge
+        );
     }
 }

@@ -12,14 +12,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-pub use types::{AccountInfo, Identity, ImportResult, PhotoUrls, Policies, PurgeReport, Registration};
+pub use types::{
+    AccountInfo, Identity, ImportResult, PhotoUrls, Policies, PurgeReport, Registration,
+};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{FetchConfig, Fetcher, NameResolver, SystemResolver};
 use crate::pipeline::{self, Encoded, Limits};
-use crate::store::{AccountRecord, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, SqlMetaStore};
+use crate::store::{
+    AccountRecord, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, SqlMetaStore,
+};
 use crate::token::TokenKeys;
 use limiter::ImportLimiter;
 
@@ -130,7 +134,11 @@ impl ClientBuilder {
         let secrets = if config.secrets.is_empty() {
             vec![load_or_create_secret(&data_dir)?]
         } else {
-            config.secrets.iter().map(|s| s.as_bytes().to_vec()).collect()
+            config
+                .secrets
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect()
         };
 
         let fetcher = Fetcher::with_resolver(
@@ -216,7 +224,10 @@ impl Client {
         publish: bool,
     ) -> Result<ImportResult> {
         if bytes.len() as u64 > self.inner.limits.max_bytes {
-            return Err(too_many_bytes(bytes.len() as u64, self.inner.limits.max_bytes));
+            return Err(too_many_bytes(
+                bytes.len() as u64,
+                self.inner.limits.max_bytes,
+            ));
         }
         let uid = self.resolve_for_write(who).await?;
         let permit = self.inner.limiter.acquire().await?;
@@ -244,7 +255,12 @@ impl Client {
             let limits = self.inner.limits.clone();
             let thumb = self
                 .run_pipeline(None, move || {
-                    pipeline::thumbnail(&photo, &limits, policy.thumbnail_width, policy.thumbnail_height)
+                    pipeline::thumbnail(
+                        &photo,
+                        &limits,
+                        policy.thumbnail_width,
+                        policy.thumbnail_height,
+                    )
                 })
                 .await?;
             self.put_blob(thumb).await?
@@ -332,7 +348,11 @@ impl Client {
             if !THUMBNAIL_RANGE.contains(&v) {
                 return Err(Error::invalid(
                     &format!("profilePhoto.{name}"),
-                    format!("must be between {} and {}", THUMBNAIL_RANGE.start(), THUMBNAIL_RANGE.end()),
+                    format!(
+                        "must be between {} and {}",
+                        THUMBNAIL_RANGE.start(),
+                        THUMBNAIL_RANGE.end()
+                    ),
                 ));
             }
         }
@@ -446,7 +466,12 @@ impl Client {
         let limits = self.inner.limits.clone();
         let processed = self
             .run_pipeline(Some(permit), move || {
-                pipeline::process(&bytes, &limits, policy.thumbnail_width, policy.thumbnail_height)
+                pipeline::process(
+                    &bytes,
+                    &limits,
+                    policy.thumbnail_width,
+                    policy.thumbnail_height,
+                )
             })
             .await?;
         let (thumb_width, thumb_height) = (processed.thumbnail.width, processed.thumbnail.height);
@@ -505,7 +530,10 @@ impl Client {
         // Noted first, so that no purge deletes the key between this write and the
         // metadata that will point at it (the grace period covers that window).
         self.inner.meta.note_blob_write(&key, self.now_ms()).await?;
-        self.inner.blobs.put(&key, Bytes::from(encoded.bytes)).await?;
+        self.inner
+            .blobs
+            .put(&key, Bytes::from(encoded.bytes))
+            .await?;
         Ok(key)
     }
 
@@ -532,7 +560,9 @@ fn fetch_config(config: &Config) -> FetchConfig {
 }
 
 pub(crate) fn too_many_bytes(len: u64, max: u64) -> Error {
-    Error::too_large(format!("The photo is {len} bytes; the limit is {max} bytes"))
+    Error::too_large(format!(
+        "The photo is {len} bytes; the limit is {max} bytes"
+    ))
 }
 
 fn ttl_ms(secs: u64) -> i64 {
@@ -542,7 +572,10 @@ fn ttl_ms(secs: u64) -> i64 {
 /// UIDs are caller text that ends up in the database: keep them printable and bounded.
 fn check_uid(uid: &str) -> Result<()> {
     if uid.len() > 256 || uid.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid("UID", "must be at most 256 printable characters"));
+        return Err(Error::invalid(
+            "UID",
+            "must be at most 256 printable characters",
+        ));
     }
     Ok(())
 }

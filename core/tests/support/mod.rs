@@ -34,7 +34,9 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let server = TestServer {
             addr: listener.local_addr().expect("local addr"),
             routes: Arc::default(),
@@ -57,7 +59,10 @@ impl TestServer {
         for entry in std::fs::read_dir(dir).expect("read fixture dir") {
             let path = entry.expect("entry").path();
             let name = path.file_name().unwrap().to_string_lossy().to_string();
-            server.route(&format!("/{name}"), Reply::Body(std::fs::read(&path).unwrap(), "application/octet-stream"));
+            server.route(
+                &format!("/{name}"),
+                Reply::Body(std::fs::read(&path).unwrap(), "application/octet-stream"),
+            );
         }
         server
     }
@@ -88,7 +93,13 @@ impl TestServer {
         }
         let head = String::from_utf8_lossy(&buf);
         let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let reply = self.routes.lock().unwrap().get(&path).cloned().unwrap_or(Reply::Status(404));
+        let reply = self
+            .routes
+            .lock()
+            .unwrap()
+            .get(&path)
+            .cloned()
+            .unwrap_or(Reply::Status(404));
         let _ = match reply {
             Reply::Body(body, ctype) => {
                 let head = format!(
@@ -98,7 +109,9 @@ impl TestServer {
                 write_all(&mut sock, &[head.as_bytes(), &body].concat()).await
             }
             Reply::Status(code) => {
-                let head = format!("HTTP/1.1 {code} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let head = format!(
+                    "HTTP/1.1 {code} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
                 write_all(&mut sock, head.as_bytes()).await
             }
             Reply::Redirect(to) => {
@@ -106,7 +119,10 @@ impl TestServer {
                 write_all(&mut sock, head.as_bytes()).await
             }
             Reply::Trickle(body, every) => {
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
                 if sock.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
@@ -153,7 +169,9 @@ pub fn test_config(dir: &Path, server: &TestServer) -> Config {
 }
 
 pub async fn test_client(dir: &Path, server: &TestServer) -> Client {
-    Client::open(test_config(dir, server)).await.expect("open client")
+    Client::open(test_config(dir, server))
+        .await
+        .expect("open client")
 }
 
 /// Dimensions of an encoded image.

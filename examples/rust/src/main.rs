@@ -21,7 +21,10 @@ fn show_photo_info(response: &Response) {
     } else {
         println!(
             "Error: {} ({})",
-            response.get("errorMessage").and_then(|v| v.as_str()).unwrap_or(""),
+            response
+                .get("errorMessage")
+                .and_then(|v| v.as_str())
+                .unwrap_or(""),
             response.error_code()
         );
     }
@@ -39,7 +42,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     client
-        .call("accounts.setPolicies", &json!({"profilePhoto": {"thumbnailWidth": 64, "thumbnailHeight": 64}}))
+        .call(
+            "accounts.setPolicies",
+            &json!({"profilePhoto": {"thumbnailWidth": 64, "thumbnailHeight": 64}}),
+        )
         .await;
 
     // function doImportPhoto() { gigya.accounts.importProfilePhoto({URL: …, publish: false, callback: showPhotoInfo}) }
@@ -48,7 +54,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "URL": format!("http://{photo_server}/path/to/photo.png"),
         "publish": false,
     });
-    let response = client.call("accounts.importProfilePhoto", &photo_params).await;
+    let response = client
+        .call("accounts.importProfilePhoto", &photo_params)
+        .await;
     show_photo_info(&response);
     if !response.is_ok() {
         std::process::exit(1);
@@ -56,7 +64,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Later: publish it.
     let published = client
-        .call("accounts.publishProfilePhoto", &json!({"UID": "example-user"}))
+        .call(
+            "accounts.publishProfilePhoto",
+            &json!({"UID": "example-user"}),
+        )
         .await;
     println!("Published: {}", published.to_json());
     let info = client
@@ -74,7 +85,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Serve the sample photo at any path of a loopback port.
 async fn serve_photo() -> std::io::Result<SocketAddr> {
-    let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../photos/astronaut.png"))?;
+    let photo = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../photos/astronaut.png"
+    ))?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
