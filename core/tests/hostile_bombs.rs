@@ -65,6 +65,17 @@ async fn run(
     bomb: &Bomb,
     bound: u64,
 ) -> Vec<(Response, Cost)> {
+    run_within(client, server, bomb, bound, DEADLINE).await
+}
+
+/// [`run`] with another deadline.
+async fn run_within(
+    client: &Client,
+    server: &TestServer,
+    bomb: &Bomb,
+    bound: u64,
+    deadline: Duration,
+) -> Vec<(Response, Cost)> {
     let mut out = Vec::new();
     for via in ["import", "upload"] {
         // Let the previous call's frees settle, then measure.
@@ -106,7 +117,7 @@ async fn run(
             assert_no_leak(&r);
         }
         assert!(
-            cost.elapsed < DEADLINE,
+            cost.elapsed < deadline,
             "{} ({via}) took {:?}",
             bomb.name,
             cost.elapsed
@@ -322,7 +333,8 @@ async fn large_legal_image_stays_within_the_configured_budget() {
     })
     .await;
     let bound = u64::from(w) * u64::from(h) * 4 + 64 * MIB;
-    for (r, cost) in run(&client, &server, &bomb, bound).await {
+    // Not a bomb: a legal decode may take long on a loaded machine in a debug build.
+    for (r, cost) in run_within(&client, &server, &bomb, bound, Duration::from_secs(60)).await {
         let (photo, _) = stored(&r);
         assert!(photo.starts_with(PNG_MAGIC));
         println!("  legal 24 MP: {cost} (bound {} MiB)", bound / MIB);
