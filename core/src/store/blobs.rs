@@ -123,7 +123,7 @@ mod tests {
         assert!(is_engine_key(&format!("{hash}.jpg")));
         for other in [
             "readme.txt".to_string(),
-            format!("{hash}"),
+            hash.to_string(),
             format!("{hash}.png#1"),
             format!("{hash}.tar.gz"),
             format!("dir/{hash}.png"),
