@@ -338,16 +338,23 @@ async fn hammer(shared: Arc<Shared>, deadline: Instant, task: u64) {
                     .await;
                 shared.check_urls(uid, &r).await;
             }
-            85..=89 => {
-                let r = shared.client.purge_envelope().await.into_value();
-                let code = u32::try_from(r["errorCode"].as_u64().unwrap_or(1)).unwrap_or(1);
-                shared.record("purge", code);
-                if code != 0 {
-                    shared.violation(format!("purge: {r}"));
+            85..=89 => match shared.client.purge().await {
+                Ok(report) => {
+                    shared.record("purge", 0);
+                    shared.report.lock().unwrap().blobs_deleted += report.blobs_deleted;
                 }
-                shared.report.lock().unwrap().blobs_deleted +=
-                    r["blobsDeleted"].as_u64().unwrap_or(0);
-            }
+                Err(e) => {
+                    shared.record("purge", e.error_code());
+                    // The cause, for the report (the envelope only says "Internal error").
+                    let mut causes = Vec::new();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        causes.push(s.to_string());
+                        source = s.source();
+                    }
+                    shared.violation(format!("purge: {e}; caused by {causes:?}"));
+                }
+            },
             _ => token_round(&shared, &mut rng, &me).await,
         }
     }

@@ -63,8 +63,12 @@ stop_pidfile() {
 cargo_install_cached() {
   local bin=$1 name=$2 version=$3
   shift 3
-  if [ -x "$PP_BIN_DIR/$bin" ] && "$PP_BIN_DIR/$bin" --version 2>/dev/null | grep -q "$version"; then
-    return 0
+  if [ -x "$PP_BIN_DIR/$bin" ]; then
+    # cargo's own record of what it installed there, or the binary's --version.
+    if grep -qF "\"$name $version " "$PP_CACHE_DIR/.crates.toml" 2>/dev/null ||
+      "$PP_BIN_DIR/$bin" --version 2>/dev/null | grep -qF "$version"; then
+      return 0
+    fi
   fi
   log "building $name $version (cached in $PP_BIN_DIR afterwards; several minutes the first time)"
   local tmp

@@ -32,8 +32,15 @@ g() { # g NODE_DIR ARGS…: the CLI against one node
   "$GARAGE" -c "$nd/garage.toml" "$@"
 }
 
-node_ready() { # the node answers the admin health check (it can serve requests)
-  curl -fsS -o /dev/null "http://127.0.0.1:$(cat "$1/admin_port")/health"
+node_ready() { # the node answers its admin API's health check with 200 (it can serve requests)
+  local port
+  port=$(cat "$1/admin_port")
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+    printf 'GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    IFS= read -r -t 5 status <&3 || exit 1
+    [[ $status == "HTTP/1."*" 200"* ]]
+  ) 2>/dev/null
 }
 
 run_node() {
