@@ -31,9 +31,10 @@ chmod 755 "$work"
 cleanup() {
   local t=$SECONDS
   bash "$S3_SH" destroy "$work/s3" || true
+  local t_s3=$((SECONDS - t))
   bash "$ROOT/scripts/services/postgres.sh" destroy "$work/pg" || true
   rm -rf "$work"
-  printf -- '---- scale: services stopped and removed in %d s\n' "$((SECONDS - t))"
+  printf -- '---- scale: services stopped and removed in %d s (Garage %d s)\n' "$((SECONDS - t))" "$t_s3"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

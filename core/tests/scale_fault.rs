@@ -262,16 +262,24 @@ async fn services_going_away_give_500001_and_coming_back_works() {
     let mut purger_config = config.clone();
     purger_config.purge_grace_secs = 0;
     let purger = Client::open(purger_config).await.unwrap();
+    let before_purge = b.blobs.list().await.unwrap();
+    let cutoff = profile_photo::clock::Clock::now_ms(&profile_photo::clock::SystemClock);
     let r = purger.purge_envelope().await;
     assert_eq!(r.error_code(), 0, "{r:?}");
-    let listed: HashSet<String> = b
-        .blobs
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.key)
-        .collect();
+    let after = b.blobs.list().await.unwrap();
+    let listed: HashSet<String> = after.iter().map(|m| m.key.clone()).collect();
+    if listed != referenced {
+        // What the purge saw of each survivor, for the failure message.
+        let meta = b.meta().await;
+        let mut seen = Vec::new();
+        for key in listed.difference(&referenced) {
+            let listed_before = before_purge.iter().find(|m| &m.key == key);
+            let refs = meta.referenced_keys().await.unwrap().contains(key);
+            seen.push(format!("{key}: listed before the purge {listed_before:?} (cutoff ~{cutoff}), referenced now {refs}"));
+        }
+        let again = purger.purge().await;
+        panic!("orphans survived the purge: {seen:#?}; {r:?}; a second purge: {again:?}");
+    }
     assert_eq!(
         listed, referenced,
         "orphans survived the purge, or references dangle"

@@ -450,11 +450,11 @@ impl MetaStore for SqlMetaStore {
                 if refs > 0 {
                     return Ok(false);
                 }
-                // Another purge may have taken it first: count each deletion once.
+                // Another purge may have taken it first: count each deletion once. Delete
+                // even when it reads as missing: a store may still list what it cannot
+                // read (an upload cut off when an S3 node went down, seen with Garage).
                 let deleted = blobs.exists(key).await?;
-                if deleted {
-                    blobs.delete(key).await?;
-                }
+                blobs.delete(key).await?;
                 sqlx::query(FORGET_BLOB).bind(key).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(deleted)
