@@ -20,6 +20,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust: core, CLI, examples"
 cargo test --workspace --locked
+# The CLI binary that build made (the CLI's integration tests run it); later suites reuse it.
+export PP_CLI_BIN="$PP_TARGET_DIR/profile-photo"
 
 step "example: Rust (the seed's sample)"
 cargo run --locked -q -p profile-photo-example

@@ -21,6 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-# Dev profile, same target as every other step: nothing new to compile on a warm machine.
-cargo build --locked -q -p profile-photo-cli
-PP_BIN="$PP_TARGET_DIR/profile-photo" bash examples/rest/run.sh
+# test-all.sh hands over the binary that `cargo test --workspace` built (workspace feature
+# set); building `-p profile-photo-cli` alone would compile dependencies again with another
+# feature set. Run on its own, this script builds it.
+if [ -z "${PP_CLI_BIN:-}" ]; then
+  cargo build --locked -q -p profile-photo-cli
+  PP_CLI_BIN="$PP_TARGET_DIR/profile-photo"
+fi
+PP_BIN="$PP_CLI_BIN" bash examples/rest/run.sh
