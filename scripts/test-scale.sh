@@ -58,11 +58,13 @@ export PP_TEST_PG_START="bash '$ROOT/scripts/services/postgres.sh' start '$work/
 export PP_REQUIRE_SERVICES=1
 
 step "tests: embedded default and PostgreSQL + S3"
-cargo test --locked -p profile-photo \
+# --workspace (with target filters): the same feature set, so the same artifacts, as
+# test-all's `cargo test --workspace`; `-p profile-photo` would rebuild dependencies.
+cargo test --workspace --locked \
   --test scale_store --test scale_api --test scale_conformance --test scale_multiprocess --test scale_fault
 
 step "example: the CLI as separate processes on PostgreSQL + S3 (docs/scale-out.md)"
-cargo build --locked -q -p profile-photo-cli
+cargo build --workspace --locked -q --bin profile-photo
 cli="$PP_TARGET_DIR/profile-photo"
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 "$pg_bin/psql" -q "$PP_TEST_DATABASE_URL" -c "CREATE DATABASE pp_example"

@@ -22,8 +22,12 @@ BUCKET=pp-test
 REGION=us-east-1
 
 cmd_install() {
-  # Only the SQLite metadata engine: no LMDB, K2V or metrics to compile.
-  cargo_install_cached garage garage "$GARAGE_VERSION" --no-default-features --features bundled-libs,sqlite
+  # Only the SQLite metadata engine: no LMDB, K2V or metrics to compile; opt-level 1 takes
+  # 40 % less CPU time to build than 3 and is plenty for a test cluster.
+  (
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false
+    cargo_install_cached garage garage "$GARAGE_VERSION" --no-default-features --features bundled-libs,sqlite
+  )
 }
 
 g() { # g NODE_DIR ARGS…: the CLI against one node
