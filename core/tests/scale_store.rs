@@ -66,6 +66,26 @@ async fn migrations_run_once_even_when_processes_start_together() {
     }
 }
 
+/// Several processes opening a brand-new SQLite file at once (the embedded default, first
+/// start): each waits for the one that creates the schema instead of failing "database is
+/// locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sqlite_file_opened_by_many_at_once() {
+    for round in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("profile-photo.db").display());
+        let opens = (0..10).map(|_| SqlMetaStore::connect(&url));
+        for (i, r) in futures::future::join_all(opens)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let store = r.unwrap_or_else(|e| panic!("round {round}, store {i}: {e:?}"));
+            store.close().await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_older_schema_is_brought_up_to_date() {
     for kind in kinds() {

@@ -122,12 +122,7 @@ impl SqlMetaStore {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(opts)
-                .await
-                .map_err(Error::internal)?;
-            Pool::Sqlite(pool)
+            return Self::connect_sqlite(opts).await;
         } else {
             return Err(Error::invalid(
                 "database_url",
@@ -139,40 +134,98 @@ impl SqlMetaStore {
         Ok(store)
     }
 
+    /// Open (and migrate) a SQLite file. The first switch of a new file to WAL needs an
+    /// exclusive lock that SQLite does not wait for, so processes opening a new file at
+    /// the same moment can see "database is locked": they retry for a while.
+    async fn connect_sqlite(opts: SqliteConnectOptions) -> Result<Self> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let attempt = async {
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(opts.clone())
+                    .await
+                    .map_err(Error::internal)?;
+                let store = SqlMetaStore {
+                    pool: Pool::Sqlite(pool),
+                };
+                store.migrate().await?;
+                Ok::<_, Error>(store)
+            }
+            .await;
+            match attempt {
+                Err(e) if is_sqlite_busy(&e) && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn migrate(&self) -> Result<()> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            if let Pool::Postgres(_) = &self.pool {
-                // Several processes may start at once: one migrates, the others wait.
+        // Several processes may start at once: one migrates, the others wait for it.
+        macro_rules! steps {
+            ($tx:expr) => {{
+                let mut tx = $tx;
+                sqlx::query("CREATE TABLE IF NOT EXISTS pp_schema (version BIGINT NOT NULL)")
+                    .execute(&mut *tx)
+                    .await?;
+                let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM pp_schema")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
+                for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+                    // Our own constant schema text, not caller input.
+                    sqlx::query(sqlx::AssertSqlSafe(*step))
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("INSERT INTO pp_schema (version) VALUES ($1)")
+                        .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }};
+        }
+        match &self.pool {
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(MIGRATION_LOCK)
                     .execute(&mut *tx)
                     .await?;
+                steps!(tx)
             }
-            sqlx::query("CREATE TABLE IF NOT EXISTS pp_schema (version BIGINT NOT NULL)")
-                .execute(&mut *tx)
-                .await?;
-            let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM pp_schema")
-                .fetch_one(&mut *tx)
-                .await?;
-            let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
-            for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
-                // Our own constant schema text, not caller input.
-                sqlx::query(sqlx::AssertSqlSafe(*step)).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO pp_schema (version) VALUES ($1)")
-                    .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+            // The write lock from the start (a deferred transaction that later writes
+            // fails at once with "database is locked" when another connection writes;
+            // an immediate one waits for the lock, up to the busy timeout).
+            Pool::Sqlite(p) => steps!(p.begin_with("BEGIN IMMEDIATE").await?),
+        }
     }
 
     /// Close the pool (waits for connections to be returned).
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
     }
+}
+
+/// SQLITE_BUSY / SQLITE_LOCKED (and their extended codes) somewhere in the cause.
+fn is_sqlite_busy(e: &Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(sqlx::Error::Database(db)) = s.downcast_ref::<sqlx::Error>() {
+            let primary = db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .map(|c| c & 0xff);
+            return matches!(primary, Some(5 | 6));
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn to_i64(v: u32) -> i64 {
