@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Every operator setting, with the defaults of SPEC.md.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Home of the embedded default (SQLite file, blob folder, generated secret).
@@ -201,6 +201,42 @@ impl Config {
     }
 }
 
+/// Debug output goes to logs: secrets and credentials in store URLs are redacted.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut doc = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        if let serde_json::Value::Object(map) = &mut doc {
+            let keys = self.secrets.len();
+            map.insert("secrets".into(), format!("<{keys} redacted>").into());
+            for key in ["database_url", "blob_store"] {
+                if let Some(serde_json::Value::String(url)) = map.get(key) {
+                    let redacted = redact_url(url);
+                    map.insert(key.into(), redacted.into());
+                }
+            }
+        }
+        write!(f, "Config {doc}")
+    }
+}
+
+/// `scheme://host/path` without userinfo or query (where credentials travel).
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.has_host() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let had_query = u.query().is_some();
+            u.set_query(None);
+            if had_query {
+                format!("{u}?<redacted>")
+            } else {
+                u.to_string()
+            }
+        }
+        _ => url.split('?').next().unwrap_or_default().to_string(),
+    }
+}
+
 fn env_value(current: &serde_json::Value, raw: &str) -> Option<serde_json::Value> {
     use serde_json::Value;
     Some(match current {
@@ -292,6 +328,24 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/d"));
         assert!(c.allow_loopback);
         assert!(Config::from_json(r#"{"no_such_key": 1}"#).is_err());
+    }
+
+    #[test]
+    fn debug_redacts_credentials() {
+        let c = Config {
+            secrets: vec!["super-secret-key-0123".into()],
+            database_url: Some("postgres://app:hunter2@db.example:5432/pp".into()),
+            blob_store: Some("s3://b?endpoint=http://x&secret_access_key=abc123".into()),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        for leaked in ["super-secret-key-0123", "hunter2", "abc123"] {
+            assert!(!shown.contains(leaked), "{leaked} in {shown}");
+        }
+        assert!(
+            shown.contains("db.example") && shown.contains("<1 redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]
