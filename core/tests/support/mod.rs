@@ -2,6 +2,8 @@
 //! and clients on a fresh embedded store.
 #![allow(dead_code)]
 
+pub mod conformance;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
