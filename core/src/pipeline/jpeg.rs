@@ -584,18 +584,30 @@ pub(crate) fn decode_scaled(bytes: &[u8], eighths: u32, max_coef_bytes: u64) -> 
         for c in &mut f.comps {
             let q = qt[c.tq].ok_or(Unsupported("missing DQT"))?;
             let stride = c.bw * c.sx;
-            // The (natural index, quantizer) pairs of the low sy×sx corner.
-            let kept: Vec<(usize, f32)> = (0..64)
+            // (zigzag index, natural index, quantizer) of the low sy×sx corner's AC terms.
+            let kept: Vec<(usize, usize, f32)> = (1..64)
                 .filter(|&k| ZIGZAG[k] / 8 < c.sy && ZIGZAG[k] % 8 < c.sx)
-                .map(|k| (ZIGZAG[k], f32::from(q[k])))
+                .map(|k| (k, ZIGZAG[k], f32::from(q[k])))
                 .collect();
+            let q0 = f32::from(q[0]);
             let mut fl = [0f32; 64];
             for (i, blk) in c.coefs.chunks_exact(64).enumerate() {
                 let (by, bx) = (i / c.bw, i % c.bw);
-                for &(z, q) in &kept {
-                    fl[z] = f32::from(blk[z]) * q;
-                }
                 let o = by * c.sy * stride + bx * c.sx;
+                fl[0] = f32::from(blk[0]) * q0;
+                if kept.iter().all(|&(k, _, _)| blk[k] == 0) {
+                    // Flat block: no transform.
+                    let px = clamp(fl[0] * 0.125 + 128.0);
+                    for y in 0..c.sy {
+                        if let Some(row) = c.plane.get_mut(o + y * stride..o + y * stride + c.sx) {
+                            row.fill(px);
+                        }
+                    }
+                    continue;
+                }
+                for &(k, z, q) in &kept {
+                    fl[z] = f32::from(blk[k]) * q;
+                }
                 idct.block(&fl, c.sx, c.sy, &mut c.plane[o..], stride);
             }
             c.coefs = Vec::new();
@@ -1039,109 +1051,155 @@ fn decode_progressive(
                 return Ok(());
             }
             let t = act[i].ok_or(Unsupported("missing AC table"))?;
+            let blk: &mut [i16; 64] = blk.try_into().map_err(|_| Unsupported("block"))?;
             if ah == 0 {
-                if eobrun > 0 {
-                    eobrun -= 1;
-                    return Ok(());
-                }
-                let mut k = ss;
-                while k <= se {
-                    if bits.n < 32 {
-                        bits.refill();
-                    }
-                    let fast = t.fast_ac[bits.peek(LOOKAHEAD) as usize];
-                    if fast != 0 {
-                        bits.consume((fast & 15) as u32);
-                        if fast & !15 == 0 {
-                            break; // EOB of this block alone (EOBRUN 0)
-                        }
-                        k += ((fast >> 4) & 15) as usize;
-                        if k > se {
-                            return no("AC overflow");
-                        }
-                        blk[ZIGZAG[k]] = ((fast >> 8) << al) as i16;
-                        k += 1;
-                        continue;
-                    }
-                    let rs = bits.symbol(t)?;
-                    let (r, s) = (u32::from(rs >> 4), u32::from(rs & 15));
-                    if s != 0 {
-                        k += r as usize;
-                        if k > se {
-                            return no("AC overflow");
-                        }
-                        blk[ZIGZAG[k]] = (bits.value(s) << al) as i16;
-                    } else if r == 15 {
-                        k += 15;
-                    } else {
-                        eobrun = (1 << r) - 1;
-                        if r > 0 {
-                            eobrun += bits.get(r);
-                        }
-                        break;
-                    }
-                    k += 1;
-                }
-                return Ok(());
+                ac_first(bits, t, blk, ss, se, al, &mut eobrun)
+            } else {
+                ac_refine(bits, t, blk, ss, se, al, &mut eobrun)
             }
-            // AC refinement (libjpeg's decode_mcu_AC_refine).
-            let p1: i16 = 1 << al;
-            let m1: i16 = -1 << al;
-            let mut k = ss;
-            let refine = |bits: &mut Bits, c: &mut i16| {
-                if bits.bit() && (*c & p1) == 0 {
-                    *c += if *c >= 0 { p1 } else { m1 };
-                }
-            };
-            if eobrun == 0 {
-                while k <= se {
-                    let rs = bits.decode(t)?;
-                    let (mut r, s) = (i32::from(rs >> 4), rs & 15);
-                    let mut value = 0i16;
-                    if s != 0 {
-                        value = if bits.bit() { p1 } else { m1 };
-                    } else if r != 15 {
-                        eobrun = 1 << r;
-                        if r > 0 {
-                            eobrun += bits.get(r as u32);
-                        }
-                        break;
-                    }
-                    while k <= se {
-                        let c = &mut blk[ZIGZAG[k]];
-                        if *c != 0 {
-                            refine(bits, c);
-                        } else {
-                            r -= 1;
-                            if r < 0 {
-                                break;
-                            }
-                        }
-                        k += 1;
-                    }
-                    if s != 0 && k <= se {
-                        blk[ZIGZAG[k]] = value;
-                    }
-                    k += 1;
-                }
-            }
-            if eobrun > 0 {
-                while k <= se {
-                    let c = &mut blk[ZIGZAG[k]];
-                    if *c != 0 {
-                        refine(bits, c);
-                    }
-                    k += 1;
-                }
-                eobrun -= 1;
-            }
-            Ok(())
         },
     );
     for (&ci, c) in comp_of.iter().zip(coefs) {
         f.comps[ci].coefs = c;
     }
     result
+}
+
+/// A first AC scan (Ah = 0) of one block. Progressive coefficients are kept in zigzag
+/// order, so the scans walk them contiguously.
+#[inline(always)]
+fn ac_first(
+    bits: &mut Bits,
+    t: &Huffman,
+    blk: &mut [i16; 64],
+    ss: usize,
+    se: usize,
+    al: u32,
+    eobrun: &mut u32,
+) -> R<()> {
+    if *eobrun > 0 {
+        *eobrun -= 1;
+        return Ok(());
+    }
+    let se = se.min(63);
+    let mut k = ss;
+    while k <= se {
+        if bits.n < 32 {
+            bits.refill();
+        }
+        let fast = t.fast_ac[bits.peek(LOOKAHEAD) as usize];
+        if fast != 0 {
+            bits.consume((fast & 15) as u32);
+            if fast & !15 == 0 {
+                break; // EOB of this block alone (EOBRUN 0)
+            }
+            k += ((fast >> 4) & 15) as usize;
+            if k > se {
+                return no("AC overflow");
+            }
+            blk[k] = ((fast >> 8) << al) as i16;
+            k += 1;
+            continue;
+        }
+        let rs = bits.symbol(t)?;
+        let (r, s) = (u32::from(rs >> 4), u32::from(rs & 15));
+        if s != 0 {
+            k += r as usize;
+            if k > se {
+                return no("AC overflow");
+            }
+            blk[k] = (bits.value(s) << al) as i16;
+        } else if r == 15 {
+            k += 15;
+        } else {
+            *eobrun = (1 << r) - 1;
+            if r > 0 {
+                *eobrun += bits.get(r);
+            }
+            break;
+        }
+        k += 1;
+    }
+    Ok(())
+}
+
+/// Bit `k` set when `blk[k]` is nonzero.
+#[inline(always)]
+fn nonzero_mask(blk: &[i16; 64]) -> u64 {
+    blk.iter()
+        .enumerate()
+        .fold(0u64, |m, (k, &c)| m | (u64::from(c != 0) << k))
+}
+
+/// An AC refinement scan (Ah > 0) of one block: libjpeg's decode_mcu_AC_refine.
+#[inline(always)]
+fn ac_refine(
+    bits: &mut Bits,
+    t: &Huffman,
+    blk: &mut [i16; 64],
+    ss: usize,
+    se: usize,
+    al: u32,
+    eobrun: &mut u32,
+) -> R<()> {
+    let p1: i16 = 1 << al;
+    let m1: i16 = -1 << al;
+    let refine = |bits: &mut Bits, c: &mut i16| {
+        if bits.bit() && (*c & p1) == 0 {
+            *c += if *c >= 0 { p1 } else { m1 };
+        }
+    };
+    let se = se.min(63);
+    let mut k = ss;
+    if *eobrun == 0 {
+        while k <= se {
+            if bits.n < 32 {
+                bits.refill();
+            }
+            let rs = bits.symbol(t)?;
+            let (mut r, s) = (i32::from(rs >> 4), rs & 15);
+            let mut value = 0i16;
+            if s != 0 {
+                value = if bits.get(1) != 0 { p1 } else { m1 };
+            } else if r != 15 {
+                *eobrun = 1 << r;
+                if r > 0 {
+                    *eobrun += bits.get(r as u32);
+                }
+                break;
+            }
+            while k <= se {
+                let c = &mut blk[k];
+                if *c != 0 {
+                    refine(bits, c);
+                } else {
+                    r -= 1;
+                    if r < 0 {
+                        break;
+                    }
+                }
+                k += 1;
+            }
+            if s != 0 && k <= se {
+                blk[k] = value;
+            }
+            k += 1;
+        }
+    }
+    if *eobrun > 0 {
+        // The rest of the band only refines coefficients already nonzero: visit just those.
+        if k <= se {
+            let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
+            let mut m = nonzero_mask(blk) & band;
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                refine(bits, &mut blk[j]);
+                m &= m - 1;
+            }
+        }
+        *eobrun -= 1;
+    }
+    Ok(())
 }
 
 /// JFIF YCbCr → RGB (BT.601 full range), fixed point as libjpeg does.
