@@ -351,7 +351,7 @@ impl Idct {
         // One monomorphised copy per layout the decoder meets, so the loops unroll.
         match (sx, sy) {
             (1, 1) => out[0] = clamp(f[0] * 0.125 + 128.0),
-            (2, 2) => self.block_n::<2, 2>(f, out, stride),
+            (2, 2) => block_2x2(f, out, stride),
             (4, 4) => self.block_n::<4, 4>(f, out, stride),
             (2, 1) => self.block_n::<2, 1>(f, out, stride),
             (4, 2) => self.block_n::<4, 2>(f, out, stride),
@@ -425,6 +425,23 @@ impl Idct {
                 *px = clamp(acc + 128.0);
             }
         }
+    }
+}
+
+/// The 2-point IDCT is a Haar step: both cosines are 1/√2, so the 2×2 block is sums and
+/// differences of the four low coefficients over 8.
+#[inline(always)]
+fn block_2x2(f: &[f32; 64], out: &mut [u8], stride: usize) {
+    let (a, b, c, d) = (f[0], f[1], f[8], f[9]);
+    let (s0, s1) = (a + c, a - c);
+    let (t0, t1) = (b + d, b - d);
+    let row0 = [clamp((s0 + t0) * 0.125 + 128.0), clamp((s0 - t0) * 0.125 + 128.0)];
+    let row1 = [clamp((s1 + t1) * 0.125 + 128.0), clamp((s1 - t1) * 0.125 + 128.0)];
+    if let Some(o) = out.get_mut(..2) {
+        o.copy_from_slice(&row0);
+    }
+    if let Some(o) = out.get_mut(stride..stride + 2) {
+        o.copy_from_slice(&row1);
     }
 }
 
