@@ -305,6 +305,9 @@ struct Component {
     own_bh: usize,
     plane: Vec<u8>,
     coefs: Vec<i16>,
+    /// Progressive only: per block, bit `k` set when zigzag coefficient `k` is nonzero (the
+    /// refinement scans follow that history; kept here so no scan has to search for it).
+    nonzero: Vec<u64>,
 }
 
 /// `M[s][x][u]` = ½·C(u)·cos((2x+1)uπ/2s): the `s`-point reduced IDCT.
@@ -435,8 +438,14 @@ fn block_2x2(f: &[f32; 64], out: &mut [u8], stride: usize) {
     let (a, b, c, d) = (f[0], f[1], f[8], f[9]);
     let (s0, s1) = (a + c, a - c);
     let (t0, t1) = (b + d, b - d);
-    let row0 = [clamp((s0 + t0) * 0.125 + 128.0), clamp((s0 - t0) * 0.125 + 128.0)];
-    let row1 = [clamp((s1 + t1) * 0.125 + 128.0), clamp((s1 - t1) * 0.125 + 128.0)];
+    let row0 = [
+        clamp((s0 + t0) * 0.125 + 128.0),
+        clamp((s0 - t0) * 0.125 + 128.0),
+    ];
+    let row1 = [
+        clamp((s1 + t1) * 0.125 + 128.0),
+        clamp((s1 - t1) * 0.125 + 128.0),
+    ];
     if let Some(o) = out.get_mut(..2) {
         o.copy_from_slice(&row0);
     }
@@ -628,6 +637,7 @@ pub(crate) fn decode_scaled(bytes: &[u8], eighths: u32, max_coef_bytes: u64) -> 
                 idct.block(&fl, c.sx, c.sy, &mut c.plane[o..], stride);
             }
             c.coefs = Vec::new();
+            c.nonzero = Vec::new();
         }
     }
     let out_w = (f.width * n).div_ceil(8);
@@ -693,6 +703,7 @@ fn parse_frame(
             own_bh: 0,
             plane: Vec::new(),
             coefs: Vec::new(),
+            nonzero: Vec::new(),
         });
     }
     if nc == 3
@@ -721,7 +732,7 @@ fn parse_frame(
         c.own_bh = (height * c.v).div_ceil(vmax).div_ceil(8);
         c.plane = vec![0u8; c.bw * c.sx * c.bh * c.sy];
         if progressive {
-            coef_bytes += (c.bw * c.bh * 64 * 2) as u64;
+            coef_bytes += (c.bw * c.bh * (64 * 2 + 8)) as u64;
         }
     }
     if coef_bytes > max_coef_bytes {
@@ -730,6 +741,7 @@ fn parse_frame(
     if progressive {
         for c in &mut comps {
             c.coefs = vec![0i16; c.bw * c.bh * 64];
+            c.nonzero = vec![0u64; c.bw * c.bh];
         }
     }
     Ok(Frame {
@@ -1033,6 +1045,10 @@ fn decode_progressive(
         .iter()
         .map(|&ci| std::mem::take(&mut f.comps[ci].coefs))
         .collect();
+    let mut nonzero: Vec<Vec<u64>> = comp_of
+        .iter()
+        .map(|&ci| std::mem::take(&mut f.comps[ci].nonzero))
+        .collect();
     let mut pred = vec![0i32; sc.len()];
     let mut eobrun = 0u32;
     let dct: Vec<Option<&Huffman>> = sc.iter().map(|s| dc[s.1].as_ref()).collect();
@@ -1069,15 +1085,19 @@ fn decode_progressive(
             }
             let t = act[i].ok_or(Unsupported("missing AC table"))?;
             let blk: &mut [i16; 64] = blk.try_into().map_err(|_| Unsupported("block"))?;
+            let nz = nonzero[i]
+                .get_mut(b / 64)
+                .ok_or(Unsupported("block outside"))?;
             if ah == 0 {
-                ac_first(bits, t, blk, ss, se, al, &mut eobrun)
+                ac_first(bits, t, blk, nz, ss, se, al, &mut eobrun)
             } else {
-                ac_refine(bits, t, blk, ss, se, al, &mut eobrun)
+                ac_refine(bits, t, blk, nz, ss, se, al, &mut eobrun)
             }
         },
     );
-    for (&ci, c) in comp_of.iter().zip(coefs) {
+    for ((&ci, c), nz) in comp_of.iter().zip(coefs).zip(nonzero) {
         f.comps[ci].coefs = c;
+        f.comps[ci].nonzero = nz;
     }
     result
 }
@@ -1085,10 +1105,12 @@ fn decode_progressive(
 /// A first AC scan (Ah = 0) of one block. Progressive coefficients are kept in zigzag
 /// order, so the scans walk them contiguously.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn ac_first(
     bits: &mut Bits,
     t: &Huffman,
     blk: &mut [i16; 64],
+    nz: &mut u64,
     ss: usize,
     se: usize,
     al: u32,
@@ -1114,7 +1136,9 @@ fn ac_first(
             if k > se {
                 return no("AC overflow");
             }
-            blk[k] = ((fast >> 8) << al) as i16;
+            let c = ((fast >> 8) << al) as i16;
+            blk[k] = c;
+            *nz |= u64::from(c != 0) << k;
             k += 1;
             continue;
         }
@@ -1125,7 +1149,9 @@ fn ac_first(
             if k > se {
                 return no("AC overflow");
             }
-            blk[k] = (bits.value(s) << al) as i16;
+            let c = (bits.value(s) << al) as i16;
+            blk[k] = c;
+            *nz |= u64::from(c != 0) << k;
         } else if r == 15 {
             k += 15;
         } else {
@@ -1140,20 +1166,14 @@ fn ac_first(
     Ok(())
 }
 
-/// Bit `k` set when `blk[k]` is nonzero.
-#[inline(always)]
-fn nonzero_mask(blk: &[i16; 64]) -> u64 {
-    blk.iter()
-        .enumerate()
-        .fold(0u64, |m, (k, &c)| m | (u64::from(c != 0) << k))
-}
-
 /// An AC refinement scan (Ah > 0) of one block: libjpeg's decode_mcu_AC_refine.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn ac_refine(
     bits: &mut Bits,
     t: &Huffman,
     blk: &mut [i16; 64],
+    nz: &mut u64,
     ss: usize,
     se: usize,
     al: u32,
@@ -1199,6 +1219,7 @@ fn ac_refine(
             }
             if s != 0 && k <= se {
                 blk[k] = value;
+                *nz |= 1 << k;
             }
             k += 1;
         }
@@ -1207,7 +1228,7 @@ fn ac_refine(
         // The rest of the band only refines coefficients already nonzero: visit just those.
         if k <= se {
             let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
-            let mut m = nonzero_mask(blk) & band;
+            let mut m = *nz & band;
             while m != 0 {
                 let j = m.trailing_zeros() as usize;
                 refine(bits, &mut blk[j]);
