@@ -1350,6 +1350,36 @@ mod tests {
         }
     }
 
+    /// libjpeg's default progressive script (what cameras' and Pillow's progressive files
+    /// use) has successive-approximation refinement scans, which jpeg-encoder never writes:
+    /// these fixtures (crops of examples/photos/astronaut.png saved by Pillow 13 with
+    /// `progressive=True`) cover them.
+    #[test]
+    fn successive_approximation_matches_jpeg_decoder() {
+        let files: [&[u8]; 3] = [
+            include_bytes!("testdata/progressive_sa_420.jpg"),
+            include_bytes!("testdata/progressive_sa_444.jpg"),
+            include_bytes!("testdata/progressive_sa_gray.jpg"),
+        ];
+        for (n, jpeg) in files.iter().enumerate() {
+            for eighths in [1, 2, 4] {
+                let ours = decode_scaled(jpeg, eighths, u64::MAX)
+                    .unwrap_or_else(|e| panic!("file {n} {eighths}/8: {e:?}"));
+                let (theirs, tw, th) = reference(jpeg, eighths);
+                assert_eq!((ours.width, ours.height), (u32::from(tw), u32::from(th)));
+                assert_eq!(ours.data.len(), theirs.len());
+                let mad = ours
+                    .data
+                    .iter()
+                    .zip(&theirs)
+                    .map(|(&a, &b)| f64::from(a.abs_diff(b)))
+                    .sum::<f64>()
+                    / theirs.len() as f64;
+                assert!(mad < 3.0, "file {n} {eighths}/8: mean difference {mad:.2}");
+            }
+        }
+    }
+
     #[test]
     fn truncated_and_garbage_never_panic() {
         let px = photo_like(64, 48, 3);
