@@ -230,6 +230,14 @@ impl<'a> Bits<'a> {
         self.decode_long(h)
     }
 
+    /// One bit right after a symbol; no refill, as above.
+    #[inline(always)]
+    fn value_bit(&mut self) -> bool {
+        let b = self.peek(1) != 0;
+        self.consume(1);
+        b
+    }
+
     /// The `s`-bit value after a symbol (`s` ≥ 1), sign-extended; no refill, as above.
     #[inline(always)]
     fn value(&mut self, s: u32) -> i32 {
@@ -1181,12 +1189,10 @@ fn ac_refine(
 ) -> R<()> {
     let p1: i16 = 1 << al;
     let m1: i16 = -1 << al;
-    let refine = |bits: &mut Bits, c: &mut i16| {
-        if bits.bit() && (*c & p1) == 0 {
-            *c += if *c >= 0 { p1 } else { m1 };
-        }
-    };
     let se = se.min(63);
+    // Positions ≥ k, and < k, as masks.
+    let from = |k: usize| if k >= 64 { 0 } else { u64::MAX << k };
+    let band = from(ss) & (u64::MAX >> (63 - se));
     let mut k = ss;
     if *eobrun == 0 {
         while k <= se {
@@ -1194,29 +1200,31 @@ fn ac_refine(
                 bits.refill();
             }
             let rs = bits.symbol(t)?;
-            let (mut r, s) = (i32::from(rs >> 4), rs & 15);
+            let (r, s) = (u32::from(rs >> 4), rs & 15);
             let mut value = 0i16;
             if s != 0 {
-                value = if bits.get(1) != 0 { p1 } else { m1 };
+                value = if bits.value_bit() { p1 } else { m1 };
             } else if r != 15 {
                 *eobrun = 1 << r;
                 if r > 0 {
-                    *eobrun += bits.get(r as u32);
+                    *eobrun += bits.get(r);
                 }
                 break;
             }
-            while k <= se {
-                let c = &mut blk[k];
-                if *c != 0 {
-                    refine(bits, c);
-                } else {
-                    r -= 1;
-                    if r < 0 {
-                        break;
-                    }
-                }
-                k += 1;
+            // The symbol lands on the (r+1)-th coefficient from k that is still zero; the
+            // nonzero ones passed on the way each take a correction bit.
+            let ahead = band & from(k);
+            let mut zeros = !*nz & ahead;
+            for _ in 0..r {
+                zeros &= zeros.wrapping_sub(1);
             }
+            let target = if zeros == 0 {
+                se + 1
+            } else {
+                zeros.trailing_zeros() as usize
+            };
+            correct(bits, blk, *nz & ahead & !from(target), p1, m1);
+            k = target;
             if s != 0 && k <= se {
                 blk[k] = value;
                 *nz |= 1 << k;
@@ -1225,19 +1233,33 @@ fn ac_refine(
         }
     }
     if *eobrun > 0 {
-        // The rest of the band only refines coefficients already nonzero: visit just those.
-        if k <= se {
-            let band = (u64::MAX >> (63 - se)) & (u64::MAX << k);
-            let mut m = *nz & band;
-            while m != 0 {
-                let j = m.trailing_zeros() as usize;
-                refine(bits, &mut blk[j]);
-                m &= m - 1;
-            }
-        }
+        // The rest of the band only refines coefficients already nonzero.
+        correct(bits, blk, *nz & band & from(k), p1, m1);
         *eobrun -= 1;
     }
     Ok(())
+}
+
+/// Correction bits, one per coefficient in `m` (nonzero ones), in zigzag order: a 1 adds
+/// the refined bit away from zero unless it is already set. Up to 32 bits are taken at once.
+#[inline(always)]
+fn correct(bits: &mut Bits, blk: &mut [i16; 64], mut m: u64, p1: i16, m1: i16) {
+    while m != 0 {
+        let n = m.count_ones().min(32);
+        if bits.n < n {
+            bits.refill();
+        }
+        let mut word = bits.peek(n) << (32 - n);
+        bits.consume(n);
+        for _ in 0..n {
+            let c = &mut blk[m.trailing_zeros() as usize];
+            m &= m - 1;
+            if word & 0x8000_0000 != 0 && (*c & p1) == 0 {
+                *c += if *c >= 0 { p1 } else { m1 };
+            }
+            word <<= 1;
+        }
+    }
 }
 
 /// JFIF YCbCr → RGB (BT.601 full range), fixed point as libjpeg does.
