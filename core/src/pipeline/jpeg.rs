@@ -623,13 +623,14 @@ pub(crate) fn decode_scaled(bytes: &[u8], eighths: u32, max_coef_bytes: u64) -> 
                 .filter(|&k| ZIGZAG[k] / 8 < c.sy && ZIGZAG[k] % 8 < c.sx)
                 .map(|k| (k, ZIGZAG[k], f32::from(q[k])))
                 .collect();
+            let kept_mask = kept.iter().fold(0u64, |m, &(k, _, _)| m | 1 << k);
             let q0 = f32::from(q[0]);
             let mut fl = [0f32; 64];
             for (i, blk) in c.coefs.chunks_exact(64).enumerate() {
                 let (by, bx) = (i / c.bw, i % c.bw);
                 let o = by * c.sy * stride + bx * c.sx;
                 fl[0] = f32::from(blk[0]) * q0;
-                if kept.iter().all(|&(k, _, _)| blk[k] == 0) {
+                if c.nonzero.get(i).is_some_and(|&m| m & kept_mask == 0) {
                     // Flat block: no transform.
                     let px = clamp(fl[0] * 0.125 + 128.0);
                     for y in 0..c.sy {
@@ -1047,20 +1048,22 @@ fn decode_progressive(
     restart_interval: usize,
     (ss, se, ah, al): (usize, usize, u32, u32),
 ) -> R<()> {
+    if ss > 0 {
+        // AC scans (most of a progressive file) hold one component: a plain loop.
+        let t = ac[sc[0].2]
+            .as_ref()
+            .ok_or(Unsupported("missing AC table"))?;
+        let c = &mut f.comps[sc[0].0];
+        return ac_scan(bits, c, t, restart_interval, (ss, se, ah, al));
+    }
     let comp_of: Vec<usize> = sc.iter().map(|s| s.0).collect();
     let bws: Vec<usize> = comp_of.iter().map(|&ci| f.comps[ci].bw).collect();
     let mut coefs: Vec<Vec<i16>> = comp_of
         .iter()
         .map(|&ci| std::mem::take(&mut f.comps[ci].coefs))
         .collect();
-    let mut nonzero: Vec<Vec<u64>> = comp_of
-        .iter()
-        .map(|&ci| std::mem::take(&mut f.comps[ci].nonzero))
-        .collect();
     let mut pred = vec![0i32; sc.len()];
-    let mut eobrun = 0u32;
     let dct: Vec<Option<&Huffman>> = sc.iter().map(|s| dc[s.1].as_ref()).collect();
-    let act: Vec<Option<&Huffman>> = sc.iter().map(|s| ac[s.2].as_ref()).collect();
     let reset = std::cell::Cell::new(false);
     let result = for_each_block(
         f,
@@ -1071,43 +1074,64 @@ fn decode_progressive(
         |bits, i, bx, by| {
             if reset.replace(false) {
                 pred.iter_mut().for_each(|p| *p = 0);
-                eobrun = 0;
             }
             let b = (by * bws[i] + bx) * 64;
             let blk = coefs[i]
                 .get_mut(b..b + 64)
                 .ok_or(Unsupported("block outside"))?;
-            if ss == 0 {
-                if ah == 0 {
-                    let t = dct[i].ok_or(Unsupported("missing DC table"))?;
-                    let s = u32::from(bits.decode(t)?);
-                    if s > 11 {
-                        return no("DC size");
-                    }
-                    pred[i] += bits.receive_extend(s);
-                    blk[0] = (pred[i] << al) as i16;
-                } else if bits.bit() {
-                    blk[0] |= 1 << al;
-                }
-                return Ok(());
-            }
-            let t = act[i].ok_or(Unsupported("missing AC table"))?;
-            let blk: &mut [i16; 64] = blk.try_into().map_err(|_| Unsupported("block"))?;
-            let nz = nonzero[i]
-                .get_mut(b / 64)
-                .ok_or(Unsupported("block outside"))?;
             if ah == 0 {
-                ac_first(bits, t, blk, nz, ss, se, al, &mut eobrun)
-            } else {
-                ac_refine(bits, t, blk, nz, ss, se, al, &mut eobrun)
+                let t = dct[i].ok_or(Unsupported("missing DC table"))?;
+                let s = u32::from(bits.decode(t)?);
+                if s > 11 {
+                    return no("DC size");
+                }
+                pred[i] += bits.receive_extend(s);
+                blk[0] = (pred[i] << al) as i16;
+            } else if bits.bit() {
+                blk[0] |= 1 << al;
             }
+            Ok(())
         },
     );
-    for ((&ci, c), nz) in comp_of.iter().zip(coefs).zip(nonzero) {
+    for (&ci, c) in comp_of.iter().zip(coefs) {
         f.comps[ci].coefs = c;
-        f.comps[ci].nonzero = nz;
     }
     result
+}
+
+/// One AC scan of a progressive file (always a single component, blocks in raster order
+/// over the component's own extent).
+fn ac_scan(
+    bits: &mut Bits,
+    c: &mut Component,
+    t: &Huffman,
+    restart_interval: usize,
+    (ss, se, ah, al): (usize, usize, u32, u32),
+) -> R<()> {
+    let mut eobrun = 0u32;
+    let mut count = 0usize;
+    for by in 0..c.own_bh {
+        for bx in 0..c.own_bw {
+            if restart_interval > 0 && count > 0 && count.is_multiple_of(restart_interval) {
+                bits.restart();
+                eobrun = 0;
+            }
+            count += 1;
+            let b = by * c.bw + bx;
+            let blk: &mut [i16; 64] = c
+                .coefs
+                .get_mut(b * 64..b * 64 + 64)
+                .and_then(|s| s.try_into().ok())
+                .ok_or(Unsupported("block outside"))?;
+            let nz = c.nonzero.get_mut(b).ok_or(Unsupported("block outside"))?;
+            if ah == 0 {
+                ac_first(bits, t, blk, nz, ss, se, al, &mut eobrun)?;
+            } else {
+                ac_refine(bits, t, blk, nz, ss, se, al, &mut eobrun)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A first AC scan (Ah = 0) of one block. Progressive coefficients are kept in zigzag
