@@ -1056,47 +1056,72 @@ fn decode_progressive(
         let c = &mut f.comps[sc[0].0];
         return ac_scan(bits, c, t, restart_interval, (ss, se, ah, al));
     }
-    let comp_of: Vec<usize> = sc.iter().map(|s| s.0).collect();
-    let bws: Vec<usize> = comp_of.iter().map(|&ci| f.comps[ci].bw).collect();
-    let mut coefs: Vec<Vec<i16>> = comp_of
-        .iter()
-        .map(|&ci| std::mem::take(&mut f.comps[ci].coefs))
-        .collect();
-    let mut pred = vec![0i32; sc.len()];
-    let dct: Vec<Option<&Huffman>> = sc.iter().map(|s| dc[s.1].as_ref()).collect();
-    let reset = std::cell::Cell::new(false);
-    let result = for_each_block(
-        f,
-        sc,
-        restart_interval,
-        bits,
-        || reset.set(true),
-        |bits, i, bx, by| {
-            if reset.replace(false) {
-                pred.iter_mut().for_each(|p| *p = 0);
-            }
-            let b = (by * bws[i] + bx) * 64;
-            let blk = coefs[i]
-                .get_mut(b..b + 64)
-                .ok_or(Unsupported("block outside"))?;
-            if ah == 0 {
-                let t = dct[i].ok_or(Unsupported("missing DC table"))?;
-                let s = u32::from(bits.decode(t)?);
-                if s > 11 {
-                    return no("DC size");
-                }
-                pred[i] += bits.receive_extend(s);
-                blk[0] = (pred[i] << al) as i16;
-            } else if bits.bit() {
-                blk[0] |= 1 << al;
-            }
-            Ok(())
-        },
-    );
-    for (&ci, c) in comp_of.iter().zip(coefs) {
-        f.comps[ci].coefs = c;
+    dc_scan(bits, f, sc, dc, restart_interval, ah, al)
+}
+
+/// A DC scan of a progressive file: first pass (DC differences) or refinement (one bit per
+/// block), over MCUs when it holds several components.
+fn dc_scan(
+    bits: &mut Bits,
+    f: &mut Frame,
+    sc: &[(usize, usize, usize)],
+    dc: &[Option<Huffman>; 4],
+    restart_interval: usize,
+    ah: u32,
+    al: u32,
+) -> R<()> {
+    let mut tables: Vec<&Huffman> = Vec::with_capacity(sc.len());
+    if ah == 0 {
+        for s in sc {
+            tables.push(dc[s.1].as_ref().ok_or(Unsupported("missing DC table"))?);
+        }
     }
-    result
+    let single = sc.len() == 1;
+    let (units_x, units_y) = if single {
+        let c = &f.comps[sc[0].0];
+        (c.own_bw, c.own_bh)
+    } else {
+        (f.mcus_x, f.mcus_y)
+    };
+    let mut pred = [0i32; 4];
+    let mut count = 0usize;
+    for uy in 0..units_y {
+        for ux in 0..units_x {
+            if restart_interval > 0 && count > 0 && count.is_multiple_of(restart_interval) {
+                bits.restart();
+                pred = [0; 4];
+            }
+            count += 1;
+            for (i, &(ci, _, _)) in sc.iter().enumerate() {
+                let c = &mut f.comps[ci];
+                let (nh, nv) = if single { (1, 1) } else { (c.h, c.v) };
+                for v in 0..nv {
+                    for h in 0..nh {
+                        let (bx, by) = if single {
+                            (ux, uy)
+                        } else {
+                            (ux * c.h + h, uy * c.v + v)
+                        };
+                        let coef = c
+                            .coefs
+                            .get_mut((by * c.bw + bx) * 64)
+                            .ok_or(Unsupported("block outside"))?;
+                        if let Some(t) = tables.get(i) {
+                            let s = u32::from(bits.decode(t)?);
+                            if s > 11 {
+                                return no("DC size");
+                            }
+                            pred[i] += bits.receive_extend(s);
+                            *coef = (pred[i] << al) as i16;
+                        } else if bits.bit() {
+                            *coef |= 1 << al;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One AC scan of a progressive file (always a single component, blocks in raster order
