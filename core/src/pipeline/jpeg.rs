@@ -825,48 +825,6 @@ fn decode_scan(
     Ok(bits.end())
 }
 
-/// The blocks of one MCU (interleaved scan) or the one block (single-component scan), as
-/// (index in `sc`, block x, block y); calls `each` in scan order, with restarts.
-fn for_each_block(
-    f: &Frame,
-    sc: &[(usize, usize, usize)],
-    restart_interval: usize,
-    bits: &mut Bits,
-    mut on_restart: impl FnMut(),
-    mut each: impl FnMut(&mut Bits, usize, usize, usize) -> R<()>,
-) -> R<()> {
-    let single = sc.len() == 1;
-    let (units_x, units_y) = if single {
-        let c = &f.comps[sc[0].0];
-        (c.own_bw, c.own_bh)
-    } else {
-        (f.mcus_x, f.mcus_y)
-    };
-    let mut count = 0usize;
-    for uy in 0..units_y {
-        for ux in 0..units_x {
-            if restart_interval > 0 && count > 0 && count.is_multiple_of(restart_interval) {
-                bits.restart();
-                on_restart();
-            }
-            count += 1;
-            if single {
-                each(bits, 0, ux, uy)?;
-            } else {
-                for (i, &(ci, _, _)) in sc.iter().enumerate() {
-                    let c = &f.comps[ci];
-                    for v in 0..c.v {
-                        for h in 0..c.h {
-                            each(bits, i, ux * c.h + h, uy * c.v + v)?;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 #[allow(clippy::too_many_arguments)]
 fn decode_sequential(
     bits: &mut Bits,
@@ -886,6 +844,8 @@ fn decode_sequential(
         sx: usize,
         sy: usize,
         stride: usize,
+        h: usize,
+        v: usize,
     }
     let mut ctx = Vec::with_capacity(sc.len());
     for &(ci, td, ta) in sc {
@@ -906,53 +866,84 @@ fn decode_sequential(
             sx: c.sx,
             sy: c.sy,
             stride: c.bw * c.sx,
+            h: c.h,
+            v: c.v,
         });
     }
     let mut pred = vec![0i32; sc.len()];
     let comp_of: Vec<usize> = sc.iter().map(|s| s.0).collect();
-    // Split the planes out so the closure can write them while reading `f`.
+    // Split the planes out so they can be written while `f` is read.
     let mut planes: Vec<Vec<u8>> = comp_of
         .iter()
         .map(|&ci| std::mem::take(&mut f.comps[ci].plane))
         .collect();
-    let reset = std::cell::Cell::new(false);
     let mut blk = [0f32; 64];
-    let result = for_each_block(
-        f,
-        sc,
-        restart_interval,
-        bits,
-        || reset.set(true),
-        |bits, i, bx, by| {
-            if reset.replace(false) {
+    let single = sc.len() == 1;
+    let (units_x, units_y) = if single {
+        let c = &f.comps[sc[0].0];
+        (c.own_bw, c.own_bh)
+    } else {
+        (f.mcus_x, f.mcus_y)
+    };
+    let mut count = 0usize;
+    let mut result = Ok(());
+    'scan: for uy in 0..units_y {
+        for ux in 0..units_x {
+            if restart_interval > 0 && count > 0 && count.is_multiple_of(restart_interval) {
+                bits.restart();
                 pred.iter_mut().for_each(|p| *p = 0);
             }
-            let t = &ctx[i];
-            let blk = &mut blk;
-            let ac_kept = decode_block(bits, t.dc, t.ac, &mut pred[i], &t.keep, &t.q, blk)?;
-            let o = by * t.sy * t.stride + bx * t.sx;
-            let plane = &mut planes[i];
-            if ac_kept {
-                if o < plane.len() {
-                    idct.block(blk, t.sx, t.sy, &mut plane[o..], t.stride);
-                }
-                // Only the low sy×sx corner is ever written: clear just that.
-                for row in blk.chunks_exact_mut(8).take(t.sy) {
-                    row[..t.sx].fill(0.0);
-                }
-            } else {
-                // DC alone (smooth areas, most chroma blocks): a flat block, no transform.
-                let px = clamp(blk[0] * 0.125 + 128.0);
-                for y in 0..t.sy {
-                    if let Some(row) = plane.get_mut(o + y * t.stride..o + y * t.stride + t.sx) {
-                        row.fill(px);
+            count += 1;
+            for (i, t) in ctx.iter().enumerate() {
+                let (nh, nv) = if single { (1, 1) } else { (t.h, t.v) };
+                for v in 0..nv {
+                    for h in 0..nh {
+                        let (bx, by) = if single {
+                            (ux, uy)
+                        } else {
+                            (ux * t.h + h, uy * t.v + v)
+                        };
+                        let ac_kept = match decode_block(
+                            bits,
+                            t.dc,
+                            t.ac,
+                            &mut pred[i],
+                            &t.keep,
+                            &t.q,
+                            &mut blk,
+                        ) {
+                            Ok(kept) => kept,
+                            Err(e) => {
+                                result = Err(e);
+                                break 'scan;
+                            }
+                        };
+                        let o = by * t.sy * t.stride + bx * t.sx;
+                        let plane = &mut planes[i];
+                        if ac_kept {
+                            if o < plane.len() {
+                                idct.block(&blk, t.sx, t.sy, &mut plane[o..], t.stride);
+                            }
+                            // Only the low sy×sx corner is ever written: clear just that.
+                            for row in blk.chunks_exact_mut(8).take(t.sy) {
+                                row[..t.sx].fill(0.0);
+                            }
+                        } else {
+                            // DC alone (smooth areas, most chroma blocks): flat, no transform.
+                            let px = clamp(blk[0] * 0.125 + 128.0);
+                            for y in 0..t.sy {
+                                let r = o + y * t.stride;
+                                if let Some(row) = plane.get_mut(r..r + t.sx) {
+                                    row.fill(px);
+                                }
+                            }
+                            blk[0] = 0.0;
+                        }
                     }
                 }
-                blk[0] = 0.0;
             }
-            Ok(())
-        },
-    );
+        }
+    }
     for (&ci, p) in comp_of.iter().zip(planes) {
         f.comps[ci].plane = p;
     }
