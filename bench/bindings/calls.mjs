@@ -1,0 +1,39 @@
+// The Node side of the binding-overhead bench (bench/README.md §3, bench/bindings.sh).
+//
+//   node calls.mjs URL CALLS WARMUP
+//
+// N sequential imports by URL through the public API, `await
+// client.accounts.importProfilePhoto(...)`, on the addon built in node/. Prints the same
+// JSON line as pp-bench-calls: {"lang", "wall_us": [one per call], "cpu_s"}. A failed call
+// rejects with ProfilePhotoError, so the process exits non-zero.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Client } from '../../node/index.mjs'
+
+const [url, calls, warmup] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])]
+const data = mkdtempSync(join(tmpdir(), 'pp-bench-node-'))
+// The same configuration keys as the Rust and Python runs.
+const client = new Client({ dataDir: data, allowLoopback: true, fetchAllowedPorts: [Number(new URL(url).port)] })
+
+async function loop(phase, n, wallUs) {
+  for (let i = 0; i < n; i++) {
+    const params = { UID: `${phase}-${i}`, url, publish: true }
+    const t = process.hrtime.bigint()
+    const r = await client.accounts.importProfilePhoto(params)
+    const dt = process.hrtime.bigint() - t
+    if (r.errorCode !== 0 || !r.photoURL) throw new Error(`call ${phase} ${i} failed: ${JSON.stringify(r)}`)
+    wallUs?.push(Number(dt) / 1e3)
+  }
+}
+
+try {
+  await loop('warmup', warmup)
+  const wallUs = []
+  const cpu0 = process.cpuUsage()
+  await loop('run', calls, wallUs)
+  const cpu = process.cpuUsage(cpu0) // user + system, microseconds, all threads
+  console.log(JSON.stringify({ lang: 'node', wall_us: wallUs, cpu_s: (cpu.user + cpu.system) / 1e6 }))
+} finally {
+  rmSync(data, { recursive: true, force: true })
+}

@@ -1,0 +1,80 @@
+//! The Rust side of the binding-overhead bench (bench/README.md §3, bench/bindings.sh):
+//! N sequential `accounts.importProfilePhoto` calls by URL through `Client::call`, the
+//! entry point both bindings call internally. The Python and Node scripts in
+//! bench/bindings/ do the same calls through their public APIs and print the same line.
+//!
+//! ```text
+//! pp-bench-calls URL CALLS WARMUP
+//! ```
+//!
+//! Prints one JSON line: `{"lang", "wall_us": [one per call], "cpu_s"}`, where `cpu_s` is
+//! the process CPU time (all threads) of the measured loop. Exits non-zero if a call fails.
+
+use std::time::Instant;
+
+use profile_photo::{Client, Config};
+use serde_json::json;
+
+/// Process CPU time (user + system, all threads) in seconds.
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, calls, warmup] = args.as_slice() else {
+        return Err("usage: pp-bench-calls URL CALLS WARMUP".into());
+    };
+    let calls: usize = calls.parse()?;
+    let warmup: usize = warmup.parse()?;
+    let port: u16 = url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .ok_or("the URL must name its port")?;
+
+    // The defaults (embedded SQLite + blob folder in data_dir) plus the two keys that let
+    // the fetcher reach the loopback server; the Python and Node scripts set the same keys.
+    let data = tempfile::tempdir()?;
+    let client = Client::open(Config {
+        data_dir: data.path().to_path_buf(),
+        allow_loopback: true,
+        fetch_allowed_ports: vec![port],
+        ..Config::default()
+    })
+    .await?;
+
+    let mut wall_us = Vec::with_capacity(calls);
+    let mut cpu_s = 0.0;
+    for (phase, n) in [("warmup", warmup), ("run", calls)] {
+        let cpu0 = cpu_seconds();
+        for i in 0..n {
+            // A fresh UID per call, as in every language: each call creates the account
+            // and publishes its first photo, so all calls do the same work.
+            let params = json!({"UID": format!("{phase}-{i}"), "url": url, "publish": true});
+            let t = Instant::now();
+            let r = client.call("accounts.importProfilePhoto", &params).await;
+            let dt = t.elapsed();
+            if !r.is_ok() {
+                return Err(format!("call {phase} {i} failed: {}", r.to_json()).into());
+            }
+            if phase == "run" {
+                wall_us.push(dt.as_secs_f64() * 1e6);
+            }
+        }
+        cpu_s = cpu_seconds() - cpu0;
+    }
+    println!(
+        "{}",
+        json!({"lang": "rust", "wall_us": wall_us, "cpu_s": cpu_s})
+    );
+    Ok(())
+}
