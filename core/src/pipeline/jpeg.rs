@@ -312,7 +312,13 @@ struct Component {
     own_bw: usize,
     own_bh: usize,
     plane: Vec<u8>,
+    /// Progressive only: per block, the `kept` coefficients the reduced IDCT reads (DC and
+    /// the low sy×sx corner), in zigzag order. The others only ever matter as zero or not,
+    /// which `nonzero` records, so they are not stored.
     coefs: Vec<i16>,
+    /// Zigzag index → slot in a block's `coefs`; 255 (out of range): not stored.
+    slot: [u8; 64],
+    kept: usize,
     /// Progressive only: per block, bit `k` set when zigzag coefficient `k` is nonzero (the
     /// refinement scans follow that history; kept here so no scan has to search for it).
     nonzero: Vec<u64>,
@@ -618,15 +624,15 @@ pub(crate) fn decode_scaled(bytes: &[u8], eighths: u32, max_coef_bytes: u64) -> 
         for c in &mut f.comps {
             let q = qt[c.tq].ok_or(Unsupported("missing DQT"))?;
             let stride = c.bw * c.sx;
-            // (zigzag index, natural index, quantizer) of the low sy×sx corner's AC terms.
-            let kept: Vec<(usize, usize, f32)> = (1..64)
-                .filter(|&k| ZIGZAG[k] / 8 < c.sy && ZIGZAG[k] % 8 < c.sx)
-                .map(|k| (k, ZIGZAG[k], f32::from(q[k])))
+            // (zigzag index, slot, natural index, quantizer) of the kept AC terms.
+            let kept: Vec<(usize, usize, usize, f32)> = (1..64)
+                .filter(|&k| usize::from(c.slot[k]) < c.kept)
+                .map(|k| (k, usize::from(c.slot[k]), ZIGZAG[k], f32::from(q[k])))
                 .collect();
-            let kept_mask = kept.iter().fold(0u64, |m, &(k, _, _)| m | 1 << k);
+            let kept_mask = kept.iter().fold(0u64, |m, &(k, ..)| m | 1 << k);
             let q0 = f32::from(q[0]);
             let mut fl = [0f32; 64];
-            for (i, blk) in c.coefs.chunks_exact(64).enumerate() {
+            for (i, blk) in c.coefs.chunks_exact(c.kept).enumerate() {
                 let (by, bx) = (i / c.bw, i % c.bw);
                 let o = by * c.sy * stride + bx * c.sx;
                 fl[0] = f32::from(blk[0]) * q0;
@@ -640,8 +646,8 @@ pub(crate) fn decode_scaled(bytes: &[u8], eighths: u32, max_coef_bytes: u64) -> 
                     }
                     continue;
                 }
-                for &(k, z, q) in &kept {
-                    fl[z] = f32::from(blk[k]) * q;
+                for &(_, slot, z, q) in &kept {
+                    fl[z] = f32::from(blk[slot]) * q;
                 }
                 idct.block(&fl, c.sx, c.sy, &mut c.plane[o..], stride);
             }
@@ -712,6 +718,8 @@ fn parse_frame(
             own_bh: 0,
             plane: Vec::new(),
             coefs: Vec::new(),
+            slot: [u8::MAX; 64],
+            kept: 0,
             nonzero: Vec::new(),
         });
     }
@@ -740,8 +748,14 @@ fn parse_frame(
         c.own_bw = (width * c.h).div_ceil(hmax).div_ceil(8);
         c.own_bh = (height * c.v).div_ceil(vmax).div_ceil(8);
         c.plane = vec![0u8; c.bw * c.sx * c.bh * c.sy];
+        for (k, &z) in ZIGZAG.iter().enumerate() {
+            if z / 8 < c.sy && z % 8 < c.sx {
+                c.slot[k] = c.kept as u8;
+                c.kept += 1;
+            }
+        }
         if progressive {
-            coef_bytes += (c.bw * c.bh * (64 * 2 + 8)) as u64;
+            coef_bytes += (c.bw * c.bh * (c.kept * 2 + 8)) as u64;
         }
     }
     if coef_bytes > max_coef_bytes {
@@ -749,7 +763,7 @@ fn parse_frame(
     }
     if progressive {
         for c in &mut comps {
-            c.coefs = vec![0i16; c.bw * c.bh * 64];
+            c.coefs = vec![0i16; c.bw * c.bh * c.kept];
             c.nonzero = vec![0u64; c.bw * c.bh];
         }
     }
@@ -1095,7 +1109,7 @@ fn dc_scan(
                         };
                         let coef = c
                             .coefs
-                            .get_mut((by * c.bw + bx) * 64)
+                            .get_mut((by * c.bw + bx) * c.kept)
                             .ok_or(Unsupported("block outside"))?;
                         if let Some(t) = tables.get(i) {
                             let s = u32::from(bits.decode(t)?);
@@ -1134,11 +1148,14 @@ fn ac_scan(
             }
             count += 1;
             let b = by * c.bw + bx;
-            let blk: &mut [i16; 64] = c
+            let blk = c
                 .coefs
-                .get_mut(b * 64..b * 64 + 64)
-                .and_then(|s| s.try_into().ok())
+                .get_mut(b * c.kept..(b + 1) * c.kept)
                 .ok_or(Unsupported("block outside"))?;
+            let blk = Block {
+                coefs: blk,
+                slot: &c.slot,
+            };
             let nz = c.nonzero.get_mut(b).ok_or(Unsupported("block outside"))?;
             if ah == 0 {
                 ac_first(bits, t, blk, nz, ss, se, al, &mut eobrun)?;
@@ -1150,6 +1167,27 @@ fn ac_scan(
     Ok(())
 }
 
+/// One progressive block's stored coefficients (see [`Component::coefs`]).
+struct Block<'a> {
+    coefs: &'a mut [i16],
+    slot: &'a [u8; 64],
+}
+
+impl Block<'_> {
+    /// The stored coefficient at zigzag index `k`; `None` when it is not kept.
+    #[inline(always)]
+    fn get_mut(&mut self, k: usize) -> Option<&mut i16> {
+        self.coefs.get_mut(usize::from(self.slot[k & 63]))
+    }
+
+    #[inline(always)]
+    fn set(&mut self, k: usize, v: i16) {
+        if let Some(c) = self.get_mut(k) {
+            *c = v;
+        }
+    }
+}
+
 /// A first AC scan (Ah = 0) of one block. Progressive coefficients are kept in zigzag
 /// order, so the scans walk them contiguously.
 #[inline(always)]
@@ -1157,7 +1195,7 @@ fn ac_scan(
 fn ac_first(
     bits: &mut Bits,
     t: &Huffman,
-    blk: &mut [i16; 64],
+    mut blk: Block,
     nz: &mut u64,
     ss: usize,
     se: usize,
@@ -1185,7 +1223,7 @@ fn ac_first(
                 return no("AC overflow");
             }
             let c = ((fast >> 8) << al) as i16;
-            blk[k] = c;
+            blk.set(k, c);
             *nz |= u64::from(c != 0) << k;
             k += 1;
             continue;
@@ -1198,7 +1236,7 @@ fn ac_first(
                 return no("AC overflow");
             }
             let c = (bits.value(s) << al) as i16;
-            blk[k] = c;
+            blk.set(k, c);
             *nz |= u64::from(c != 0) << k;
         } else if r == 15 {
             k += 15;
@@ -1220,7 +1258,7 @@ fn ac_first(
 fn ac_refine(
     bits: &mut Bits,
     t: &Huffman,
-    blk: &mut [i16; 64],
+    mut blk: Block,
     nz: &mut u64,
     ss: usize,
     se: usize,
@@ -1263,10 +1301,10 @@ fn ac_refine(
             } else {
                 zeros.trailing_zeros() as usize
             };
-            correct(bits, blk, *nz & ahead & !from(target), p1, m1);
+            correct(bits, &mut blk, *nz & ahead & !from(target), p1, m1);
             k = target;
             if s != 0 && k <= se {
-                blk[k] = value;
+                blk.set(k, value);
                 *nz |= 1 << k;
             }
             k += 1;
@@ -1274,7 +1312,7 @@ fn ac_refine(
     }
     if *eobrun > 0 {
         // The rest of the band only refines coefficients already nonzero.
-        correct(bits, blk, *nz & band & from(k), p1, m1);
+        correct(bits, &mut blk, *nz & band & from(k), p1, m1);
         *eobrun -= 1;
     }
     Ok(())
@@ -1283,7 +1321,7 @@ fn ac_refine(
 /// Correction bits, one per coefficient in `m` (nonzero ones), in zigzag order: a 1 adds
 /// the refined bit away from zero unless it is already set. Up to 32 bits are taken at once.
 #[inline(always)]
-fn correct(bits: &mut Bits, blk: &mut [i16; 64], mut m: u64, p1: i16, m1: i16) {
+fn correct(bits: &mut Bits, blk: &mut Block, mut m: u64, p1: i16, m1: i16) {
     while m != 0 {
         let n = m.count_ones().min(32);
         if bits.n < n {
@@ -1292,10 +1330,14 @@ fn correct(bits: &mut Bits, blk: &mut [i16; 64], mut m: u64, p1: i16, m1: i16) {
         let mut word = bits.peek(n) << (32 - n);
         bits.consume(n);
         for _ in 0..n {
-            let c = &mut blk[m.trailing_zeros() as usize];
+            let k = m.trailing_zeros() as usize;
             m &= m - 1;
-            if word & 0x8000_0000 != 0 && (*c & p1) == 0 {
-                *c += if *c >= 0 { p1 } else { m1 };
+            if word & 0x8000_0000 != 0 {
+                if let Some(c) = blk.get_mut(k) {
+                    if (*c & p1) == 0 {
+                        *c += if *c >= 0 { p1 } else { m1 };
+                    }
+                }
             }
             word <<= 1;
         }
