@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Binding overhead: the same sequential imports by URL (400×400 JPEG, publish) from Rust,
-# Python (sync and asyncio) and Node, against one loopback HTTP server, in interleaved
+# Binding overhead: the same sequential imports by URL (400×400 JPEG, publish) from Rust
+# (spawned like the bindings do, and awaited inline), Python (sync and asyncio) and Node, against one loopback HTTP server, in interleaved
 # rounds. Prints mean / p50 / p99 per call and each binding's overhead against Rust.
 # See bench/README.md §3.
 #   bash bench/bindings.sh [--calls 300] [--warmup 20] [--rounds 3]
@@ -29,6 +29,9 @@ cd "$ROOT"
 LOGS="$HERE/.results"
 mkdir -p "$LOGS"
 
+# The three builds compile the core from the work tree, a few minutes apart: if it changes in
+# between (someone is editing it), they would not run the same core. Checked after them.
+MARK="$(mktemp)"
 echo "build: pp-bench-calls (cargo, release)"
 "${PIN[@]}" cargo build -q --profile release --locked -p profile-photo-bench --features http --bin pp-bench-calls
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -54,6 +57,12 @@ echo "build: node addon (napi build --release)"
 git diff --quiet -- node/native.js node/native.d.ts \
   || { echo "napi build changed node/native.js or native.d.ts" >&2; exit 1; }
 
+if [ -n "$(find core -type f -newer "$MARK" | head -1)" ]; then
+  echo "core/ changed during the builds, so the three may differ: run again" >&2
+  exit 1
+fi
+rm -f "$MARK"
+
 # The server: the standard library's, serving a folder that holds only the photo.
 SERVE_DIR="$(mktemp -d)"
 cp "$PHOTO" "$SERVE_DIR/"
@@ -73,6 +82,7 @@ URL="http://127.0.0.1:$PORT/$(basename "$PHOTO")"
 run() {
   case "$1" in
     rust) "${PIN[@]}" "$RUST_BIN" "$URL" "$CALLS" "$WARMUP" ;;
+    rust-inline) "${PIN[@]}" "$RUST_BIN" "$URL" "$CALLS" "$WARMUP" --inline ;;
     python) "${PIN[@]}" "$VENV/bin/python" "$HERE/bindings/calls.py" "$URL" "$CALLS" "$WARMUP" ;;
     python-async) "${PIN[@]}" "$VENV/bin/python" "$HERE/bindings/calls.py" "$URL" "$CALLS" "$WARMUP" --async ;;
     node) "${PIN[@]}" node "$HERE/bindings/calls.mjs" "$URL" "$CALLS" "$WARMUP" ;;
@@ -82,7 +92,7 @@ run() {
 echo "$(basename "$PHOTO") from $URL; $CALLS calls after $WARMUP warm-up, $ROUNDS rounds, all on CPU ${BENCH_CPU:-1}"
 OUT="$LOGS/bindings.jsonl"
 : >"$OUT"
-LANGS=(rust python python-async node)
+LANGS=(rust rust-inline python python-async node)
 for ((r = 0; r < ROUNDS; r++)); do
   # The order rotates each round, so no language always runs first or last.
   for ((k = 0; k < ${#LANGS[@]}; k++)); do

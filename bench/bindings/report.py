@@ -13,7 +13,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-ORDER = ["rust", "python", "python-async", "node"]
+ORDER = ["rust", "rust-inline", "python", "python-async", "node"]
 
 
 def pct(sorted_us: list[float], p: float) -> float:

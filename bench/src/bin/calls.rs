@@ -4,8 +4,14 @@
 //! bench/bindings/ do the same calls through their public APIs and print the same line.
 //!
 //! ```text
-//! pp-bench-calls URL CALLS WARMUP
+//! pp-bench-calls URL CALLS WARMUP [--inline]
 //! ```
+//!
+//! By default each call is `tokio::spawn`ed and its handle awaited, which is what both
+//! bindings do (Python's blocking calls spawn on their runtime and wait on the handle; Node
+//! spawns on napi's runtime): the call runs on a runtime worker. `--inline` awaits
+//! `client.call` directly in `main`'s `block_on` instead, the plain way to write it in Rust;
+//! there the call is polled on the main thread while a worker drives the sockets.
 //!
 //! Prints one JSON line: `{"lang", "wall_us": [one per call], "cpu_s"}`, where `cpu_s` is
 //! the process CPU time (all threads) of the measured loop. Exits non-zero if a call fails.
@@ -30,8 +36,10 @@ fn cpu_seconds() -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [url, calls, warmup] = args.as_slice() else {
-        return Err("usage: pp-bench-calls URL CALLS WARMUP".into());
+    let (url, calls, warmup, inline) = match args.as_slice() {
+        [u, c, w] => (u, c, w, false),
+        [u, c, w, flag] if flag == "--inline" => (u, c, w, true),
+        _ => return Err("usage: pp-bench-calls URL CALLS WARMUP [--inline]".into()),
     };
     let calls: usize = calls.parse()?;
     let warmup: usize = warmup.parse()?;
@@ -61,7 +69,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // and publishes its first photo, so all calls do the same work.
             let params = json!({"UID": format!("{phase}-{i}"), "url": url, "publish": true});
             let t = Instant::now();
-            let r = client.call("accounts.importProfilePhoto", &params).await;
+            let r = if inline {
+                client.call("accounts.importProfilePhoto", &params).await
+            } else {
+                let client = client.clone();
+                tokio::spawn(
+                    async move { client.call("accounts.importProfilePhoto", &params).await },
+                )
+                .await?
+            };
             let dt = t.elapsed();
             if !r.is_ok() {
                 return Err(format!("call {phase} {i} failed: {}", r.to_json()).into());
@@ -74,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "{}",
-        json!({"lang": "rust", "wall_us": wall_us, "cpu_s": cpu_s})
+        json!({"lang": if inline { "rust-inline" } else { "rust" }, "wall_us": wall_us, "cpu_s": cpu_s})
     );
     Ok(())
 }
