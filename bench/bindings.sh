@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Binding overhead: the same sequential imports by URL (400×400 JPEG, publish) from Rust
-# (spawned like the bindings do, and awaited inline), Python (sync and asyncio) and Node, against one loopback HTTP server, in interleaved
-# rounds. Prints mean / p50 / p99 per call and each binding's overhead against Rust.
+# (spawned as the bindings do, and awaited inline), Python (sync and asyncio) and Node,
+# against one loopback HTTP server, in interleaved rounds. Prints mean / p50 / p99 per call
+# and each binding's overhead against Rust.
 # See bench/README.md §3.
 #   bash bench/bindings.sh [--calls 300] [--warmup 20] [--rounds 3]
 set -euo pipefail
@@ -31,7 +32,8 @@ mkdir -p "$LOGS"
 
 # The three builds compile the core from the work tree, a few minutes apart: if it changes in
 # between (someone is editing it), they would not run the same core. Checked after them.
-MARK="$(mktemp)"
+core_sum() { find core -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum; }
+CORE_SUM="$(core_sum)"
 echo "build: pp-bench-calls (cargo, release)"
 "${PIN[@]}" cargo build -q --profile release --locked -p profile-photo-bench --features http --bin pp-bench-calls
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -57,11 +59,10 @@ echo "build: node addon (napi build --release)"
 git diff --quiet -- node/native.js node/native.d.ts \
   || { echo "napi build changed node/native.js or native.d.ts" >&2; exit 1; }
 
-if [ -n "$(find core -type f -newer "$MARK" | head -1)" ]; then
+if [ "$(core_sum)" != "$CORE_SUM" ]; then
   echo "core/ changed during the builds, so the three may differ: run again" >&2
   exit 1
 fi
-rm -f "$MARK"
 
 # The server: the standard library's, serving a folder that holds only the photo.
 SERVE_DIR="$(mktemp -d)"
