@@ -303,9 +303,13 @@ struct Component {
     h: usize,
     v: usize,
     tq: usize,
-    /// Output pixels per block, horizontally and vertically.
+    /// Output pixels per block, horizontally and vertically (the same for every component:
+    /// subsampled chroma is upsampled afterwards, as libjpeg does).
     sx: usize,
     sy: usize,
+    /// Upsampling factors to the output grid (1 or 2).
+    fx: usize,
+    fy: usize,
     /// Blocks in the padded (whole-MCU) grid, and in the component's own extent.
     bw: usize,
     bh: usize,
@@ -712,6 +716,8 @@ fn parse_frame(
             tq,
             sx: 0,
             sy: 0,
+            fx: 1,
+            fy: 1,
             bw: 0,
             bh: 0,
             own_bw: 0,
@@ -738,11 +744,12 @@ fn parse_frame(
     let mcus_y = height.div_ceil(8 * vmax);
     let mut coef_bytes = 0u64;
     for c in &mut comps {
-        c.sx = n * hmax / c.h;
-        c.sy = n * vmax / c.v;
-        if c.sx > 8 || c.sy > 8 {
-            return no("scale vs sampling");
-        }
+        // Subsampled chroma: a twice larger IDCT lands it on the output grid directly while
+        // that IDCT is at most 4 points; an 8-point one (at 1/2 scale) costs more than the
+        // luma-sized IDCT plus upsampling afterwards, as libjpeg does.
+        let grid = |n_full: usize, f: usize| if n_full <= 4 { (n_full, 1) } else { (n, f) };
+        (c.sx, c.fx) = grid(n * hmax / c.h, hmax / c.h);
+        (c.sy, c.fy) = grid(n * vmax / c.v, vmax / c.v);
         c.bw = mcus_x * c.h;
         c.bh = mcus_y * c.v;
         c.own_bw = (width * c.h).div_ceil(hmax).div_ceil(8);
@@ -1351,11 +1358,13 @@ fn ycc_to_rgb(comps: &[Component], w: usize, h: usize) -> Vec<u8> {
     let (cr_r, cb_g, cr_g, cb_b) = (f(1.402), f(0.344136), f(0.714136), f(1.772));
     let half = 1 << (FIX - 1);
     let mut out = vec![0u8; w * h * 3];
-    let strides: Vec<usize> = comps.iter().map(|c| c.bw * c.sx).collect();
+    let ys = comps[0].bw * comps[0].sx;
+    let (mut cb_buf, mut cr_buf) = (vec![0u8; w], vec![0u8; w]);
+    let mut col = Vec::new();
     for (y, row) in out.chunks_exact_mut(w * 3).enumerate() {
-        let yr = &comps[0].plane[y * strides[0]..y * strides[0] + w];
-        let cbr = &comps[1].plane[y * strides[1]..y * strides[1] + w];
-        let crr = &comps[2].plane[y * strides[2]..y * strides[2] + w];
+        let yr = &comps[0].plane[y * ys..y * ys + w];
+        let cbr = chroma_row(&comps[1], y, w, h, &mut col, &mut cb_buf);
+        let crr = chroma_row(&comps[2], y, w, h, &mut col, &mut cr_buf);
         for (((px, &yy), &cb), &cr) in row.chunks_exact_mut(3).zip(yr).zip(cbr).zip(crr) {
             let yy = i32::from(yy);
             let cb = i32::from(cb) - 128;
@@ -1366,6 +1375,73 @@ fn ycc_to_rgb(comps: &[Component], w: usize, h: usize) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Row `y` of a chroma plane on the `w`×`h` output grid: the stored row itself, or, for a
+/// plane stored subsampled, the row upsampled into `buf` with libjpeg's "fancy" triangle
+/// filter (each output sample is ¾ the nearer stored sample and ¼ the next one, in each
+/// subsampled direction).
+fn chroma_row<'a>(
+    c: &'a Component,
+    y: usize,
+    w: usize,
+    h: usize,
+    col: &mut Vec<u16>,
+    buf: &'a mut [u8],
+) -> &'a [u8] {
+    let stride = c.bw * c.sx;
+    if c.fx == 1 && c.fy == 1 {
+        return &c.plane[y * stride..y * stride + w];
+    }
+    // Stored samples that cover the image (beyond them is MCU padding).
+    let (cw, ch) = (w.div_ceil(c.fx), h.div_ceil(c.fy));
+    let row = |r: usize| &c.plane[r * stride..r * stride + cw];
+    // Vertical pass into `col`, scaled by 4.
+    col.clear();
+    if c.fy == 2 {
+        let near = y / 2;
+        let far = if y.is_multiple_of(2) {
+            near.saturating_sub(1)
+        } else {
+            (near + 1).min(ch - 1)
+        };
+        col.extend(
+            row(near)
+                .iter()
+                .zip(row(far))
+                .map(|(&a, &b)| 3 * u16::from(a) + u16::from(b)),
+        );
+    } else {
+        col.extend(row(y).iter().map(|&a| 4 * u16::from(a)));
+    }
+    if c.fx == 1 {
+        for (o, &v) in buf.iter_mut().zip(col.iter()) {
+            *o = ((v + 2) >> 2) as u8;
+        }
+        return buf;
+    }
+    // Horizontal: the two outputs of stored sample i lean towards i-1 and i+1. The first and
+    // last samples have no outer neighbour and use themselves.
+    let last = cw - 1;
+    let at = |i: usize, n: usize| ((3 * col[i] + col[n] + 8 - (n > i) as u16) >> 4) as u8;
+    buf[0] = at(0, 0);
+    if w > 1 {
+        buf[1] = at(0, 1.min(last));
+    }
+    if let Some(rest) = buf.get_mut(2..) {
+        for (pair, win) in rest.chunks_exact_mut(2).zip(col.windows(3)) {
+            let here = 3 * win[1];
+            pair[0] = ((here + win[0] + 8) >> 4) as u8;
+            pair[1] = ((here + win[2] + 7) >> 4) as u8;
+        }
+    }
+    // The tail the windows did not reach (the last sample, and an odd width's end).
+    for (x, o) in buf.iter_mut().enumerate().skip((2 * last).max(2)) {
+        let i = x / 2;
+        let n = if x % 2 == 0 { i - 1 } else { (i + 1).min(last) };
+        *o = at(i, n);
+    }
+    buf
 }
 
 #[cfg(test)]
@@ -1404,16 +1480,20 @@ mod tests {
 
     #[test]
     fn matches_jpeg_decoder_at_every_scale_and_layout() {
-        let (w, h) = (203u16, 117u16);
+        // 205×119 gives odd output sizes at 1/2 (103×60) and 1/4 (52×30), the edges of the
+        // chroma upsampling.
         let cases = [
-            (SamplingFactor::R_4_2_0, false, 0u16, 3usize),
-            (SamplingFactor::R_4_2_0, true, 0, 3),
-            (SamplingFactor::R_4_4_4, false, 3, 3),
-            (SamplingFactor::R_4_2_2, true, 0, 3),
-            (SamplingFactor::R_4_2_0, false, 5, 3),
-            (SamplingFactor::R_4_4_4, true, 0, 1),
+            (203u16, 117u16, SamplingFactor::R_4_2_0, false, 0u16, 3usize),
+            (203, 117, SamplingFactor::R_4_2_0, true, 0, 3),
+            (203, 117, SamplingFactor::R_4_4_4, false, 3, 3),
+            (203, 117, SamplingFactor::R_4_2_2, true, 0, 3),
+            (203, 117, SamplingFactor::R_4_2_0, false, 5, 3),
+            (203, 117, SamplingFactor::R_4_4_4, true, 0, 1),
+            (205, 119, SamplingFactor::R_4_2_0, false, 0, 3),
+            (205, 119, SamplingFactor::R_4_2_2, false, 0, 3),
+            (205, 119, SamplingFactor::R_4_4_0, true, 0, 3),
         ];
-        for (sampling, progressive, restart, c) in cases {
+        for (w, h, sampling, progressive, restart, c) in cases {
             let px = photo_like(w.into(), h.into(), c);
             let mut jpeg = Vec::new();
             let mut e = Encoder::new(&mut jpeg, 90);
