@@ -2,19 +2,21 @@
 # Binding overhead: the same sequential imports by URL (400×400 JPEG, publish) from Rust
 # (spawned as the bindings do, and awaited inline), Python (sync and asyncio) and Node,
 # against one loopback HTTP server, in interleaved rounds. Prints mean / p50 / p99 per call
-# and each binding's overhead against Rust.
+# and each binding's overhead against Rust. --policies: `accounts.getPolicies` instead of
+# the import, a call with almost no work, to see the bindings' fixed cost per call.
 # See bench/README.md §3.
-#   bash bench/bindings.sh [--calls 300] [--warmup 20] [--rounds 3]
+#   bash bench/bindings.sh [--calls 300] [--warmup 20] [--rounds 3] [--policies]
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-CALLS=300 WARMUP=20 ROUNDS=3
+CALLS=300 WARMUP=20 ROUNDS=3 FLAGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --calls) CALLS=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
-    *) echo "usage: bash bench/bindings.sh [--calls N] [--warmup N] [--rounds N]" >&2; exit 2 ;;
+    --policies) FLAGS=(--policies); shift ;;
+    *) echo "usage: bash bench/bindings.sh [--calls N] [--warmup N] [--rounds N] [--policies]" >&2; exit 2 ;;
   esac
 done
 PHOTO="${PHOTO:-$ROOT/../shared/bench-corpus/small_avatar400_Aqua.jpg}"
@@ -82,15 +84,21 @@ URL="http://127.0.0.1:$PORT/$(basename "$PHOTO")"
 
 run() {
   case "$1" in
-    rust) "${PIN[@]}" "$RUST_BIN" "$URL" "$CALLS" "$WARMUP" ;;
-    rust-inline) "${PIN[@]}" "$RUST_BIN" "$URL" "$CALLS" "$WARMUP" --inline ;;
-    python) "${PIN[@]}" "$VENV/bin/python" "$HERE/bindings/calls.py" "$URL" "$CALLS" "$WARMUP" ;;
-    python-async) "${PIN[@]}" "$VENV/bin/python" "$HERE/bindings/calls.py" "$URL" "$CALLS" "$WARMUP" --async ;;
-    node) "${PIN[@]}" node "$HERE/bindings/calls.mjs" "$URL" "$CALLS" "$WARMUP" ;;
+    rust) "${PIN[@]}" "$RUST_BIN" "$URL" "$CALLS" "$WARMUP" "${FLAGS[@]}" ;;
+    rust-inline) "${PIN[@]}" "$RUST_BIN" "$URL" "$CALLS" "$WARMUP" --inline "${FLAGS[@]}" ;;
+    python) "${PIN[@]}" "$VENV/bin/python" "$HERE/bindings/calls.py" "$URL" "$CALLS" "$WARMUP" "${FLAGS[@]}" ;;
+    python-async) "${PIN[@]}" "$VENV/bin/python" "$HERE/bindings/calls.py" "$URL" "$CALLS" "$WARMUP" --async "${FLAGS[@]}" ;;
+    node) "${PIN[@]}" node "$HERE/bindings/calls.mjs" "$URL" "$CALLS" "$WARMUP" "${FLAGS[@]}" ;;
   esac
 }
 
-echo "$(basename "$PHOTO") from $URL; $CALLS calls after $WARMUP warm-up, $ROUNDS rounds, all on CPU ${BENCH_CPU:-1}"
+# The clients' data folders (SQLite + blobs), made by each runner under $TMPDIR: tmpfs by
+# default. On this machine's ext4 /tmp, the cost of creating files after the previous
+# runner deleted its thousands varies by ±4 % from run to run, more than the bindings cost.
+export TMPDIR="${BENCH_TMPDIR:-/dev/shm}"
+WHAT="imports of $(basename "$PHOTO") from $URL"
+[ ${#FLAGS[@]} -eq 0 ] || WHAT="accounts.getPolicies calls"
+echo "$WHAT; $CALLS calls after $WARMUP warm-up, $ROUNDS rounds, all on CPU ${BENCH_CPU:-1}; data in $TMPDIR"
 OUT="$LOGS/bindings.jsonl"
 : >"$OUT"
 LANGS=(rust rust-inline python python-async node)

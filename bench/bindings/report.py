@@ -1,11 +1,12 @@
-"""Table of the binding-overhead bench (bench/bindings.sh): reads the JSON lines the four
-runners printed, in run order, and prints one markdown row per language.
+"""Table of the binding-overhead bench (bench/bindings.sh): reads the JSON lines the
+runners printed, in run order, and prints one markdown row per caller.
 
-Each statistic is computed here, the same way for every language, from the raw per-call
-wall times: mean, p50 and p99 (nearest rank), and CPU ms per call (process CPU time of the
-loop / calls). A language's figure is the median of its rounds. The overheads are the
-median over rounds of (language / Rust − 1) within the same round, so a slow spell of the
-machine that hits one round counts against everyone in it.
+Each statistic is computed here, the same way for every caller, from the raw per-call wall
+times: mean, p50 and p99 (nearest rank), and CPU µs per call (process CPU time of the
+loop / calls). A caller's figure is the median of its rounds. The differences against Rust
+(the `rust` row: the call spawned on the runtime, as both bindings do) are the median over
+rounds of the difference within the same round, so a slow spell of the machine that hits
+one round counts against everyone in it.
 """
 
 import json
@@ -23,10 +24,10 @@ def pct(sorted_us: list[float], p: float) -> float:
 def stats(line: dict) -> dict:
     w = sorted(line["wall_us"])
     return {
-        "mean": statistics.fmean(w) / 1e3,
-        "p50": pct(w, 0.50) / 1e3,
-        "p99": pct(w, 0.99) / 1e3,
-        "cpu": line["cpu_s"] / len(w) * 1e3,
+        "mean": statistics.fmean(w),
+        "p50": pct(w, 0.50),
+        "p99": pct(w, 0.99),
+        "cpu": line["cpu_s"] / len(w) * 1e6,
     }
 
 
@@ -41,20 +42,22 @@ def main() -> None:
     def med(lang: str, key: str) -> float:
         return statistics.median(r[key] for r in rounds[lang])
 
-    def over(lang: str, key: str) -> str:
+    def delta(lang: str, key: str) -> str:
         if lang == "rust":
             return "—"
-        ratios = [(r[key] / base[key] - 1) * 100 for r, base in zip(rounds[lang], rust)]
-        return f"{statistics.median(ratios):+.1f} %"
+        pairs = list(zip(rounds[lang], rust))
+        rel = statistics.median((r[key] / b[key] - 1) * 100 for r, b in pairs)
+        diff = statistics.median(r[key] - b[key] for r, b in pairs)
+        return f"{rel:+.1f} % ({diff:+.0f} µs)"
 
-    print("| caller | mean ms | p50 ms | p99 ms | CPU ms/call | p50 per round | "
-          "overhead p50 | overhead mean | overhead CPU |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| caller | mean µs | p50 µs | p99 µs | CPU µs/call | p50 per round | "
+          "vs Rust: p50 | mean | CPU |")
+    print("|---|--:|--:|--:|--:|---|--:|--:|--:|")
     for lang in [l for l in ORDER if l in rounds]:
-        per_round = " / ".join(f"{r['p50']:.2f}" for r in rounds[lang])
-        print(f"| {lang} | {med(lang, 'mean'):.2f} | {med(lang, 'p50'):.2f} | {med(lang, 'p99'):.2f} "
-              f"| {med(lang, 'cpu'):.2f} | {per_round} | {over(lang, 'p50')} | {over(lang, 'mean')} "
-              f"| {over(lang, 'cpu')} |")
+        per_round = " / ".join(f"{r['p50']:.0f}" for r in rounds[lang])
+        print(f"| {lang} | {med(lang, 'mean'):.0f} | {med(lang, 'p50'):.0f} | {med(lang, 'p99'):.0f} "
+              f"| {med(lang, 'cpu'):.0f} | {per_round} | {delta(lang, 'p50')} | {delta(lang, 'mean')} "
+              f"| {delta(lang, 'cpu')} |")
 
 
 if __name__ == "__main__":

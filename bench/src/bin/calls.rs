@@ -4,7 +4,7 @@
 //! bench/bindings/ do the same calls through their public APIs and print the same line.
 //!
 //! ```text
-//! pp-bench-calls URL CALLS WARMUP [--inline]
+//! pp-bench-calls URL CALLS WARMUP [--inline] [--policies]
 //! ```
 //!
 //! By default each call is `tokio::spawn`ed and its handle awaited, which is what both
@@ -12,6 +12,8 @@
 //! spawns on napi's runtime): the call runs on a runtime worker. `--inline` awaits
 //! `client.call` directly in `main`'s `block_on` instead, the plain way to write it in Rust;
 //! there the call is polled on the main thread while a worker drives the sockets.
+//! `--policies` calls `accounts.getPolicies` instead (one small SQLite read, no photo): the
+//! bindings' fixed cost per call, which the import's milliseconds would otherwise hide.
 //!
 //! Prints one JSON line: `{"lang", "wall_us": [one per call], "cpu_s"}`, where `cpu_s` is
 //! the process CPU time (all threads) of the measured loop. Exits non-zero if a call fails.
@@ -36,13 +38,25 @@ fn cpu_seconds() -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (url, calls, warmup, inline) = match args.as_slice() {
-        [u, c, w] => (u, c, w, false),
-        [u, c, w, flag] if flag == "--inline" => (u, c, w, true),
-        _ => return Err("usage: pp-bench-calls URL CALLS WARMUP [--inline]".into()),
+    let usage = "usage: pp-bench-calls URL CALLS WARMUP [--inline] [--policies]";
+    let [url, calls, warmup, flags @ ..] = args.as_slice() else {
+        return Err(usage.into());
     };
     let calls: usize = calls.parse()?;
     let warmup: usize = warmup.parse()?;
+    let (mut inline, mut policies) = (false, false);
+    for f in flags {
+        match f.as_str() {
+            "--inline" => inline = true,
+            "--policies" => policies = true,
+            _ => return Err(usage.into()),
+        }
+    }
+    let method = if policies {
+        "accounts.getPolicies"
+    } else {
+        "accounts.importProfilePhoto"
+    };
     let port: u16 = url
         .rsplit_once(':')
         .and_then(|(_, rest)| rest.split('/').next())
@@ -67,16 +81,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for i in 0..n {
             // A fresh UID per call, as in every language: each call creates the account
             // and publishes its first photo, so all calls do the same work.
-            let params = json!({"UID": format!("{phase}-{i}"), "url": url, "publish": true});
+            let params = if policies {
+                json!({})
+            } else {
+                json!({"UID": format!("{phase}-{i}"), "url": url, "publish": true})
+            };
             let t = Instant::now();
             let r = if inline {
-                client.call("accounts.importProfilePhoto", &params).await
+                client.call(method, &params).await
             } else {
                 let client = client.clone();
-                tokio::spawn(
-                    async move { client.call("accounts.importProfilePhoto", &params).await },
-                )
-                .await?
+                tokio::spawn(async move { client.call(method, &params).await }).await?
             };
             let dt = t.elapsed();
             if !r.is_ok() {
