@@ -36,12 +36,12 @@ mkdir -p "$LOGS"
 # between (someone is editing it), they would not run the same core. Checked after them.
 core_sum() { find core -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum; }
 CORE_SUM="$(core_sum)"
-echo "build: pp-bench-calls (cargo, release)"
-"${PIN[@]}" cargo build -q --profile release --locked -p profile-photo-bench --features http --bin pp-bench-calls
+echo "build: avatarium-bench-calls (cargo, release)"
+"${PIN[@]}" cargo build -q --profile release --locked -p avatarium-bench --features http --bin avatarium-bench-calls
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-RUST_BIN="$TARGET_DIR/$CARGO_BUILD_TARGET/release/pp-bench-calls"
+RUST_BIN="$TARGET_DIR/$CARGO_BUILD_TARGET/release/avatarium-bench-calls"
 
-echo "build: profile_photo wheel (maturin, release) into bench/.peers/bindings-venv"
+echo "build: avatarium wheel (maturin, release) into bench/.peers/bindings-venv"
 VENV="$HERE/.peers/bindings-venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 if ! MATURIN_PEP517_ARGS="--profile release --locked" "${PIN[@]}" "$VENV/bin/python" -m pip install -v \

@@ -1,6 +1,6 @@
 """Side-by-side pipeline benchmark driver (bench/README.md; run through bench/run.sh).
 
-Runs our pipeline (pp-bench), sharp, Pillow and the libjpeg-turbo 1/8-scale decode floor
+Runs our pipeline (avatarium-bench), sharp, Pillow and the libjpeg-turbo 1/8-scale decode floor
 on the same files with the same workload, in interleaved rounds, each process pinned to one
 core; reads each process's own CPU time per file and its peak RSS (wait4). Then checks
 output equivalence against Pillow and our memory behaviour.
@@ -106,7 +106,7 @@ def open_out(d, name, what):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("corpus")
-    ap.add_argument("--ours", required=True, help="the pp-bench binary")
+    ap.add_argument("--ours", required=True, help="the avatarium-bench binary")
     ap.add_argument("--node", default="node")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--rounds", type=int, default=3)

@@ -8,6 +8,6 @@ ROOT="$(cd "$HERE/.." && pwd)"
 CORPUS="${1:-$ROOT/../shared/bench-corpus}"
 [ $# -gt 0 ] && shift
 cd "$ROOT"
-cargo build -q --profile release -p profile-photo-bench --features http --bin pp-bench-http
+cargo build -q --profile release -p avatarium-bench --features http --bin avatarium-bench-http
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-exec "$TARGET_DIR/release/pp-bench-http" "$CORPUS" "$@"
+exec "$TARGET_DIR/release/avatarium-bench-http" "$CORPUS" "$@"

@@ -9,7 +9,7 @@ mkdir -p "$PEERS"
 if ! [ -f "$PEERS/node_modules/sharp/package.json" ] ||
    ! grep -q "\"version\": \"$SHARP_VERSION\"" "$PEERS/node_modules/sharp/package.json"; then
   echo "installing sharp $SHARP_VERSION into $PEERS…" >&2
-  [ -f "$PEERS/package.json" ] || echo '{"name":"profile-photo-bench-peers","private":true}' >"$PEERS/package.json"
+  [ -f "$PEERS/package.json" ] || echo '{"name":"avatarium-bench-peers","private":true}' >"$PEERS/package.json"
   (cd "$PEERS" && npm install --no-audit --no-fund --loglevel=error "sharp@$SHARP_VERSION" >&2)
 fi
 if ! [ -x "$PEERS/venv/bin/python" ] ||

@@ -11,11 +11,11 @@ PEERS="$HERE/.peers"
 
 bash "$HERE/install-peers.sh"
 
-echo "building pp-bench (release)…" >&2
-(cd "$ROOT" && cargo build -q --profile release -p profile-photo-bench --bin pp-bench)
+echo "building avatarium-bench (release)…" >&2
+(cd "$ROOT" && cargo build -q --profile release -p avatarium-bench --bin avatarium-bench)
 TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-BIN="$TARGET_DIR/release/pp-bench"
-[ -x "$BIN" ] || BIN="$(ls -t "$TARGET_DIR"/*/release/pp-bench 2>/dev/null | head -1)"
+BIN="$TARGET_DIR/release/avatarium-bench"
+[ -x "$BIN" ] || BIN="$(ls -t "$TARGET_DIR"/*/release/avatarium-bench 2>/dev/null | head -1)"
 
 exec "$PEERS/venv/bin/python" "$HERE/driver.py" "$CORPUS" --ours "$BIN" \
   --python "$PEERS/venv/bin/python" --node "$(command -v node)" "$@"

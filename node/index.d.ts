@@ -1,11 +1,11 @@
-// Public typings of `profile-photo` (hand-written; the native layer's are in native.d.ts).
+// Public typings of `avatarium` (hand-written; the native layer's are in native.d.ts).
 
 /**
  * Operator configuration: the keys of SPEC.md in camelCase. Every key is optional and
  * takes the default of SPEC.md; an unknown key or a bad value throws `INVALID_PARAMETER`.
  */
 export interface ClientOptions {
-  /** Home of the embedded default (SQLite file, blob folder, generated secret). Default `./profile-photo-data`. */
+  /** Home of the embedded default (SQLite file, blob folder, generated secret). Default `./avatarium-data`. */
   dataDir?: string
   /** `sqlite://…` or `postgres://…`; default: a SQLite file in `dataDir`. */
   databaseUrl?: string

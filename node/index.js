@@ -1,5 +1,5 @@
 'use strict'
-// profile-photo for Node: the Gigya-style API (`client.accounts.importProfilePhoto(...)`)
+// avatarium for Node: the Gigya-style API (`client.accounts.importProfilePhoto(...)`)
 // over the native addon. This file only converts: options and params to JSON for the
 // core, Buffers to base64, envelopes and native errors to `ProfilePhotoError`. Every
 // parameter rule, error code and message comes from the Rust core.
@@ -136,7 +136,7 @@ function envelopeOf(err) {
   return { errorCode: kind.errorCode, statusCode: kind.statusCode, errorMessage: kind.message, errorDetails: String(err) }
 }
 
-const OPENED = Symbol('profile-photo.opened')
+const OPENED = Symbol('avatarium.opened')
 
 function withOpenSignal(options) {
   if (options?.signal?.aborted) throw options.signal.reason

@@ -1,4 +1,4 @@
-// ESM entry: the same objects as `require('profile-photo')` (one addon instance).
+// ESM entry: the same objects as `require('avatarium')` (one addon instance).
 import cjs from './index.js'
 
 export const { Client, ProfilePhotoError, version } = cjs

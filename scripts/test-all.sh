@@ -10,7 +10,7 @@ ROOT=$PWD
 
 export CARGO_TERM_COLOR=never
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
-export PP_TARGET_DIR="$ROOT/target/$CARGO_BUILD_TARGET/debug"
+export AVATARIUM_TARGET_DIR="$ROOT/target/$CARGO_BUILD_TARGET/debug"
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
@@ -21,10 +21,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust: core, CLI, examples"
 cargo test --workspace --locked
 # The CLI binary that build made (the CLI's integration tests run it); later suites reuse it.
-export PP_CLI_BIN="$PP_TARGET_DIR/profile-photo"
+export AVATARIUM_CLI_BIN="$AVATARIUM_TARGET_DIR/avatarium"
 
 step "example: Rust (the seed's sample)"
-cargo run --locked -q -p profile-photo-example
+cargo run --locked -q -p avatarium-example
 
 for suite in c python node rest scale; do
   if [ -f "scripts/test-$suite.sh" ]; then

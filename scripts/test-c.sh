@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The C ABI (ffi-c/): build libprofile_photo (dev profile), check the committed header,
+# The C ABI (ffi-c/): build libavatarium (dev profile), check the committed header,
 # install it with scripts/install-c.sh into a scratch prefix, compile the C tests and the C
 # example (as C and as C++) with -Wall -Wextra -Werror against the static library, and run
 # them all under valgrind (no definite/indirect leak, no invalid access). Also builds the
-# example the documented way, `cc $(pkg-config --cflags --libs profile_photo) app.c`.
+# example the documented way, `cc $(pkg-config --cflags --libs avatarium) app.c`.
 #
-# Called by scripts/test-all.sh (which exports CARGO_BUILD_TARGET and PP_TARGET_DIR); works
+# Called by scripts/test-all.sh (which exports CARGO_BUILD_TARGET and AVATARIUM_TARGET_DIR); works
 # on its own too. Installs gcc, g++, valgrind, pkg-config and libcjson-dev when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ ROOT=$PWD
 
 export CARGO_TERM_COLOR=never
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
-PP_TARGET_DIR="${PP_TARGET_DIR:-$ROOT/target/$CARGO_BUILD_TARGET/debug}"
+AVATARIUM_TARGET_DIR="${AVATARIUM_TARGET_DIR:-$ROOT/target/$CARGO_BUILD_TARGET/debug}"
 OUT="$ROOT/target/c-tests"
 PREFIX="$OUT/prefix"
 
@@ -35,35 +35,35 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # ---- library and header ----
-step "build libprofile_photo (dev) and check the header"
-cargo build --locked -p profile-photo-ffi
-cargo test --locked -p profile-photo-ffi
+step "build libavatarium (dev) and check the header"
+cargo build --locked -p avatarium-ffi
+cargo test --locked -p avatarium-ffi
 
 step "install into $PREFIX"
 rm -rf "$OUT"
 mkdir -p "$OUT"
-PP_LIB_DIR="$PP_TARGET_DIR" bash scripts/install-c.sh "$PREFIX"
+AVATARIUM_LIB_DIR="$AVATARIUM_TARGET_DIR" bash scripts/install-c.sh "$PREFIX"
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 
 # ---- compile ----
 step "compile the C tests and the example"
 CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror)
-read -r -a PP_CFLAGS <<<"$(pkg-config --cflags profile_photo)"
-read -r -a STATIC_LIBS <<<"$PREFIX/lib/libprofile_photo.a $(pkg-config --variable=native_static_libs profile_photo)"
+read -r -a AVATARIUM_CFLAGS <<<"$(pkg-config --cflags avatarium)"
+read -r -a STATIC_LIBS <<<"$PREFIX/lib/libavatarium.a $(pkg-config --variable=native_static_libs avatarium)"
 read -r -a CJSON <<<"$(pkg-config --cflags --libs libcjson 2>/dev/null || echo -lcjson)"
 tests=()
 for src in ffi-c/tests/*.c; do
   name=$(basename "$src" .c)
-  cc "${CFLAGS[@]}" "${PP_CFLAGS[@]}" "$src" -o "$OUT/$name" "${CJSON[@]}" "${STATIC_LIBS[@]}"
+  cc "${CFLAGS[@]}" "${AVATARIUM_CFLAGS[@]}" "$src" -o "$OUT/$name" "${CJSON[@]}" "${STATIC_LIBS[@]}"
   tests+=("$name")
 done
 EXAMPLE=examples/c/import_then_publish.c
-cc "${CFLAGS[@]}" "${PP_CFLAGS[@]}" "$EXAMPLE" -o "$OUT/example_c" "${STATIC_LIBS[@]}"
-g++ -std=c++17 -g -O1 -Wall -Wextra -Werror "${PP_CFLAGS[@]}" -x c++ "$EXAMPLE" -x none \
+cc "${CFLAGS[@]}" "${AVATARIUM_CFLAGS[@]}" "$EXAMPLE" -o "$OUT/example_c" "${STATIC_LIBS[@]}"
+g++ -std=c++17 -g -O1 -Wall -Wextra -Werror "${AVATARIUM_CFLAGS[@]}" -x c++ "$EXAMPLE" -x none \
   -o "$OUT/example_cxx" "${STATIC_LIBS[@]}"
 # The documented link line, against the shared library.
 # shellcheck disable=SC2046
-cc $(pkg-config --cflags --libs profile_photo) "$EXAMPLE" -o "$OUT/example_shared"
+cc $(pkg-config --cflags --libs avatarium) "$EXAMPLE" -o "$OUT/example_shared"
 echo "built: ${tests[*]} example_c example_cxx example_shared"
 
 # ---- run ----
@@ -145,7 +145,7 @@ step "example built with pkg-config (shared library)"
 mkdir -p "$OUT/data-shared"
 if "$OUT/example_shared" "$PHOTO_URL" "$OUT/data-shared" >"$OUT/example_shared.out" 2>&1 &&
   [ "$(grep -c -E '^(Photo imported|Published|Account):' "$OUT/example_shared.out")" = 3 ]; then
-  echo "ok    example_shared ($(ldd "$OUT/example_shared" | awk '/libprofile_photo/ {print $3}'))"
+  echo "ok    example_shared ($(ldd "$OUT/example_shared" | awk '/libavatarium/ {print $3}'))"
 else
   failed=1
   echo "FAIL  example_shared"

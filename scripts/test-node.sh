@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Node addon (node/, npm package `profile-photo`): build it, check its typings, run its
+# Node addon (node/, npm package `avatarium`): build it, check its typings, run its
 # node:test suite and the Node examples. Called by scripts/test-all.sh; runs on its own too.
 #
 # The addon is built with the DEV profile for the same --target as every other suite, so it
@@ -41,7 +41,7 @@ git -C "$ROOT" diff --exit-code -- node/native.js node/native.d.ts
 
 step "examples: link the package like another project would"
 cd "$ROOT/examples/node"
-if [ ! -e node_modules/profile-photo/package.json ]; then
+if [ ! -e node_modules/avatarium/package.json ]; then
   npm install --no-audit --no-fund --no-package-lock
 fi
 

@@ -44,7 +44,7 @@ if ! MATURIN_PEP517_ARGS="--profile dev --locked" "$PY" -m pip install -v --forc
 fi
 grep -E '^ *(Compiling|Finished|📦)' "$LOG" | sed 's/^ */  /' || true
 
-# Run from outside the source tree so `import profile_photo` is the installed wheel.
+# Run from outside the source tree so `import avatarium` is the installed wheel.
 cd "$ROOT/target"
 "$PY" -m pytest "$ROOT/py/tests" -q -p no:cacheprovider
 

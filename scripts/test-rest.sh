@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The REST endpoint (`profile-photo serve`): its curl example against a server on 127.0.0.1.
+# The REST endpoint (`avatarium serve`): its curl example against a server on 127.0.0.1.
 # The Rust tests of the endpoint (cli/tests/rest_*.rs) run in `cargo test --workspace`.
 #
 # Called by scripts/test-all.sh; also runs on its own from any directory.
@@ -9,7 +9,7 @@ ROOT=$PWD
 
 export CARGO_TERM_COLOR=never
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
-PP_TARGET_DIR="${PP_TARGET_DIR:-$ROOT/target/$CARGO_BUILD_TARGET/debug}"
+AVATARIUM_TARGET_DIR="${AVATARIUM_TARGET_DIR:-$ROOT/target/$CARGO_BUILD_TARGET/debug}"
 
 # curl and openssl (the example signs requests with it); installed only when missing.
 missing=()
@@ -22,10 +22,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # test-all.sh hands over the binary that `cargo test --workspace` built (workspace feature
-# set); building `-p profile-photo-cli` alone would compile dependencies again with another
+# set); building `-p avatarium-cli` alone would compile dependencies again with another
 # feature set. Run on its own, this script builds it.
-if [ -z "${PP_CLI_BIN:-}" ]; then
-  cargo build --locked -q -p profile-photo-cli
-  PP_CLI_BIN="$PP_TARGET_DIR/profile-photo"
+if [ -z "${AVATARIUM_CLI_BIN:-}" ]; then
+  cargo build --locked -q -p avatarium-cli
+  AVATARIUM_CLI_BIN="$AVATARIUM_TARGET_DIR/avatarium"
 fi
-PP_BIN="$PP_CLI_BIN" bash examples/rest/run.sh
+AVATARIUM_BIN="$AVATARIUM_CLI_BIN" bash examples/rest/run.sh

@@ -7,8 +7,8 @@
 #   bash scripts/test-scale.sh
 #
 # First run on a fresh machine: installs PostgreSQL from apt when missing and builds
-# garage 2.5.0 once into ~/.cache/profile-photo/bin (several minutes); later runs reuse it.
-# PP_GARAGE_NODES (default 3) sets the cluster size; PP_SCALE_HAMMER_SECS the length of
+# garage 2.5.0 once into ~/.cache/avatarium/bin (several minutes); later runs reuse it.
+# AVATARIUM_GARAGE_NODES (default 3) sets the cluster size; AVATARIUM_SCALE_HAMMER_SECS the length of
 # the multi-process run. (s3s-fs 0.14.1 was tried as a quicker single-node server: its
 # ListObjects answers 500 while other clients write, which the multi-process test's
 # concurrent purges hit, so Garage it is.)
@@ -18,8 +18,8 @@ ROOT=$PWD
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
-export PP_TARGET_DIR="${PP_TARGET_DIR:-$ROOT/target/$CARGO_BUILD_TARGET/debug}"
-NODES="${PP_GARAGE_NODES:-3}"
+export AVATARIUM_TARGET_DIR="${AVATARIUM_TARGET_DIR:-$ROOT/target/$CARGO_BUILD_TARGET/debug}"
+NODES="${AVATARIUM_GARAGE_NODES:-3}"
 S3_SH="$ROOT/scripts/services/garage.sh"
 
 started=$SECONDS
@@ -42,35 +42,35 @@ trap 'exit 130' INT TERM
 step "services: PostgreSQL and a $NODES-node Garage cluster"
 bash scripts/services/postgres.sh install
 bash "$S3_SH" install
-PP_TEST_DATABASE_URL=$(bash scripts/services/postgres.sh start "$work/pg")
-export PP_TEST_DATABASE_URL
+AVATARIUM_TEST_DATABASE_URL=$(bash scripts/services/postgres.sh start "$work/pg")
+export AVATARIUM_TEST_DATABASE_URL
 bash "$S3_SH" start "$work/s3" "$NODES"
-# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, PP_TEST_BLOB_STORE (node 1), PP_TEST_BLOB_STORES
+# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AVATARIUM_TEST_BLOB_STORE (node 1), AVATARIUM_TEST_BLOB_STORES
 # shellcheck disable=SC1091
 . "$work/s3/env"
-# The fault test stops and restarts node 1 (the one PP_TEST_BLOB_STORE names) and PostgreSQL.
-export PP_TEST_S3_STOP="bash '$S3_SH' stop-node '$work/s3' 1"
-export PP_TEST_S3_START="bash '$S3_SH' start-node '$work/s3' 1"
-export PP_TEST_PG_STOP="bash '$ROOT/scripts/services/postgres.sh' stop '$work/pg' immediate"
-export PP_TEST_PG_START="bash '$ROOT/scripts/services/postgres.sh' start '$work/pg' >/dev/null"
+# The fault test stops and restarts node 1 (the one AVATARIUM_TEST_BLOB_STORE names) and PostgreSQL.
+export AVATARIUM_TEST_S3_STOP="bash '$S3_SH' stop-node '$work/s3' 1"
+export AVATARIUM_TEST_S3_START="bash '$S3_SH' start-node '$work/s3' 1"
+export AVATARIUM_TEST_PG_STOP="bash '$ROOT/scripts/services/postgres.sh' stop '$work/pg' immediate"
+export AVATARIUM_TEST_PG_START="bash '$ROOT/scripts/services/postgres.sh' start '$work/pg' >/dev/null"
 # From here on a test that cannot reach the services fails instead of running the
 # embedded variant alone.
-export PP_REQUIRE_SERVICES=1
+export AVATARIUM_REQUIRE_SERVICES=1
 
 step "tests: embedded default and PostgreSQL + S3"
 # --workspace (with target filters): the same feature set, so the same artifacts, as
-# test-all's `cargo test --workspace`; `-p profile-photo` would rebuild dependencies.
+# test-all's `cargo test --workspace`; `-p avatarium` would rebuild dependencies.
 cargo test --workspace --locked \
   --test scale_store --test scale_api --test scale_conformance --test scale_multiprocess --test scale_fault
 
 step "example: the CLI as separate processes on PostgreSQL + S3 (docs/scale-out.md)"
-cargo build --workspace --locked -q --bin profile-photo
-cli="$PP_TARGET_DIR/profile-photo"
+cargo build --workspace --locked -q --bin avatarium
+cli="$AVATARIUM_TARGET_DIR/avatarium"
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-"$pg_bin/psql" -q "$PP_TEST_DATABASE_URL" -c "CREATE DATABASE pp_example"
-db_url="${PP_TEST_DATABASE_URL%/*}/pp_example"
-bucket_url="${PP_TEST_BLOB_STORE/pp-test\?/pp-test/example?}"
-cat >"$work/profile-photo.toml" <<EOF
+"$pg_bin/psql" -q "$AVATARIUM_TEST_DATABASE_URL" -c "CREATE DATABASE avatarium_example"
+db_url="${AVATARIUM_TEST_DATABASE_URL%/*}/avatarium_example"
+bucket_url="${AVATARIUM_TEST_BLOB_STORE/pp-test\?/pp-test/example?}"
+cat >"$work/avatarium.toml" <<EOF
 database_url = "$db_url"
 blob_store = "$bucket_url"
 public_base_url = "https://cdn.example.com/photos/"
@@ -78,7 +78,7 @@ secrets = ["example-secret-change-me-0123456789"]
 data_dir = "$work/example-data"
 EOF
 json_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval("d" + sys.argv[1]))' "$1"; }
-pp() { "$cli" --config "$work/profile-photo.toml" "$@"; }
+pp() { "$cli" --config "$work/avatarium.toml" "$@"; }
 photo=$(pp --uid alice import examples/photos/astronaut.png --publish | json_field '["photoURL"]')
 seen=$(pp --uid alice info | json_field '["profile"]["photoURL"]')
 [ "$photo" = "$seen" ] || { echo "photoURL differs between processes: $photo vs $seen" >&2; exit 1; }

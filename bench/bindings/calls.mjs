@@ -5,7 +5,7 @@
 // N sequential imports by URL through the public API, `await
 // client.accounts.importProfilePhoto(...)`, on the addon built in node/. With --policies the
 // call is `getPolicies({})` instead (no photo: the binding's fixed cost). Prints the same
-// JSON line as pp-bench-calls: {"lang", "wall_us": [one per call], "cpu_s"}. A failed call
+// JSON line as avatarium-bench-calls: {"lang", "wall_us": [one per call], "cpu_s"}. A failed call
 // rejects with ProfilePhotoError, so the process exits non-zero.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,7 +16,7 @@ const [url, calls, warmup] = [process.argv[2], Number(process.argv[3]), Number(p
 const flags = process.argv.slice(5)
 if (flags.some((f) => f !== '--policies')) throw new Error('usage: node calls.mjs URL CALLS WARMUP [--policies]')
 const policies = flags.includes('--policies')
-const data = mkdtempSync(join(tmpdir(), 'pp-bench-node-'))
+const data = mkdtempSync(join(tmpdir(), 'avatarium-bench-node-'))
 // The same configuration keys as the Rust and Python runs.
 const client = new Client({ dataDir: data, allowLoopback: true, fetchAllowedPorts: [Number(new URL(url).port)] })
 const call = policies

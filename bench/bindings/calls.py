@@ -5,7 +5,7 @@
 N sequential imports by URL through the public API: `client.accounts.import_profile_photo`
 (or, with --async, `await ...import_profile_photo_async` in one asyncio loop). With
 --policies the call is `get_policies()` instead (no photo: the binding's fixed cost). Prints
-the same JSON line as pp-bench-calls: {"lang", "wall_us": [one per call], "cpu_s"}. A
+the same JSON line as avatarium-bench-calls: {"lang", "wall_us": [one per call], "cpu_s"}. A
 failed call raises (the typed methods raise ProfilePhotoError): the process exits non-zero.
 """
 
@@ -17,7 +17,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import profile_photo
+import avatarium
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     if not flags <= {"--async", "--policies"}:
         raise SystemExit(__doc__)
     use_async, policies = "--async" in flags, "--policies" in flags
-    with tempfile.TemporaryDirectory() as data, profile_photo.Client(
+    with tempfile.TemporaryDirectory() as data, avatarium.Client(
         # The same configuration keys as the Rust and Node runs.
         data_dir=data,
         allow_loopback=True,

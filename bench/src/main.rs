@@ -1,12 +1,12 @@
 //! The Rust side of the pipeline benchmark (bench/README.md): runs
-//! `profile_photo::pipeline::process` on bytes already in memory, with the workload of
+//! `avatarium::pipeline::process` on bytes already in memory, with the workload of
 //! shared/BENCH.md (photo fit in 1024, 64×64 cover thumbnail, JPEG q85).
 //!
 //! ```text
-//! pp-bench run MANIFEST            one JSON line per file: reps, CPU seconds, output sizes
-//! pp-bench write MANIFEST OUTDIR   the outputs, for the equivalence check
-//! pp-bench rss FILE                peak RSS of processing one file once
-//! pp-bench grow MANIFEST ROUNDS    RSS after each pass over the files (must not grow)
+//! avatarium-bench run MANIFEST            one JSON line per file: reps, CPU seconds, output sizes
+//! avatarium-bench write MANIFEST OUTDIR   the outputs, for the equivalence check
+//! avatarium-bench rss FILE                peak RSS of processing one file once
+//! avatarium-bench grow MANIFEST ROUNDS    RSS after each pass over the files (must not grow)
 //! ```
 //!
 //! MANIFEST: one `path<TAB>reps` line per file (the driver writes it; all implementations
@@ -14,8 +14,8 @@
 
 use std::path::Path;
 
-use profile_photo::pipeline::{process, Limits, Processed};
-use profile_photo_bench::{cpu_seconds, max_rss_kib, rss_kib};
+use avatarium::pipeline::{process, Limits, Processed};
+use avatarium_bench::{cpu_seconds, max_rss_kib, rss_kib};
 use serde_json::json;
 
 /// The benchmark workload has no byte cap: 2 of the corpus files are over 6 MiB.
@@ -130,7 +130,7 @@ fn cmd_grow(manifest: &str, rounds: usize) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: pp-bench run MANIFEST | write MANIFEST OUTDIR | rss FILE | grow MANIFEST ROUNDS"
+        "usage: avatarium-bench run MANIFEST | write MANIFEST OUTDIR | rss FILE | grow MANIFEST ROUNDS"
     );
     std::process::exit(2)
 }

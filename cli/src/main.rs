@@ -1,4 +1,4 @@
-//! `profile-photo`: the command-line face of the engine. Each command prints the JSON
+//! `avatarium`: the command-line face of the engine. Each command prints the JSON
 //! envelope of the call it makes and exits non-zero when `errorCode` is not 0; `serve`
 //! runs the REST endpoint (see `serve/` and docs/rest.md).
 
@@ -7,19 +7,19 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use avatarium::{Client, Config};
 use base64::Engine;
 use clap::{Parser, Subcommand};
-use profile_photo::{Client, Config};
 use serde_json::{json, Map, Value};
 
 #[derive(Parser, Debug)]
 #[command(
-    name = "profile-photo",
+    name = "avatarium",
     version,
     about = "Import, publish and serve users' profile photos"
 )]
 struct Cli {
-    /// Operator configuration (TOML). PROFILE_PHOTO_<KEY> environment variables override it.
+    /// Operator configuration (TOML). AVATARIUM_<KEY> environment variables override it.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
 
@@ -81,7 +81,7 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PROFILE_PHOTO_LOG")
+            tracing_subscriber::EnvFilter::try_from_env("AVATARIUM_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
@@ -93,7 +93,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("profile-photo: cannot start the runtime: {e}");
+            eprintln!("avatarium: cannot start the runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -107,21 +107,21 @@ async fn run(cli: Cli) -> ExitCode {
     let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("profile-photo: {e}");
+            eprintln!("avatarium: {e}");
             return ExitCode::from(2);
         }
     };
     let client = match Client::open(config).await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("profile-photo: {e}");
+            eprintln!("avatarium: {e}");
             return ExitCode::from(2);
         }
     };
     let (method, params) = match request(&cli) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("profile-photo: {e}");
+            eprintln!("avatarium: {e}");
             return ExitCode::from(2);
         }
     };
@@ -141,7 +141,7 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn load_config(cli: &Cli) -> Result<Config, profile_photo::Error> {
+fn load_config(cli: &Cli) -> Result<Config, avatarium::Error> {
     let mut config = match &cli.config {
         Some(path) => Config::from_toml_file(path)?,
         None => Config::default(),

@@ -332,7 +332,7 @@ async fn sigterm_finishes_calls_in_flight() {
 #[test]
 fn other_commands_still_work() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_profile-photo"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avatarium"))
         .arg("--data-dir")
         .arg(dir.path())
         .arg("policies")
@@ -342,7 +342,7 @@ fn other_commands_still_work() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["profilePhoto"]["thumbnailWidth"], 64);
     // serve without sites says so.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_profile-photo"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avatarium"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
@@ -355,7 +355,7 @@ fn other_commands_still_work() {
         "[[sites]]\napi_key = \"k\"\nsecret = \"c2VjcmV0\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_profile-photo"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avatarium"))
         .arg("--config")
         .arg(&config)
         .args(["serve", "--listen", "0.0.0.0:0"])

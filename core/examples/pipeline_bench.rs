@@ -2,7 +2,7 @@
 //! 1024, 64x64 thumbnail, JPEG q85). Run pinned to one core:
 //!
 //! ```sh
-//! cargo build --release -p profile-photo --example pipeline_bench
+//! cargo build --release -p avatarium --example pipeline_bench
 //! taskset -c 0 target/release/examples/pipeline_bench [ROUNDS] [FILE_OR_PREFIX...]
 //! ```
 //!
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use profile_photo::pipeline::{process, Limits};
+use avatarium::pipeline::{process, Limits};
 
 const BENCH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-corpus");
 

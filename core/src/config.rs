@@ -1,5 +1,5 @@
 //! Operator configuration: one document with the same keys everywhere (a TOML file,
-//! `PROFILE_PHOTO_<KEY>` environment variables, the JSON given to the C client, Python
+//! `AVATARIUM_<KEY>` environment variables, the JSON given to the C client, Python
 //! keyword arguments, Node options in camelCase).
 
 use std::net::IpAddr;
@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub struct Config {
     /// Home of the embedded default (SQLite file, blob folder, generated secret).
     pub data_dir: PathBuf,
-    /// `sqlite://…` or `postgres://…`; default: `profile-photo.db` in `data_dir`.
+    /// `sqlite://…` or `postgres://…`; default: `avatarium.db` in `data_dir`.
     pub database_url: Option<String>,
     /// A folder path, `file://…`, or `s3://bucket?endpoint=…&region=…`; default: `blobs/` in `data_dir`.
     pub blob_store: Option<String>,
@@ -60,7 +60,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            data_dir: PathBuf::from("./profile-photo-data"),
+            data_dir: PathBuf::from("./avatarium-data"),
             database_url: None,
             blob_store: None,
             public_base_url: None,
@@ -127,8 +127,8 @@ impl Config {
         Self::from_toml(&text)
     }
 
-    /// Overlay `PROFILE_PHOTO_<KEY>` environment variables (e.g. `PROFILE_PHOTO_DATA_DIR`,
-    /// `PROFILE_PHOTO_ALLOW_LOOPBACK=true`, `PROFILE_PHOTO_SECRETS=k1,k2`).
+    /// Overlay `AVATARIUM_<KEY>` environment variables (e.g. `AVATARIUM_DATA_DIR`,
+    /// `AVATARIUM_ALLOW_LOOPBACK=true`, `AVATARIUM_SECRETS=k1,k2`).
     pub fn with_env(self) -> Result<Config> {
         self.with_vars(std::env::vars())
     }
@@ -140,15 +140,15 @@ impl Config {
             return Err(Error::internal("config is not an object"));
         };
         for (name, raw) in vars {
-            let Some(key) = name.strip_prefix("PROFILE_PHOTO_") else {
+            let Some(key) = name.strip_prefix("AVATARIUM_") else {
                 continue;
             };
             let key = key.to_ascii_lowercase();
             let Some(current) = map.get(&key) else {
-                continue; // PROFILE_PHOTO_LOG and friends are not configuration keys
+                continue; // AVATARIUM_LOG and friends are not configuration keys
             };
             let value = env_value(current, &raw).ok_or_else(|| {
-                Error::invalid("config", format!("PROFILE_PHOTO_{}", key.to_uppercase()))
+                Error::invalid("config", format!("AVATARIUM_{}", key.to_uppercase()))
             })?;
             map.insert(key, value);
         }
@@ -299,20 +299,17 @@ mod tests {
     fn env_overlay_and_camel_case() {
         let c = Config::default()
             .with_vars([
+                ("AVATARIUM_ALLOW_LOOPBACK".to_string(), "true".to_string()),
+                ("AVATARIUM_DATA_DIR".to_string(), "/tmp/x".to_string()),
                 (
-                    "PROFILE_PHOTO_ALLOW_LOOPBACK".to_string(),
-                    "true".to_string(),
-                ),
-                ("PROFILE_PHOTO_DATA_DIR".to_string(), "/tmp/x".to_string()),
-                (
-                    "PROFILE_PHOTO_FETCH_ALLOWED_PORTS".to_string(),
+                    "AVATARIUM_FETCH_ALLOWED_PORTS".to_string(),
                     "80,8080".to_string(),
                 ),
                 (
-                    "PROFILE_PHOTO_MAX_CONCURRENT_IMPORTS".to_string(),
+                    "AVATARIUM_MAX_CONCURRENT_IMPORTS".to_string(),
                     "3".to_string(),
                 ),
-                ("PROFILE_PHOTO_LOG".to_string(), "debug".to_string()),
+                ("AVATARIUM_LOG".to_string(), "debug".to_string()),
             ])
             .unwrap();
         assert!(c.allow_loopback);
@@ -320,7 +317,7 @@ mod tests {
         assert_eq!(c.fetch_allowed_ports, vec![80, 8080]);
         assert_eq!(c.max_concurrent_imports, Some(3));
         assert!(Config::default()
-            .with_vars([("PROFILE_PHOTO_ALLOW_LOOPBACK".into(), "maybe".into())])
+            .with_vars([("AVATARIUM_ALLOW_LOOPBACK".into(), "maybe".into())])
             .is_err());
 
         let c = Config::from_value(serde_json::json!({"dataDir": "/d", "allowLoopback": true}))

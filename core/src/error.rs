@@ -76,7 +76,7 @@ impl ErrorKind {
     }
 
     /// The stable SCREAMING_SNAKE name every binding exposes (`err.code` in Node, the
-    /// exception class in Python, `pp_error_code_name` in C).
+    /// exception class in Python, `avatarium_error_code_name` in C).
     pub const fn code(self) -> &'static str {
         match self {
             ErrorKind::MissingParameter => "MISSING_PARAMETER",

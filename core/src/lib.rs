@@ -1,4 +1,4 @@
-//! profile-photo: the `accounts.importProfilePhoto` family of the Gigya Accounts API,
+//! avatarium: the `accounts.importProfilePhoto` family of the Gigya Accounts API,
 //! self-hosted. See `SPEC.md` of the project for methods, parameters and error codes.
 //!
 //! The public face is [`Client`]: typed async methods, one per API method, and the generic

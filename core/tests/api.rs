@@ -6,12 +6,12 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use profile_photo::clock::ManualClock;
-use profile_photo::store::{
+use avatarium::clock::ManualClock;
+use avatarium::store::{
     BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, SqlMetaStore,
 };
-use profile_photo::{Client, Config, ErrorKind, Identity, Policies};
+use avatarium::{Client, Config, ErrorKind, Identity, Policies};
+use bytes::Bytes;
 use serde_json::{json, Value};
 use support::*;
 
@@ -448,35 +448,26 @@ struct FailingWrites(SqlMetaStore);
 
 #[async_trait::async_trait]
 impl MetaStore for FailingWrites {
-    async fn create_account(
-        &self,
-        uid: &str,
-        r: bool,
-        now: i64,
-    ) -> profile_photo::error::Result<bool> {
+    async fn create_account(&self, uid: &str, r: bool, now: i64) -> avatarium::error::Result<bool> {
         self.0.create_account(uid, r, now).await
     }
-    async fn ensure_account(&self, uid: &str, now: i64) -> profile_photo::error::Result<()> {
+    async fn ensure_account(&self, uid: &str, now: i64) -> avatarium::error::Result<()> {
         self.0.ensure_account(uid, now).await
     }
     async fn account(
         &self,
         uid: &str,
-    ) -> profile_photo::error::Result<Option<profile_photo::store::AccountRecord>> {
+    ) -> avatarium::error::Result<Option<avatarium::store::AccountRecord>> {
         self.0.account(uid).await
     }
-    async fn finalize(&self, uid: &str) -> profile_photo::error::Result<bool> {
+    async fn finalize(&self, uid: &str) -> avatarium::error::Result<bool> {
         self.0.finalize(uid).await
     }
-    async fn set_pending(&self, _: &str, _: &PhotoRecord) -> profile_photo::error::Result<bool> {
-        Err(profile_photo::Error::internal(
-            "disk on fire at /secret/path",
-        ))
+    async fn set_pending(&self, _: &str, _: &PhotoRecord) -> avatarium::error::Result<bool> {
+        Err(avatarium::Error::internal("disk on fire at /secret/path"))
     }
-    async fn publish_photo(&self, _: &str, _: &PhotoRecord) -> profile_photo::error::Result<bool> {
-        Err(profile_photo::Error::internal(
-            "disk on fire at /secret/path",
-        ))
+    async fn publish_photo(&self, _: &str, _: &PhotoRecord) -> avatarium::error::Result<bool> {
+        Err(avatarium::Error::internal("disk on fire at /secret/path"))
     }
     async fn publish_pending(
         &self,
@@ -484,24 +475,22 @@ impl MetaStore for FailingWrites {
         p: &str,
         t: &str,
         n: i64,
-    ) -> profile_photo::error::Result<bool> {
+    ) -> avatarium::error::Result<bool> {
         self.0.publish_pending(u, p, t, n).await
     }
-    async fn remove_photos(&self, uid: &str) -> profile_photo::error::Result<bool> {
+    async fn remove_photos(&self, uid: &str) -> avatarium::error::Result<bool> {
         self.0.remove_photos(uid).await
     }
-    async fn thumbnail_policy(&self) -> profile_photo::error::Result<Option<(u32, u32)>> {
+    async fn thumbnail_policy(&self) -> avatarium::error::Result<Option<(u32, u32)>> {
         self.0.thumbnail_policy().await
     }
-    async fn set_thumbnail_policy(&self, w: u32, h: u32) -> profile_photo::error::Result<()> {
+    async fn set_thumbnail_policy(&self, w: u32, h: u32) -> avatarium::error::Result<()> {
         self.0.set_thumbnail_policy(w, h).await
     }
-    async fn purge_expired_pending(&self, before: i64) -> profile_photo::error::Result<u64> {
+    async fn purge_expired_pending(&self, before: i64) -> avatarium::error::Result<u64> {
         self.0.purge_expired_pending(before).await
     }
-    async fn referenced_keys(
-        &self,
-    ) -> profile_photo::error::Result<std::collections::HashSet<String>> {
+    async fn referenced_keys(&self) -> avatarium::error::Result<std::collections::HashSet<String>> {
         self.0.referenced_keys().await
     }
 }
@@ -560,20 +549,20 @@ struct DownBlobs;
 
 #[async_trait::async_trait]
 impl BlobStore for DownBlobs {
-    async fn put(&self, _: &str, _: Bytes) -> profile_photo::error::Result<()> {
-        Err(profile_photo::Error::internal("connection refused"))
+    async fn put(&self, _: &str, _: Bytes) -> avatarium::error::Result<()> {
+        Err(avatarium::Error::internal("connection refused"))
     }
-    async fn get(&self, _: &str) -> profile_photo::error::Result<Bytes> {
-        Err(profile_photo::Error::internal("connection refused"))
+    async fn get(&self, _: &str) -> avatarium::error::Result<Bytes> {
+        Err(avatarium::Error::internal("connection refused"))
     }
-    async fn exists(&self, _: &str) -> profile_photo::error::Result<bool> {
-        Err(profile_photo::Error::internal("connection refused"))
+    async fn exists(&self, _: &str) -> avatarium::error::Result<bool> {
+        Err(avatarium::Error::internal("connection refused"))
     }
-    async fn delete(&self, _: &str) -> profile_photo::error::Result<()> {
-        Err(profile_photo::Error::internal("connection refused"))
+    async fn delete(&self, _: &str) -> avatarium::error::Result<()> {
+        Err(avatarium::Error::internal("connection refused"))
     }
-    async fn list(&self) -> profile_photo::error::Result<Vec<BlobMeta>> {
-        Err(profile_photo::Error::internal("connection refused"))
+    async fn list(&self) -> avatarium::error::Result<Vec<BlobMeta>> {
+        Err(avatarium::Error::internal("connection refused"))
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod support;
 
-use profile_photo::{Client, Config};
+use avatarium::{Client, Config};
 use support::conformance::{cases, CaseVars};
 use support::{repo_root, TestServer};
 

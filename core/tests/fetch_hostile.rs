@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use avatarium::error::{Error, ErrorKind};
+use avatarium::fetch::{FetchConfig, Fetcher, NameResolver};
 use bytes::Bytes;
-use profile_photo::error::{Error, ErrorKind};
-use profile_photo::fetch::{FetchConfig, Fetcher, NameResolver};
 
 use http_server::{
     head, ok, read_head, redirect, response, status, Step, StubResolver, TestServer, LOCALHOST,
@@ -117,7 +117,7 @@ async fn fetches_from_the_allowed_origin_with_hardened_headers() {
     assert_eq!(r.header("accept-encoding").as_deref(), Some("identity"));
     assert!(r
         .header("user-agent")
-        .is_some_and(|ua| ua.starts_with("profile-photo/")));
+        .is_some_and(|ua| ua.starts_with("avatarium/")));
     assert!(r.header("authorization").is_none());
     assert!(r.header("proxy-authorization").is_none());
 }

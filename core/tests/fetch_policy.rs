@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use profile_photo::fetch::policy::{
+use avatarium::fetch::policy::{
     check_ip, check_name, check_resolved, check_url, classify, parse_url, AddressClass,
     AddressPolicy, Denial, UrlPolicy, DENY_TABLE,
 };

@@ -7,8 +7,8 @@ mod http_server;
 
 use std::time::Duration;
 
-use profile_photo::error::ErrorKind;
-use profile_photo::fetch::{FetchConfig, Fetcher};
+use avatarium::error::ErrorKind;
+use avatarium::fetch::{FetchConfig, Fetcher};
 
 use http_server::{ok, StubResolver, TestServer, LOCALHOST};
 

@@ -14,8 +14,8 @@ mod http_server;
 use std::sync::Arc;
 use std::time::Duration;
 
+use avatarium::{Client, Config, Response};
 use http_server::{ok, StubResolver, TestServer};
-use profile_photo::{Client, Config, Response};
 
 use hostile_support::*;
 

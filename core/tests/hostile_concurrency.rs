@@ -12,7 +12,7 @@ mod hostile_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use profile_photo::Config;
+use avatarium::Config;
 
 use hostile_support::*;
 

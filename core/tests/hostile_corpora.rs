@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use avatarium::Config;
 use futures::StreamExt;
-use profile_photo::Config;
 
 use hostile_support::*;
 

@@ -26,9 +26,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use avatarium::fetch::NameResolver;
+use avatarium::Config;
 use http_server::{head, ok, redirect, response, Step, StubResolver, TestServer, LOCALHOST};
-use profile_photo::fetch::NameResolver;
-use profile_photo::Config;
 
 use hostile_support::*;
 
@@ -681,12 +681,12 @@ async fn gps_and_other_metadata_are_stripped_from_what_is_stored() {
 // Private, link-local, metadata, CGNAT and public addresses, in a private network
 // namespace.
 
-const NETNS_ENV: &str = "PROFILE_PHOTO_HOSTILE_NETNS";
+const NETNS_ENV: &str = "AVATARIUM_HOSTILE_NETNS";
 
 /// Re-runs `netns_inner` in a new user + network namespace (`unshare -rn`), where only
 /// `lo` exists and there is no route: a broken refusal would fail to connect locally
 /// instead of sending a packet to 169.254.169.254. Skips (loudly) where unprivileged
-/// namespaces are not available, unless `PROFILE_PHOTO_REQUIRE_NETNS=1`.
+/// namespaces are not available, unless `AVATARIUM_REQUIRE_NETNS=1`.
 #[test]
 fn netns_forbidden_addresses_through_the_api() {
     let exe = std::env::current_exe().unwrap();
@@ -702,7 +702,7 @@ fn netns_forbidden_addresses_through_the_api() {
         ])
         .env(NETNS_ENV, "1")
         .output();
-    let required = std::env::var("PROFILE_PHOTO_REQUIRE_NETNS").as_deref() == Ok("1");
+    let required = std::env::var("AVATARIUM_REQUIRE_NETNS").as_deref() == Ok("1");
     let out = match out {
         Ok(o) => o,
         Err(e) if !required => {

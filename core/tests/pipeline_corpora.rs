@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use avatarium::pipeline::{self, InputFormat, Limits, OutputFormat, Processed};
 use image::imageops::FilterType;
 use image::metadata::Orientation;
-use profile_photo::pipeline::{self, InputFormat, Limits, OutputFormat, Processed};
 
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpora");
 const BENCH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-corpus");
@@ -48,7 +48,7 @@ fn name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-fn run(path: &Path) -> Result<Processed, profile_photo::Error> {
+fn run(path: &Path) -> Result<Processed, avatarium::Error> {
     let bytes = std::fs::read(path).unwrap();
     pipeline::process(&bytes, &Limits::default(), 64, 64)
 }

@@ -8,10 +8,10 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use avatarium::clock::ManualClock;
+use avatarium::{Client, Config, ErrorKind, Identity, Policies};
 use base64::Engine;
 use bytes::Bytes;
-use profile_photo::clock::ManualClock;
-use profile_photo::{Client, Config, ErrorKind, Identity, Policies};
 use scale_common::{kinds, unique_png, Backend, Kind};
 use serde_json::json;
 use support::{fixture, repo_root, Reply, TestServer};
@@ -633,28 +633,28 @@ async fn the_blob_store_setting_is_checked_when_the_client_opens() {
 /// The backend's blobs, with deletes held at a gate until it opens.
 #[derive(Debug)]
 struct GatedDeletes {
-    inner: Arc<dyn profile_photo::store::BlobStore>,
+    inner: Arc<dyn avatarium::store::BlobStore>,
     entered: tokio::sync::Notify,
     gate: tokio::sync::Semaphore,
 }
 
 #[async_trait::async_trait]
-impl profile_photo::store::BlobStore for GatedDeletes {
-    async fn put(&self, key: &str, bytes: Bytes) -> profile_photo::error::Result<()> {
+impl avatarium::store::BlobStore for GatedDeletes {
+    async fn put(&self, key: &str, bytes: Bytes) -> avatarium::error::Result<()> {
         self.inner.put(key, bytes).await
     }
-    async fn get(&self, key: &str) -> profile_photo::error::Result<Bytes> {
+    async fn get(&self, key: &str) -> avatarium::error::Result<Bytes> {
         self.inner.get(key).await
     }
-    async fn exists(&self, key: &str) -> profile_photo::error::Result<bool> {
+    async fn exists(&self, key: &str) -> avatarium::error::Result<bool> {
         self.inner.exists(key).await
     }
-    async fn delete(&self, key: &str) -> profile_photo::error::Result<()> {
+    async fn delete(&self, key: &str) -> avatarium::error::Result<()> {
         self.entered.notify_one();
         self.gate.acquire().await.expect("gate").forget();
         self.inner.delete(key).await
     }
-    async fn list(&self) -> profile_photo::error::Result<Vec<profile_photo::store::BlobMeta>> {
+    async fn list(&self) -> avatarium::error::Result<Vec<avatarium::store::BlobMeta>> {
         self.inner.list().await
     }
 }

@@ -7,7 +7,7 @@
 mod scale_common;
 mod support;
 
-use profile_photo::Client;
+use avatarium::Client;
 use scale_common::{kinds, Backend};
 use serde_json::Value;
 use support::conformance::{cases, lookup, CaseVars};

@@ -3,8 +3,8 @@
 //! nothing is half-published, and once the service is back the next call works.
 //!
 //! Needs the services (see `scale_common`) and the commands that stop and start them:
-//! `PP_TEST_S3_STOP` / `PP_TEST_S3_START` (the node of `PP_TEST_BLOB_STORE`) and
-//! `PP_TEST_PG_STOP` / `PP_TEST_PG_START`, all set by scripts/test-scale.sh. Its one test
+//! `AVATARIUM_TEST_S3_STOP` / `AVATARIUM_TEST_S3_START` (the node of `AVATARIUM_TEST_BLOB_STORE`) and
+//! `AVATARIUM_TEST_PG_STOP` / `AVATARIUM_TEST_PG_START`, all set by scripts/test-scale.sh. Its one test
 //! runs alone in this binary, since it takes the shared services down.
 
 mod scale_common;
@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use avatarium::store::MetaStore;
+use avatarium::{Client, Response};
 use base64::Engine;
-use profile_photo::store::MetaStore;
-use profile_photo::{Client, Response};
 use scale_common::{run_control, services, services_required, unique_png, Backend, Kind};
 use serde_json::{json, Value};
 
@@ -142,18 +142,18 @@ async fn control(var: &'static str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_going_away_give_500001_and_coming_back_works() {
     if services().is_none() {
-        return; // the note is printed; PP_REQUIRE_SERVICES=1 makes this a failure instead
+        return; // the note is printed; AVATARIUM_REQUIRE_SERVICES=1 makes this a failure instead
     }
     for var in [
-        "PP_TEST_S3_STOP",
-        "PP_TEST_S3_START",
-        "PP_TEST_PG_STOP",
-        "PP_TEST_PG_START",
+        "AVATARIUM_TEST_S3_STOP",
+        "AVATARIUM_TEST_S3_START",
+        "AVATARIUM_TEST_PG_STOP",
+        "AVATARIUM_TEST_PG_START",
     ] {
         let set = std::env::var(var).is_ok_and(|v| !v.trim().is_empty());
         assert!(
             set || !services_required(),
-            "PP_REQUIRE_SERVICES=1 but {var} is not set"
+            "AVATARIUM_REQUIRE_SERVICES=1 but {var} is not set"
         );
         if !set {
             eprintln!("note: fault test not run ({var} unset)");
@@ -177,7 +177,7 @@ async fn services_going_away_give_500001_and_coming_back_works() {
     // ---- S3 goes away mid-run ----
     let load = Load::start(&client);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    control("PP_TEST_S3_STOP").await;
+    control("AVATARIUM_TEST_S3_STOP").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let codes = load.finish().await;
     eprintln!("S3 outage, calls under load: {codes:?}");
@@ -203,7 +203,7 @@ async fn services_going_away_give_500001_and_coming_back_works() {
         "a failed call changed a profile"
     );
 
-    control("PP_TEST_S3_START").await;
+    control("AVATARIUM_TEST_S3_START").await;
     // The next call works.
     let (r, took) = timed(&client, "accounts.setProfilePhoto", upload(UIDS[0], true)).await;
     assert_eq!(
@@ -216,7 +216,7 @@ async fn services_going_away_give_500001_and_coming_back_works() {
     // ---- PostgreSQL goes away mid-run ----
     let load = Load::start(&client);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    control("PP_TEST_PG_STOP").await;
+    control("AVATARIUM_TEST_PG_STOP").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let codes = load.finish().await;
     eprintln!("PostgreSQL outage, calls under load: {codes:?}");
@@ -242,7 +242,7 @@ async fn services_going_away_give_500001_and_coming_back_works() {
     }
     assert_eq!(client.purge_envelope().await.error_code(), 500001);
 
-    control("PP_TEST_PG_START").await;
+    control("AVATARIUM_TEST_PG_START").await;
     let (r, took) = timed(
         &client,
         "accounts.getAccountInfo",
@@ -263,7 +263,7 @@ async fn services_going_away_give_500001_and_coming_back_works() {
     purger_config.purge_grace_secs = 0;
     let purger = Client::open(purger_config).await.unwrap();
     let before_purge = b.blobs.list().await.unwrap();
-    let cutoff = profile_photo::clock::Clock::now_ms(&profile_photo::clock::SystemClock);
+    let cutoff = avatarium::clock::Clock::now_ms(&avatarium::clock::SystemClock);
     let r = purger.purge_envelope().await;
     assert_eq!(r.error_code(), 0, "{r:?}");
     let after = b.blobs.list().await.unwrap();

@@ -5,11 +5,11 @@
 //! blob, a purge with no grace run by three processes at once leaves no orphan, and every
 //! process builds the same photo URLs from `public_base_url`.
 //!
-//! The processes are this test binary started again with `PP_SCALE_WORKER` set: it then
+//! The processes are this test binary started again with `AVATARIUM_SCALE_WORKER` set: it then
 //! runs only the ignored `worker_process` test, which does the job described in that
 //! variable and writes a JSON report.
 //!
-//! `PP_SCALE_HAMMER_SECS` sets the hammering time (default 12 s on PostgreSQL + S3, 5 s on
+//! `AVATARIUM_SCALE_HAMMER_SECS` sets the hammering time (default 12 s on PostgreSQL + S3, 5 s on
 //! the embedded default).
 
 mod scale_common;
@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use avatarium::store::{BlobStore, MetaStore, ObjectBlobStore, S3Location};
+use avatarium::{Client, Config};
 use base64::Engine;
-use profile_photo::store::{BlobStore, MetaStore, ObjectBlobStore, S3Location};
-use profile_photo::{Client, Config};
 use scale_common::{kinds, unique_png, Backend, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -96,10 +96,10 @@ fn blob_store_of(config: &Config) -> Arc<dyn BlobStore> {
 #[test]
 #[ignore = "a worker process of the multi-process test, started by it"]
 fn worker_process() {
-    let Ok(text) = std::env::var("PP_SCALE_WORKER") else {
+    let Ok(text) = std::env::var("AVATARIUM_SCALE_WORKER") else {
         return;
     };
-    let job: Job = serde_json::from_str(&text).expect("PP_SCALE_WORKER");
+    let job: Job = serde_json::from_str(&text).expect("AVATARIUM_SCALE_WORKER");
     // The binding-style set-up: this process owns one runtime.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -441,8 +441,11 @@ fn spawn(job: &Job, name: &str, logs: &Path) -> Worker {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("PP_SCALE_WORKER", serde_json::to_string(job).unwrap())
-        .env("PROFILE_PHOTO_LOG", "warn")
+        .env(
+            "AVATARIUM_SCALE_WORKER",
+            serde_json::to_string(job).unwrap(),
+        )
+        .env("AVATARIUM_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
@@ -524,7 +527,7 @@ impl Run {
 }
 
 fn hammer_secs(kind: Kind) -> u64 {
-    std::env::var("PP_SCALE_HAMMER_SECS")
+    std::env::var("AVATARIUM_SCALE_HAMMER_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(match kind {

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use profile_photo::store::{
+use avatarium::store::{
     BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, S3Location, SqlMetaStore,
 };
+use bytes::Bytes;
 use scale_common::{kinds, Backend, Kind};
 use sqlx::Connection;
 
@@ -27,17 +27,14 @@ fn photo(key: &str, created_ms: i64) -> PhotoRecord {
 }
 
 async fn schema_versions(b: &Backend) -> Vec<i64> {
-    let sql = "SELECT version FROM pp_schema ORDER BY version";
+    let sql = "SELECT version FROM avatarium_schema ORDER BY version";
     match &b.database_url {
         Some(url) => {
             let mut c = sqlx::PgConnection::connect(url).await.unwrap();
             sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
         }
         None => {
-            let url = format!(
-                "sqlite://{}",
-                b.dir.path().join("profile-photo.db").display()
-            );
+            let url = format!("sqlite://{}", b.dir.path().join("avatarium.db").display());
             let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
             sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
         }
@@ -73,7 +70,7 @@ async fn migrations_run_once_even_when_processes_start_together() {
 async fn a_new_sqlite_file_opened_by_many_at_once() {
     for round in 0..40 {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("profile-photo.db").display());
+        let url = format!("sqlite://{}", dir.path().join("avatarium.db").display());
         let opens = (0..10).map(|_| SqlMetaStore::connect(&url));
         for (i, r) in futures::future::join_all(opens)
             .await
@@ -95,9 +92,9 @@ async fn an_older_schema_is_brought_up_to_date() {
         meta.close().await;
         // Roll the schema back to the first three steps (before the scale-out tables).
         let rollback = [
-            "DROP TABLE pp_blob_writes",
-            "DROP INDEX pp_accounts_photo_key",
-            "DELETE FROM pp_schema WHERE version > 3",
+            "DROP TABLE avatarium_blob_writes",
+            "DROP INDEX avatarium_accounts_photo_key",
+            "DELETE FROM avatarium_schema WHERE version > 3",
         ];
         match &b.database_url {
             Some(url) => {
@@ -107,10 +104,7 @@ async fn an_older_schema_is_brought_up_to_date() {
                 }
             }
             None => {
-                let url = format!(
-                    "sqlite://{}",
-                    b.dir.path().join("profile-photo.db").display()
-                );
+                let url = format!("sqlite://{}", b.dir.path().join("avatarium.db").display());
                 let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
                 for s in rollback {
                     sqlx::query(s).execute(&mut c).await.unwrap();
@@ -252,7 +246,7 @@ async fn blob_stores_round_trip_and_prefixes_isolate() {
             listed.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(),
             [abc.as_str(), def.as_str()]
         );
-        let now = profile_photo::clock::Clock::now_ms(&profile_photo::clock::SystemClock);
+        let now = avatarium::clock::Clock::now_ms(&avatarium::clock::SystemClock);
         for m in &listed {
             assert!(
                 (m.last_modified_ms - now).abs() < 120_000,
@@ -301,22 +295,22 @@ struct SlowDeletes {
 
 #[async_trait::async_trait]
 impl BlobStore for SlowDeletes {
-    async fn put(&self, key: &str, bytes: Bytes) -> profile_photo::error::Result<()> {
+    async fn put(&self, key: &str, bytes: Bytes) -> avatarium::error::Result<()> {
         self.inner.put(key, bytes).await
     }
-    async fn get(&self, key: &str) -> profile_photo::error::Result<Bytes> {
+    async fn get(&self, key: &str) -> avatarium::error::Result<Bytes> {
         self.inner.get(key).await
     }
-    async fn exists(&self, key: &str) -> profile_photo::error::Result<bool> {
+    async fn exists(&self, key: &str) -> avatarium::error::Result<bool> {
         self.inner.exists(key).await
     }
-    async fn delete(&self, key: &str) -> profile_photo::error::Result<()> {
+    async fn delete(&self, key: &str) -> avatarium::error::Result<()> {
         self.deletes.fetch_add(1, Ordering::SeqCst);
         self.entered.notify_one();
         self.release.notified().await;
         self.inner.delete(key).await
     }
-    async fn list(&self) -> profile_photo::error::Result<Vec<BlobMeta>> {
+    async fn list(&self) -> avatarium::error::Result<Vec<BlobMeta>> {
         self.inner.list().await
     }
 }

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile_photo.h"
+#include "avatarium.h"
 
 /* What the callback hands back to main. */
 struct import_result {
@@ -49,8 +49,8 @@ static void show_photo_info(void *user_data, const char *response_json) {
   pthread_mutex_unlock(&result->lock);
 }
 
-static int fail(const char *what, pp_status status) {
-  fprintf(stderr, "%s failed: status %d: %s\n", what, (int)status, pp_last_error_message());
+static int fail(const char *what, avatarium_status status) {
+  fprintf(stderr, "%s failed: status %d: %s\n", what, (int)status, avatarium_last_error_message());
   return 1;
 }
 
@@ -61,17 +61,17 @@ int main(int argc, char **argv) {
   }
   const char *photo_url = argv[1];
   int port = atoi(photo_url + 17);
-  const char *data_dir = argc > 2 ? argv[2] : "./profile-photo-data";
-  printf("profile-photo %s\n", pp_version());
+  const char *data_dir = argc > 2 ? argv[2] : "./avatarium-data";
+  printf("avatarium %s\n", avatarium_version());
 
   char config[1024];
   snprintf(config, sizeof config,
            "{\"data_dir\": \"%s\", \"allow_addresses\": [\"127.0.0.1\"], \"fetch_allowed_ports\": [%d]}", data_dir,
            port);
-  pp_client *client = NULL;
-  pp_status status = pp_client_new(config, &client);
-  if (status != PP_STATUS_OK) {
-    return fail("pp_client_new", status);
+  avatarium_client *client = NULL;
+  avatarium_status status = avatarium_client_new(config, &client);
+  if (status != AVATARIUM_STATUS_OK) {
+    return fail("avatarium_client_new", status);
   }
 
   /* doImportPhoto(): URL, publish: false, callback: showPhotoInfo. */
@@ -82,10 +82,10 @@ int main(int argc, char **argv) {
   memset(&result, 0, sizeof result);
   pthread_mutex_init(&result.lock, NULL);
   pthread_cond_init(&result.done_cond, NULL);
-  status = pp_client_call_async(client, "accounts.importProfilePhoto", photo_params, show_photo_info, &result);
-  if (status != PP_STATUS_OK) {
-    pp_client_free(client);
-    return fail("pp_client_call_async", status);
+  status = avatarium_client_call_async(client, "accounts.importProfilePhoto", photo_params, show_photo_info, &result);
+  if (status != AVATARIUM_STATUS_OK) {
+    avatarium_client_free(client);
+    return fail("avatarium_client_call_async", status);
   }
   pthread_mutex_lock(&result.lock);
   while (!result.done) {
@@ -99,27 +99,27 @@ int main(int argc, char **argv) {
   if (result.ok) {
     /* Later: publish it (blocking this time), then read the profile. */
     char *published = NULL;
-    status = pp_client_publish_photo(client, "example-user", NULL, &published);
-    if (status != PP_STATUS_OK) {
-      pp_client_free(client);
-      return fail("pp_client_publish_photo", status);
+    status = avatarium_client_publish_photo(client, "example-user", NULL, &published);
+    if (status != AVATARIUM_STATUS_OK) {
+      avatarium_client_free(client);
+      return fail("avatarium_client_publish_photo", status);
     }
     printf("Published: %s\n", published);
-    pp_string_free(published);
+    avatarium_string_free(published);
 
     char *account = NULL;
-    status = pp_client_call(client, "accounts.getAccountInfo", "{\"UID\": \"example-user\"}", &account);
-    if (status != PP_STATUS_OK) {
-      pp_client_free(client);
-      return fail("pp_client_call", status);
+    status = avatarium_client_call(client, "accounts.getAccountInfo", "{\"UID\": \"example-user\"}", &account);
+    if (status != AVATARIUM_STATUS_OK) {
+      avatarium_client_free(client);
+      return fail("avatarium_client_call", status);
     }
     printf("Account: %s\n", account);
     if (strstr(account, "\"thumbnailURL\"") == NULL) {
       fprintf(stderr, "no thumbnailURL after publishing\n");
       exit_code = 1;
     }
-    pp_string_free(account);
+    avatarium_string_free(account);
   }
-  pp_client_free(client);
+  avatarium_client_free(client);
   return exit_code;
 }

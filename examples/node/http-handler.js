@@ -11,7 +11,7 @@ const fs = require('node:fs')
 const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
-const { Client, ProfilePhotoError } = require('profile-photo')
+const { Client, ProfilePhotoError } = require('avatarium')
 const { servePhoto, PHOTO } = require('./photo-server')
 
 const MAX_BODY = 6 * 1024 * 1024
@@ -65,7 +65,7 @@ function handler(client) {
 
 async function main() {
   const photos = await servePhoto()
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-photo-http-'))
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'avatarium-http-'))
   const client = new Client({
     dataDir,
     allowAddresses: ['127.0.0.1'],

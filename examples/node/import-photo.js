@@ -10,12 +10,12 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { Client } = require('profile-photo')
+const { Client } = require('avatarium')
 const { servePhoto } = require('./photo-server')
 
 async function main() {
   const MY_SERVER = await servePhoto()
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-photo-example-'))
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'avatarium-example-'))
   const gigya = new Client({
     dataDir,
     allowAddresses: ['127.0.0.1'],

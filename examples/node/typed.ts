@@ -1,4 +1,4 @@
-// Typed use of profile-photo: checked by `tsc --noEmit` (scripts/test-node.sh), not run.
+// Typed use of avatarium: checked by `tsc --noEmit` (scripts/test-node.sh), not run.
 import {
   Client,
   ProfilePhotoError,
@@ -6,10 +6,10 @@ import {
   type ClientOptions,
   type ImportResponse,
   type Response,
-} from 'profile-photo'
+} from 'avatarium'
 
 const options: ClientOptions = {
-  dataDir: '/var/lib/profile-photo',
+  dataDir: '/var/lib/avatarium',
   publicBaseUrl: 'https://photos.example.com/',
   fetchTimeoutMs: 5000,
   maxConcurrentImports: 8,

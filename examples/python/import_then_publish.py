@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import profile_photo
+import avatarium
 
 PHOTO = Path(__file__).resolve().parent.parent / "photos" / "astronaut.png"
 
@@ -53,7 +53,7 @@ def serve_photo() -> http.server.HTTPServer:
 def main() -> int:
     photo_server = serve_photo()
     host, port = "127.0.0.1", photo_server.server_port
-    with tempfile.TemporaryDirectory() as data, profile_photo.Client(
+    with tempfile.TemporaryDirectory() as data, avatarium.Client(
         data_dir=data,
         allow_addresses=[host],
         fetch_allowed_ports=[port],

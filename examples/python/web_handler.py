@@ -1,4 +1,4 @@
-"""Calling profile_photo from an async web handler, with the standard library only.
+"""Calling avatarium from an async web handler, with the standard library only.
 
 A tiny JSON service on ``asyncio`` streams; each handler awaits the ``*_async`` API, so the
 event loop keeps serving other requests while photos are fetched and processed:
@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import profile_photo
+import avatarium
 
 PHOTO = Path(__file__).resolve().parent.parent / "photos" / "astronaut.png"
 REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -35,7 +35,7 @@ REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 40
 # ---- the application ----
 
 class PhotoService:
-    def __init__(self, client: profile_photo.Client) -> None:
+    def __init__(self, client: avatarium.Client) -> None:
         self.accounts = client.accounts
 
     async def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -56,7 +56,7 @@ class PhotoService:
                 return 200, {"uid": info.uid, "isRegistered": info.is_registered,
                              "photoURL": info.photo_url, "thumbnailURL": info.thumbnail_url}
             return 404, {"error": "no such route"}
-        except profile_photo.ProfilePhotoError as e:
+        except avatarium.ProfilePhotoError as e:
             return e.status_code, {"errorCode": e.error_code, "code": e.code, "details": e.details,
                                    "callId": e.call_id}
         except json.JSONDecodeError:
@@ -122,7 +122,7 @@ async def photo_server() -> asyncio.Server:
 async def demo(data_dir: str) -> int:
     photos = await photo_server()
     photo_port = photos.sockets[0].getsockname()[1]
-    with profile_photo.Client(data_dir=data_dir, allow_addresses=["127.0.0.1"], fetch_allowed_ports=[photo_port]) as client:
+    with avatarium.Client(data_dir=data_dir, allow_addresses=["127.0.0.1"], fetch_allowed_ports=[photo_port]) as client:
         app = await asyncio.start_server(serve(PhotoService(client)), "127.0.0.1", 0)
         port = app.sockets[0].getsockname()[1]
         photo_url = f"http://127.0.0.1:{photo_port}/me.png"
@@ -152,7 +152,7 @@ async def demo(data_dir: str) -> int:
 
 
 async def serve_forever(port: int, data_dir: str) -> None:
-    with profile_photo.Client(data_dir=data_dir) as client:
+    with avatarium.Client(data_dir=data_dir) as client:
         server = await asyncio.start_server(serve(PhotoService(client)), "127.0.0.1", port)
         print(f"listening on http://127.0.0.1:{port}")
         async with server:
@@ -161,7 +161,7 @@ async def serve_forever(port: int, data_dir: str) -> None:
 
 def main() -> int:
     if sys.argv[1:2] == ["--serve"]:
-        asyncio.run(serve_forever(int(sys.argv[2]), "profile-photo-data"))
+        asyncio.run(serve_forever(int(sys.argv[2]), "avatarium-data"))
         return 0
     with tempfile.TemporaryDirectory() as data_dir:
         return asyncio.run(demo(data_dir))

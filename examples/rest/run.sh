@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# `profile-photo serve` called with curl, the way a server SDK calls Gigya's REST API:
+# `avatarium serve` called with curl, the way a server SDK calls Gigya's REST API:
 #   1. apiKey + secret in the form body (plain HTTP is allowed here only because the server
 #      listens on loopback with --allow-loopback-plain-http; in production use --tls-cert);
 #   2. a signed request, the signature computed below with openssl from SPEC.md's recipe;
 #   3. the photo URL fetched from the server itself, with its cache headers.
 # Needs curl, openssl and coreutils. Exits non-zero when any answer is not the expected one.
 #
-#   PP_BIN=target/debug/profile-photo bash examples/rest/run.sh
+#   AVATARIUM_BIN=target/debug/avatarium bash examples/rest/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-BIN="${PP_BIN:-${PP_TARGET_DIR:-target/debug}/profile-photo}"
-[ -x "$BIN" ] || { echo "no $BIN: build it with cargo build -p profile-photo-cli" >&2; exit 2; }
+BIN="${AVATARIUM_BIN:-${AVATARIUM_TARGET_DIR:-target/debug}/avatarium}"
+[ -x "$BIN" ] || { echo "no $BIN: build it with cargo build -p avatarium-cli" >&2; exit 2; }
 for tool in curl openssl od; do
   command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 2; }
 done
@@ -36,7 +36,7 @@ expect_code() { # expect_code WANT RESPONSE WHAT
 # ---- a site and the server ----
 API_KEY="3_example-site"
 SECRET=$(openssl rand -base64 24)       # site secrets are base64, as Gigya issues them
-cat >"$WORK/profile-photo.toml" <<EOF
+cat >"$WORK/avatarium.toml" <<EOF
 data_dir = "$WORK/data"
 
 [[sites]]
@@ -44,7 +44,7 @@ api_key = "$API_KEY"
 secret = "$SECRET"
 EOF
 
-"$BIN" serve --config "$WORK/profile-photo.toml" --listen 127.0.0.1:0 \
+"$BIN" serve --config "$WORK/avatarium.toml" --listen 127.0.0.1:0 \
   --allow-loopback-plain-http >"$WORK/stdout" 2>"$WORK/server.log" &
 SERVER=$!
 for _ in $(seq 100); do

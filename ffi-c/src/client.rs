@@ -1,4 +1,4 @@
-//! `pp_client`: the core `Client` plus the one tokio runtime it runs on (STYLE.md §9, 12).
+//! `avatarium_client`: the core `Client` plus the one tokio runtime it runs on (STYLE.md §9, 12).
 //! Blocking calls `block_on` that runtime; `_async` calls are spawned on it and report to
 //! a C callback on a library worker thread.
 
@@ -8,21 +8,21 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
+use avatarium_core::{Client, Response};
 use base64::Engine;
 use futures::FutureExt;
-use profile_photo::{Client, Response};
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 
-use crate::error::{pp_status, Failure};
+use crate::error::{avatarium_status, Failure};
 use crate::panic::{status_boundary, void_boundary};
 use crate::{config, ffi};
 
 /// An open client: the stores, the fetcher and the library's own worker threads.
 ///
-/// Opaque. Made by `pp_client_new()`, freed by the caller with `pp_client_free()`.
+/// Opaque. Made by `avatarium_client_new()`, freed by the caller with `avatarium_client_free()`.
 /// It may be used from several threads at once.
-pub struct pp_client {
+pub struct avatarium_client {
     runtime: Runtime,
     client: Client,
     calls: Arc<InFlight>,
@@ -31,19 +31,19 @@ pub struct pp_client {
 /// The callback of the `_async` functions.
 ///
 /// `response_json` is the response envelope (a NUL-terminated JSON object, as
-/// `pp_client_call()` returns it). It is owned by the library and valid only until the
+/// `avatarium_client_call()` returns it). It is owned by the library and valid only until the
 /// callback returns: copy it to keep it, and never free it. It is NULL only if the
 /// library panicked while running the call (a bug).
 ///
 /// The callback runs exactly once per accepted call, on a library worker thread (never the
 /// thread that started the call), possibly at the same time as other callbacks: make
-/// `user_data` safe to use from that thread. It may make blocking `pp_client_*` calls, but
-/// must never call `pp_client_free()` (that call is refused), and must not throw a C++
+/// `user_data` safe to use from that thread. It may make blocking `avatarium_client_*` calls, but
+/// must never call `avatarium_client_free()` (that call is refused), and must not throw a C++
 /// exception or `longjmp` out.
-pub type pp_callback =
+pub type avatarium_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, response_json: *const c_char)>;
 
-/// Calls in flight (blocking and async), so that `pp_client_free` can wait for them.
+/// Calls in flight (blocking and async), so that `avatarium_client_free` can wait for them.
 #[derive(Default)]
 struct InFlight {
     count: Mutex<usize>,
@@ -81,7 +81,7 @@ impl Drop for CallGuard {
 }
 
 thread_local! {
-    /// Set while this thread runs a C callback: `pp_client_free` refuses to run there.
+    /// Set while this thread runs a C callback: `avatarium_client_free` refuses to run there.
     static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -114,7 +114,7 @@ enum Reply<'a> {
     Callback(Callback),
 }
 
-impl pp_client {
+impl avatarium_client {
     /// Run one core operation and deliver its envelope. `op` gets its own handle on the
     /// core client (cheap: shared state).
     fn run<F, Fut>(&self, op: F, reply: Reply<'_>)
@@ -152,7 +152,7 @@ impl pp_client {
 
 /// The `reply` of a `_async` function.
 fn callback_reply(
-    callback: pp_callback,
+    callback: avatarium_callback,
     user_data: *mut c_void,
 ) -> Result<Reply<'static>, Failure> {
     let function = callback.ok_or_else(|| Failure::null("callback"))?;
@@ -180,18 +180,18 @@ fn identity_params(uid: Option<&str>, reg_token: Option<&str>) -> Map<String, Va
 /// (`{"data_dir": "/var/lib/pp", "allow_loopback": true}`; camelCase is accepted too).
 /// NULL or "" means all defaults. Environment variables are not read.
 ///
-/// On `PP_STATUS_OK`, `*out` is a new client that the caller frees with
-/// `pp_client_free()`. On any other status `*out` is NULL: `PP_STATUS_INVALID_JSON` /
-/// `PP_STATUS_INVALID_CONFIG` for a bad document, `PP_STATUS_INTERNAL` when the stores
+/// On `AVATARIUM_STATUS_OK`, `*out` is a new client that the caller frees with
+/// `avatarium_client_free()`. On any other status `*out` is NULL: `AVATARIUM_STATUS_INVALID_JSON` /
+/// `AVATARIUM_STATUS_INVALID_CONFIG` for a bad document, `AVATARIUM_STATUS_INTERNAL` when the stores
 /// cannot be opened.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_new(
+pub unsafe extern "C" fn avatarium_client_new(
     config_json: *const c_char,
-    out: *mut *mut pp_client,
-) -> pp_status {
+    out: *mut *mut avatarium_client,
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY: the caller's contract.
         let out = unsafe { ffi::out_arg(out, "out") }?;
@@ -199,18 +199,18 @@ pub unsafe extern "C" fn pp_client_new(
         let config = unsafe { config::from_c(config_json) }?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
-            .thread_name("profile-photo")
+            .thread_name("avatarium")
             .build()
             .map_err(|e| {
                 Failure::new(
-                    pp_status::Internal,
+                    avatarium_status::Internal,
                     format!("cannot start the runtime: {e}"),
                 )
             })?;
         let client = runtime
             .block_on(Client::open(config))
             .map_err(|e| Failure::from_core(&e))?;
-        *out = Box::into_raw(Box::new(pp_client {
+        *out = Box::into_raw(Box::new(avatarium_client {
             runtime,
             client,
             calls: Arc::default(),
@@ -226,25 +226,25 @@ pub unsafe extern "C" fn pp_client_new(
 /// stops the client's worker threads and frees everything it owns.
 ///
 /// Never call it from a callback: there it does nothing (the client stays open) and
-/// `pp_last_error_message()` says so. Never call it while another thread may still start
+/// `avatarium_last_error_message()` says so. Never call it while another thread may still start
 /// calls on the same client, and never use the client afterwards.
 ///
 /// # Safety
-/// `client` is NULL or a pointer from `pp_client_new()` not yet freed.
+/// `client` is NULL or a pointer from `avatarium_client_new()` not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_free(client: *mut pp_client) {
+pub unsafe extern "C" fn avatarium_client_free(client: *mut avatarium_client) {
     void_boundary(|| {
         if client.is_null() {
             return;
         }
         if IN_CALLBACK.with(Cell::get) || tokio::runtime::Handle::try_current().is_ok() {
             crate::error::set_last_error(
-                "pp_client_free called from a callback or a library thread: refused, the client is not freed",
+                "avatarium_client_free called from a callback or a library thread: refused, the client is not freed",
             );
             return;
         }
-        // SAFETY: a pointer from `Box::into_raw` in `pp_client_new`, freed once.
-        let pp_client {
+        // SAFETY: a pointer from `Box::into_raw` in `avatarium_client_new`, freed once.
+        let avatarium_client {
             runtime,
             client,
             calls,
@@ -263,9 +263,9 @@ pub unsafe extern "C" fn pp_client_free(client: *mut pp_client) {
 /// Call an API method by its Gigya name, blocking until it is done.
 ///
 /// `method` is e.g. "accounts.importProfilePhoto"; `params_json` a JSON object of its
-/// parameters (SPEC.md), or NULL / "" for none. On `PP_STATUS_OK`, `*response_json` is the
+/// parameters (SPEC.md), or NULL / "" for none. On `AVATARIUM_STATUS_OK`, `*response_json` is the
 /// response envelope, a JSON object with `errorCode` (0 on success), `statusCode`,
-/// `callId`, `time`, ... that the caller frees with `pp_string_free()`. API errors are in
+/// `callId`, `time`, ... that the caller frees with `avatarium_string_free()`. API errors are in
 /// the envelope (`errorCode` != 0), not in the status. On any other status
 /// `*response_json` is NULL.
 ///
@@ -273,12 +273,12 @@ pub unsafe extern "C" fn pp_client_free(client: *mut pp_client) {
 /// `client` is NULL or a live client; `method` and `params_json` are NULL or
 /// NUL-terminated strings; `response_json` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_call(
-    client: *const pp_client,
+pub unsafe extern "C" fn avatarium_client_call(
+    client: *const avatarium_client,
     method: *const c_char,
     params_json: *const c_char,
     response_json: *mut *mut c_char,
-) -> pp_status {
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY (all four): the caller's contract.
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
@@ -293,23 +293,23 @@ pub unsafe extern "C" fn pp_client_call(
     })
 }
 
-/// `pp_client_call()` with a callback, as the seed's JavaScript API has: it copies its
+/// `avatarium_client_call()` with a callback, as the seed's JavaScript API has: it copies its
 /// arguments, returns at once and later calls `callback(user_data, response_json)` exactly
-/// once on a library worker thread (see `pp_callback`).
+/// once on a library worker thread (see `avatarium_callback`).
 ///
-/// On any status other than `PP_STATUS_OK` the call was not started and the callback is
+/// On any status other than `AVATARIUM_STATUS_OK` the call was not started and the callback is
 /// never called.
 ///
 /// # Safety
-/// As `pp_client_call()`; `user_data` is passed to the callback untouched.
+/// As `avatarium_client_call()`; `user_data` is passed to the callback untouched.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_call_async(
-    client: *const pp_client,
+pub unsafe extern "C" fn avatarium_client_call_async(
+    client: *const avatarium_client,
     method: *const c_char,
     params_json: *const c_char,
-    callback: pp_callback,
+    callback: avatarium_callback,
     user_data: *mut c_void,
-) -> pp_status {
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY (all three): the caller's contract.
         let c = unsafe { ffi::ref_arg(client, "client") }?;
@@ -348,20 +348,20 @@ unsafe fn import_params(
 
 /// `accounts.importProfilePhoto`, blocking: fetch the photo at `url` for the account named
 /// by exactly one of `uid` and `reg_token` (the other NULL), keep it pending, or publish it
-/// at once when `publish` is true. `*response_json` as for `pp_client_call()`.
+/// at once when `publish` is true. `*response_json` as for `avatarium_client_call()`.
 ///
 /// # Safety
 /// `client` is NULL or a live client; the strings are NULL or NUL-terminated;
 /// `response_json` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_import_photo(
-    client: *const pp_client,
+pub unsafe extern "C" fn avatarium_client_import_photo(
+    client: *const avatarium_client,
     uid: *const c_char,
     reg_token: *const c_char,
     url: *const c_char,
     publish: bool,
     response_json: *mut *mut c_char,
-) -> pp_status {
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY (all three): the caller's contract.
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
@@ -375,20 +375,20 @@ pub unsafe extern "C" fn pp_client_import_photo(
     })
 }
 
-/// `pp_client_import_photo()` with a callback (see `pp_client_call_async()`).
+/// `avatarium_client_import_photo()` with a callback (see `avatarium_client_call_async()`).
 ///
 /// # Safety
-/// As `pp_client_import_photo()`; `user_data` is passed to the callback untouched.
+/// As `avatarium_client_import_photo()`; `user_data` is passed to the callback untouched.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_import_photo_async(
-    client: *const pp_client,
+pub unsafe extern "C" fn avatarium_client_import_photo_async(
+    client: *const avatarium_client,
     uid: *const c_char,
     reg_token: *const c_char,
     url: *const c_char,
     publish: bool,
-    callback: pp_callback,
+    callback: avatarium_callback,
     user_data: *mut c_void,
-) -> pp_status {
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY (both): the caller's contract.
         let c = unsafe { ffi::ref_arg(client, "client") }?;
@@ -406,7 +406,7 @@ pub unsafe extern "C" fn pp_client_import_photo_async(
 /// form its generic call reads (core decodes and checks them).
 ///
 /// # Safety
-/// As `pp_client_upload_photo()`.
+/// As `avatarium_client_upload_photo()`.
 unsafe fn upload_params(
     uid: *const c_char,
     reg_token: *const c_char,
@@ -428,21 +428,21 @@ unsafe fn upload_params(
 /// `accounts.setProfilePhoto` from raw bytes, blocking: the photo file's `photo_len` bytes
 /// at `photo` (no base64 needed; the library copies them before returning), for the
 /// account named by exactly one of `uid` and `reg_token`. `photo` may be NULL only when
-/// `photo_len` is 0. `*response_json` as for `pp_client_call()`.
+/// `photo_len` is 0. `*response_json` as for `avatarium_client_call()`.
 ///
 /// # Safety
 /// `client` is NULL or a live client; the strings are NULL or NUL-terminated; `photo` is
 /// NULL or points at `photo_len` readable bytes; `response_json` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_upload_photo(
-    client: *const pp_client,
+pub unsafe extern "C" fn avatarium_client_upload_photo(
+    client: *const avatarium_client,
     uid: *const c_char,
     reg_token: *const c_char,
     photo: *const u8,
     photo_len: usize,
     publish: bool,
     response_json: *mut *mut c_char,
-) -> pp_status {
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY (all three): the caller's contract.
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
@@ -456,22 +456,22 @@ pub unsafe extern "C" fn pp_client_upload_photo(
     })
 }
 
-/// `pp_client_upload_photo()` with a callback (see `pp_client_call_async()`). The bytes
+/// `avatarium_client_upload_photo()` with a callback (see `avatarium_client_call_async()`). The bytes
 /// are copied before it returns.
 ///
 /// # Safety
-/// As `pp_client_upload_photo()`; `user_data` is passed to the callback untouched.
+/// As `avatarium_client_upload_photo()`; `user_data` is passed to the callback untouched.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_upload_photo_async(
-    client: *const pp_client,
+pub unsafe extern "C" fn avatarium_client_upload_photo_async(
+    client: *const avatarium_client,
     uid: *const c_char,
     reg_token: *const c_char,
     photo: *const u8,
     photo_len: usize,
     publish: bool,
-    callback: pp_callback,
+    callback: avatarium_callback,
     user_data: *mut c_void,
-) -> pp_status {
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY (both): the caller's contract.
         let c = unsafe { ffi::ref_arg(client, "client") }?;
@@ -487,18 +487,18 @@ pub unsafe extern "C" fn pp_client_upload_photo_async(
 
 /// `accounts.publishProfilePhoto`, blocking: publish the pending photo of the account
 /// named by exactly one of `uid` and `reg_token`. `*response_json` as for
-/// `pp_client_call()`.
+/// `avatarium_client_call()`.
 ///
 /// # Safety
 /// `client` is NULL or a live client; the strings are NULL or NUL-terminated;
 /// `response_json` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_publish_photo(
-    client: *const pp_client,
+pub unsafe extern "C" fn avatarium_client_publish_photo(
+    client: *const avatarium_client,
     uid: *const c_char,
     reg_token: *const c_char,
     response_json: *mut *mut c_char,
-) -> pp_status {
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY (all four): the caller's contract.
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
@@ -517,15 +517,15 @@ pub unsafe extern "C" fn pp_client_publish_photo(
 
 /// The operator's purge, blocking: delete expired pending photos and blobs no account
 /// points at. `*response_json` is an envelope with `expiredPending` and `blobsDeleted`,
-/// freed with `pp_string_free()`.
+/// freed with `avatarium_string_free()`.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `response_json` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pp_client_purge(
-    client: *const pp_client,
+pub unsafe extern "C" fn avatarium_client_purge(
+    client: *const avatarium_client,
     response_json: *mut *mut c_char,
-) -> pp_status {
+) -> avatarium_status {
     status_boundary(|| {
         // SAFETY (both): the caller's contract.
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;

@@ -1,12 +1,12 @@
-//! `config_json` → `profile_photo::Config`. The keys, defaults and checks are core's
+//! `config_json` → `avatarium_core::Config`. The keys, defaults and checks are core's
 //! (`Config::from_value`, which accepts snake_case and camelCase); this file only maps the
 //! outcome to a status.
 
 use std::ffi::c_char;
 
-use profile_photo::Config;
+use avatarium_core::Config;
 
-use crate::error::{pp_status, Failure};
+use crate::error::{avatarium_status, Failure};
 use crate::ffi;
 
 /// NULL, "" or `null` give the defaults of SPEC.md.
@@ -18,7 +18,7 @@ pub(crate) unsafe fn from_c(config_json: *const c_char) -> Result<Config, Failur
     let value = unsafe { ffi::json_arg(config_json, "config_json") }?;
     Config::from_value(value).map_err(|e| {
         Failure::new(
-            pp_status::InvalidConfig,
+            avatarium_status::InvalidConfig,
             format!("config_json: {}", e.details()),
         )
     })

@@ -1,24 +1,24 @@
-//! `pp_status`, the thread-local last-error message and the error code names. API errors
-//! are never statuses: they are born in core (`profile_photo::ErrorKind`) and travel in the
+//! `avatarium_status`, the thread-local last-error message and the error code names. API errors
+//! are never statuses: they are born in core (`avatarium_core::ErrorKind`) and travel in the
 //! response envelope; this file only maps core errors that happen before there is a client.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
-use profile_photo::ErrorKind;
+use avatarium_core::ErrorKind;
 
 use crate::ffi;
 
 /// What a library function reports about the call itself. An API error (an envelope with
-/// `errorCode` != 0) is not a failure of the call: it comes with `PP_STATUS_OK`.
+/// `errorCode` != 0) is not a failure of the call: it comes with `AVATARIUM_STATUS_OK`.
 ///
 /// The values are stable: a value never changes meaning, and retired values are never
-/// reused. When a function returns anything but `PP_STATUS_OK`, its out-parameters are
-/// NULL and `pp_last_error_message()` says why.
+/// reused. When a function returns anything but `AVATARIUM_STATUS_OK`, its out-parameters are
+/// NULL and `avatarium_last_error_message()` says why.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum pp_status {
+pub enum avatarium_status {
     /// Success.
     Ok = 0,
     /// A pointer argument that must not be NULL was NULL.
@@ -36,15 +36,15 @@ pub enum pp_status {
     Panic = 6,
 }
 
-/// A failed call: its status and the message `pp_last_error_message` will return.
+/// A failed call: its status and the message `avatarium_last_error_message` will return.
 #[derive(Debug)]
 pub(crate) struct Failure {
-    pub status: pp_status,
+    pub status: avatarium_status,
     pub message: String,
 }
 
 impl Failure {
-    pub fn new(status: pp_status, message: impl Into<String>) -> Self {
+    pub fn new(status: avatarium_status, message: impl Into<String>) -> Self {
         Failure {
             status,
             message: message.into(),
@@ -52,16 +52,21 @@ impl Failure {
     }
 
     pub fn null(argument: &str) -> Self {
-        Failure::new(pp_status::NullArgument, format!("{argument} is NULL"))
+        Failure::new(
+            avatarium_status::NullArgument,
+            format!("{argument} is NULL"),
+        )
     }
 
     /// A core error raised while opening a client: configuration errors are the caller's,
     /// everything else is ours. The whole cause chain goes into the message (it stays in
     /// the caller's process; envelopes never carry it).
-    pub fn from_core(err: &profile_photo::Error) -> Self {
+    pub fn from_core(err: &avatarium_core::Error) -> Self {
         let status = match err.kind() {
-            ErrorKind::MissingParameter | ErrorKind::InvalidParameter => pp_status::InvalidConfig,
-            _ => pp_status::Internal,
+            ErrorKind::MissingParameter | ErrorKind::InvalidParameter => {
+                avatarium_status::InvalidConfig
+            }
+            _ => avatarium_status::Internal,
         };
         let mut message = err.to_string();
         let mut source = std::error::Error::source(err);
@@ -94,10 +99,10 @@ pub(crate) fn clear_last_error() {
 
 /// Why the last call on this thread failed: a NUL-terminated message, "" when the last
 /// call succeeded. It is owned by the library (never free it) and valid until the next
-/// `pp_` call on the same thread. It explains statuses (misuse, internal failures); API
+/// `avatarium_` call on the same thread. It explains statuses (misuse, internal failures); API
 /// errors are described by the envelope's `errorMessage` and `errorDetails`.
 #[no_mangle]
-pub extern "C" fn pp_last_error_message() -> *const c_char {
+pub extern "C" fn avatarium_last_error_message() -> *const c_char {
     // No panic boundary needed: nothing here can panic except a failed TLS access
     // during thread teardown, which `try_with` turns into "".
     LAST_ERROR
@@ -110,7 +115,7 @@ pub extern "C" fn pp_last_error_message() -> *const c_char {
 /// Python and Node bindings use. NULL for 0 and for codes this library never returns.
 /// The string is static: never free it.
 #[no_mangle]
-pub extern "C" fn pp_error_code_name(error_code: u32) -> *const c_char {
+pub extern "C" fn avatarium_error_code_name(error_code: u32) -> *const c_char {
     crate::panic::pointer_boundary(|| {
         static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
         let names = NAMES.get_or_init(|| {

@@ -1,11 +1,11 @@
 //! Checked conversions of C arguments (the model is rustls-ffi's `try_ref_from_ptr!`
-//! family): NULL gives `PP_STATUS_NULL_ARGUMENT`, never a crash.
+//! family): NULL gives `AVATARIUM_STATUS_NULL_ARGUMENT`, never a crash.
 
 use std::ffi::{c_char, CStr, CString};
 
 use serde_json::Value;
 
-use crate::error::{pp_status, Failure};
+use crate::error::{avatarium_status, Failure};
 
 /// A required string argument.
 ///
@@ -31,7 +31,7 @@ pub(crate) unsafe fn opt_str_arg<'a>(
     let text = unsafe { CStr::from_ptr(ptr) };
     text.to_str().map(Some).map_err(|e| {
         Failure::new(
-            pp_status::InvalidUtf8,
+            avatarium_status::InvalidUtf8,
             format!("{name} is not valid UTF-8: {e}"),
         )
     })
@@ -51,7 +51,7 @@ pub(crate) unsafe fn json_arg(ptr: *const c_char, name: &str) -> Result<Value, F
     }
     serde_json::from_str(text).map_err(|e| {
         Failure::new(
-            pp_status::InvalidJson,
+            avatarium_status::InvalidJson,
             format!("{name} is not valid JSON: {e}"),
         )
     })

@@ -4,21 +4,21 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::{clear_last_error, pp_status, set_last_error, Failure};
+use crate::error::{avatarium_status, clear_last_error, set_last_error, Failure};
 
-/// The boundary of a function returning `pp_status`: clears the last error, runs `body`,
+/// The boundary of a function returning `avatarium_status`: clears the last error, runs `body`,
 /// and turns its failure or panic into a status plus the thread's last-error message.
-pub(crate) fn status_boundary(body: impl FnOnce() -> Result<(), Failure>) -> pp_status {
+pub(crate) fn status_boundary(body: impl FnOnce() -> Result<(), Failure>) -> avatarium_status {
     clear_last_error();
     match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => pp_status::Ok,
+        Ok(Ok(())) => avatarium_status::Ok,
         Ok(Err(failure)) => {
             set_last_error(&failure.message);
             failure.status
         }
         Err(payload) => {
             set_last_error(&panic_message(payload.as_ref()));
-            pp_status::Panic
+            avatarium_status::Panic
         }
     }
 }
@@ -55,7 +55,7 @@ mod tests {
 
     fn last_error() -> String {
         // SAFETY: the library's own thread-local string.
-        unsafe { CStr::from_ptr(crate::pp_last_error_message()) }
+        unsafe { CStr::from_ptr(crate::avatarium_last_error_message()) }
             .to_string_lossy()
             .into_owned()
     }
@@ -63,7 +63,7 @@ mod tests {
     #[test]
     fn panics_become_statuses() {
         let status = status_boundary(|| panic!("boom"));
-        assert_eq!(status, pp_status::Panic);
+        assert_eq!(status, avatarium_status::Panic);
         assert!(last_error().contains("boom"), "{}", last_error());
 
         let p: *const u8 = pointer_boundary(|| panic!("{}", String::from("again")));
@@ -77,9 +77,9 @@ mod tests {
     #[test]
     fn failures_set_and_success_clears_the_message() {
         let status = status_boundary(|| Err(Failure::null("client")));
-        assert_eq!(status, pp_status::NullArgument);
+        assert_eq!(status, avatarium_status::NullArgument);
         assert_eq!(last_error(), "client is NULL");
-        assert_eq!(status_boundary(|| Ok(())), pp_status::Ok);
+        assert_eq!(status_boundary(|| Ok(())), avatarium_status::Ok);
         assert_eq!(last_error(), "");
     }
 }

@@ -1,6 +1,6 @@
-//! The committed header `include/profile_photo.h` is exactly what cbindgen (pinned
+//! The committed header `include/avatarium.h` is exactly what cbindgen (pinned
 //! `=0.29.4`) generates from the sources: any drift fails `cargo test`.
-//! `BLESS=1 cargo test -p profile-photo-ffi --test header` rewrites it.
+//! `BLESS=1 cargo test -p avatarium-ffi --test header` rewrites it.
 
 use std::path::Path;
 
@@ -18,7 +18,7 @@ fn header_matches_the_sources() {
     bindings.write(&mut generated);
     let generated = String::from_utf8(generated).expect("header is UTF-8");
 
-    let path = crate_dir.join("include/profile_photo.h");
+    let path = crate_dir.join("include/avatarium.h");
     if std::env::var_os("BLESS").is_some_and(|v| v == "1") {
         std::fs::write(&path, &generated).expect("write the header");
         return;
@@ -32,26 +32,26 @@ fn header_matches_the_sources() {
             .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
         panic!(
             "{} is out of date (first difference at line {}); run \
-             `BLESS=1 cargo test -p profile-photo-ffi --test header` and commit it",
+             `BLESS=1 cargo test -p avatarium-ffi --test header` and commit it",
             path.display(),
             first_diff + 1
         );
     }
     // A few symbols the C tests and the example rely on must be in it.
     for symbol in [
-        "pp_client_new",
-        "pp_client_free",
-        "pp_client_call",
-        "pp_client_call_async",
-        "pp_client_upload_photo",
-        "pp_client_purge",
-        "pp_string_free",
-        "pp_version",
-        "pp_last_error_message",
-        "pp_error_code_name",
-        "PP_STATUS_OK = 0",
-        "PP_STATUS_PANIC = 6",
-        "typedef struct pp_client pp_client;",
+        "avatarium_client_new",
+        "avatarium_client_free",
+        "avatarium_client_call",
+        "avatarium_client_call_async",
+        "avatarium_client_upload_photo",
+        "avatarium_client_purge",
+        "avatarium_string_free",
+        "avatarium_version",
+        "avatarium_last_error_message",
+        "avatarium_error_code_name",
+        "AVATARIUM_STATUS_OK = 0",
+        "AVATARIUM_STATUS_PANIC = 6",
+        "typedef struct avatarium_client avatarium_client;",
     ] {
         assert!(
             generated.contains(symbol),

@@ -4,8 +4,8 @@
  * in C that serves the files of one folder at /<name>, answers 404 to anything else, and
  * accepts /hang without ever answering (for timeouts and calls in flight).
  */
-#ifndef PP_TEST_SUPPORT_H
-#define PP_TEST_SUPPORT_H
+#ifndef AVATARIUM_TEST_SUPPORT_H
+#define AVATARIUM_TEST_SUPPORT_H
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,7 +27,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "profile_photo.h"
+#include "avatarium.h"
 
 /* ---- checks ---- */
 
@@ -340,15 +340,15 @@ static inline char *test_config(const char *data_dir, const struct test_server *
 }
 
 /* A blocking call whose envelope is parsed; exits on a status other than OK. */
-static inline cJSON *call_json(const pp_client *client, const char *method, const char *params) {
+static inline cJSON *call_json(const avatarium_client *client, const char *method, const char *params) {
   char *response = NULL;
-  pp_status st = pp_client_call(client, method, params, &response);
-  if (st != PP_STATUS_OK || !response) {
-    fprintf(stderr, "%s: status %d (%s)\n", method, (int)st, pp_last_error_message());
+  avatarium_status st = avatarium_client_call(client, method, params, &response);
+  if (st != AVATARIUM_STATUS_OK || !response) {
+    fprintf(stderr, "%s: status %d (%s)\n", method, (int)st, avatarium_last_error_message());
     exit(2);
   }
   cJSON *v = cJSON_Parse(response);
-  pp_string_free(response);
+  avatarium_string_free(response);
   if (!v) {
     fprintf(stderr, "%s: response is not JSON\n", method);
     exit(2);
@@ -359,7 +359,7 @@ static inline cJSON *call_json(const pp_client *client, const char *method, cons
 /* Parse and free an envelope from an out-parameter. */
 static inline cJSON *take_json(char *response) {
   cJSON *v = response ? cJSON_Parse(response) : NULL;
-  pp_string_free(response);
+  avatarium_string_free(response);
   return v ? v : cJSON_CreateNull();
 }
 

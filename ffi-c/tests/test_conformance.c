@@ -1,5 +1,5 @@
 /*
- * Runs conformance/cases.json through pp_client_call, with the same set-up and the same
+ * Runs conformance/cases.json through avatarium_client_call, with the same set-up and the same
  * expectations as core/tests/conformance.rs (format in conformance/README.md).
  *
  * usage: test_conformance <repo root>
@@ -143,13 +143,13 @@ static void check_envelope(const cJSON *r, const char *ctx) {
   }
 }
 
-static void run_step(pp_client *client, const cJSON *step, struct vars *vars, const char *ctx) {
+static void run_step(avatarium_client *client, const cJSON *step, struct vars *vars, const char *ctx) {
   const char *method = json_str(step, "method");
   cJSON *params = substitute(cJSON_GetObjectItemCaseSensitive(step, "params"), vars);
   char *params_text = cJSON_PrintUnformatted(params);
   char *response = NULL;
-  pp_status st = pp_client_call(client, method, params_text, &response);
-  CHECK(st == PP_STATUS_OK && response, "%s: status %d", ctx, (int)st);
+  avatarium_status st = avatarium_client_call(client, method, params_text, &response);
+  CHECK(st == AVATARIUM_STATUS_OK && response, "%s: status %d", ctx, (int)st);
   cJSON *r = take_json(response);
   free(params_text);
   cJSON_Delete(params);
@@ -220,11 +220,11 @@ int main(int argc, char **argv) {
     const char *name = json_str(kase, "name");
     char *dir = make_temp_dir();
     char *config = test_config(dir, &server, "\"max_photo_bytes\": 100000");
-    pp_client *client = NULL;
-    pp_status st = pp_client_new(config, &client);
-    CHECK(st == PP_STATUS_OK, "case %s: pp_client_new: %s", name, pp_last_error_message());
+    avatarium_client *client = NULL;
+    avatarium_status st = avatarium_client_new(config, &client);
+    CHECK(st == AVATARIUM_STATUS_OK, "case %s: avatarium_client_new: %s", name, avatarium_last_error_message());
     free(config);
-    if (st != PP_STATUS_OK) {
+    if (st != AVATARIUM_STATUS_OK) {
       free(dir);
       cases_failed++;
       continue;
@@ -247,7 +247,7 @@ int main(int argc, char **argv) {
     n_cases++;
     printf("%s  %s (%d steps)\n", ok ? "ok  " : "FAIL", name, step_index);
     vars_free(&vars);
-    pp_client_free(client);
+    avatarium_client_free(client);
     remove_tree(dir);
     free(dir);
     index++;

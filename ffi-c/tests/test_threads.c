@@ -1,6 +1,6 @@
 /*
  * Threads: many async and blocking calls from several pthreads on one client, each
- * callback exactly once; and pp_client_free while async calls are still in flight (it
+ * callback exactly once; and avatarium_client_free while async calls are still in flight (it
  * waits for them: every callback has run when it returns, none runs afterwards).
  *
  * usage: test_threads <repo root>
@@ -40,7 +40,7 @@ static void on_done(void *user_data, const char *response) {
 }
 
 struct worker {
-  pp_client *client;
+  avatarium_client *client;
   int index;
   struct call calls[CALLS_PER_THREAD];
   int blocking_ok;
@@ -51,24 +51,24 @@ static void *worker_main(void *arg) {
   char uid[64], params[512];
   for (int i = 0; i < CALLS_PER_THREAD; i++) {
     snprintf(uid, sizeof uid, "thread-%d-%d", w->index, i);
-    pp_status st;
+    avatarium_status st;
     switch (i % 3) {
     case 0:
       snprintf(params, sizeof params, "{\"UID\": \"%s\", \"url\": \"http://127.0.0.1:%d/photo.jpg\"}", uid,
                server.port);
-      st = pp_client_call_async(w->client, "accounts.importProfilePhoto", params, on_done, &w->calls[i]);
+      st = avatarium_client_call_async(w->client, "accounts.importProfilePhoto", params, on_done, &w->calls[i]);
       break;
     case 1:
-      st = pp_client_upload_photo_async(w->client, uid, NULL, png, png_len, true, on_done, &w->calls[i]);
+      st = avatarium_client_upload_photo_async(w->client, uid, NULL, png, png_len, true, on_done, &w->calls[i]);
       break;
     default:
-      st = pp_client_call_async(w->client, "accounts.getPolicies", "{}", on_done, &w->calls[i]);
+      st = avatarium_client_call_async(w->client, "accounts.getPolicies", "{}", on_done, &w->calls[i]);
       break;
     }
-    CHECK(st == PP_STATUS_OK, "start %s: %s", uid, pp_last_error_message());
+    CHECK(st == AVATARIUM_STATUS_OK, "start %s: %s", uid, avatarium_last_error_message());
     /* Blocking calls interleaved from the same threads. */
     char *resp = NULL;
-    if (pp_client_call(w->client, "accounts.initRegistration", NULL, &resp) == PP_STATUS_OK) {
+    if (avatarium_client_call(w->client, "accounts.initRegistration", NULL, &resp) == AVATARIUM_STATUS_OK) {
       cJSON *r = take_json(resp);
       w->blocking_ok += json_long(r, "errorCode") == 0;
       cJSON_Delete(r);
@@ -77,13 +77,13 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static pp_client *open_client(const char *dir, const char *name, const char *extra) {
+static avatarium_client *open_client(const char *dir, const char *name, const char *extra) {
   char data[1100];
   snprintf(data, sizeof data, "%s/%s", dir, name);
   char *config = test_config(data, &server, extra);
-  pp_client *c = NULL;
-  if (pp_client_new(config, &c) != PP_STATUS_OK) {
-    fprintf(stderr, "pp_client_new: %s\n", pp_last_error_message());
+  avatarium_client *c = NULL;
+  if (avatarium_client_new(config, &c) != AVATARIUM_STATUS_OK) {
+    fprintf(stderr, "avatarium_client_new: %s\n", avatarium_last_error_message());
     exit(2);
   }
   free(config);
@@ -91,7 +91,7 @@ static pp_client *open_client(const char *dir, const char *name, const char *ext
 }
 
 static void test_many_threads(const char *dir) {
-  pp_client *c = open_client(dir, "many", "\"max_queued_imports\": 1000");
+  avatarium_client *c = open_client(dir, "many", "\"max_queued_imports\": 1000");
   static struct worker workers[THREADS];
   pthread_t threads[THREADS];
   atomic_store(&finished, 0);
@@ -129,12 +129,12 @@ static void test_many_threads(const char *dir) {
   cJSON *r = call_json(c, "accounts.getAccountInfo", "{\"UID\": \"thread-0-1\"}");
   CHECK(json_str(r, "profile.photoURL") != NULL, "published: %s", json_show(r));
   cJSON_Delete(r);
-  pp_client_free(c);
+  avatarium_client_free(c);
 }
 
 static void test_free_in_flight(const char *dir) {
   /* Imports of /hang stay in flight until fetch_timeout_ms; getPolicies calls are quick. */
-  pp_client *c = open_client(dir, "inflight", "\"fetch_timeout_ms\": 1500, \"max_queued_imports\": 1000");
+  avatarium_client *c = open_client(dir, "inflight", "\"fetch_timeout_ms\": 1500, \"max_queued_imports\": 1000");
   static struct call calls[IN_FLIGHT];
   char params[256];
   snprintf(params, sizeof params, "{\"UID\": \"f\", \"url\": \"http://127.0.0.1:%d/hang\"}", server.port);
@@ -143,7 +143,7 @@ static void test_free_in_flight(const char *dir) {
   for (int i = 0; i < IN_FLIGHT; i++) {
     memset(&calls[i], 0, sizeof calls[i]);
     const char *method = i % 2 ? "accounts.getPolicies" : "accounts.importProfilePhoto";
-    CHECK(pp_client_call_async(c, method, i % 2 ? NULL : params, on_done, &calls[i]) == PP_STATUS_OK, "start %d",
+    CHECK(avatarium_client_call_async(c, method, i % 2 ? NULL : params, on_done, &calls[i]) == AVATARIUM_STATUS_OK, "start %d",
           i);
   }
   /* Wait until the server holds at least one hanging fetch, so the free really overlaps. */
@@ -151,7 +151,7 @@ static void test_free_in_flight(const char *dir) {
     sleep_ms(5);
   }
   CHECK(atomic_load(&finished) < IN_FLIGHT, "calls still in flight when freeing (%d done)", atomic_load(&finished));
-  pp_client_free(c);
+  avatarium_client_free(c);
   CHECK(atomic_load(&finished) == IN_FLIGHT, "free waited for every callback (%d)", atomic_load(&finished));
   int once = 0, timeouts = 0;
   for (int i = 0; i < IN_FLIGHT; i++) {

@@ -1,4 +1,4 @@
-//! `profile_photo::pipeline::process` on arbitrary bytes with the default limits.
+//! `avatarium::pipeline::process` on arbitrary bytes with the default limits.
 //!
 //! The pipeline runs decoders behind `catch_unwind` and turns a decoder panic into 409010;
 //! libfuzzer-sys aborts on *any* panic, caught or not, so this target installs a quieter
@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use std::sync::{Mutex, Once};
 
 use libfuzzer_sys::fuzz_target;
-use profile_photo::pipeline::{process, Limits};
-use profile_photo::ErrorKind;
+use avatarium::pipeline::{process, Limits};
+use avatarium::ErrorKind;
 
 static HOOK: Once = Once::new();
 static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);

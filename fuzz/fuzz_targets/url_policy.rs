@@ -13,7 +13,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use profile_photo::fetch::policy::{
+use avatarium::fetch::policy::{
     check_ip, check_name, check_resolved, check_url, classify, parse_url, AddressPolicy, UrlPolicy,
 };
 use url::Host;

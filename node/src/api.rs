@@ -1,4 +1,4 @@
-//! `profile_photo::Client` for JS: open it, start generic calls, await or cancel them.
+//! `avatarium::Client` for JS: open it, start generic calls, await or cancel them.
 //!
 //! A call is started synchronously and runs as a task on napi's tokio runtime; the JS thread
 //! only gets the envelope back (as JSON text). `PendingCall::cancel` aborts the task, which
@@ -7,9 +7,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use avatarium::{Client, ErrorKind, Response};
 use napi::bindgen_prelude::{block_on, spawn};
 use napi_derive::napi;
-use profile_photo::{Client, ErrorKind, Response};
 use tokio::sync::oneshot;
 
 use crate::config;

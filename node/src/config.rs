@@ -1,7 +1,7 @@
-//! Client options: JS object → JSON text (in `index.js`) → `profile_photo::Config`.
+//! Client options: JS object → JSON text (in `index.js`) → `avatarium::Config`.
 //! The core maps camelCase keys and checks every value.
 
-use profile_photo::{Config, Error};
+use avatarium::{Config, Error};
 
 /// The options as JSON text (`JSON.stringify(options)`); empty text means defaults.
 pub fn from_json_text(text: &str) -> Result<Config, Error> {

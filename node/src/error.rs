@@ -7,8 +7,8 @@
 //!
 //! Errors of calls never come through here: the core answers them in the envelope.
 
+use avatarium::{Error, ErrorKind};
 use napi_derive::napi;
-use profile_photo::{Error, ErrorKind};
 
 /// The rejection code of a call cancelled through its `AbortSignal` (not a core code:
 /// `index.js` turns it into an `AbortError`).

@@ -1,4 +1,4 @@
-//! Node addon for profile-photo: the native layer of the npm package `profile-photo`.
+//! Node addon for avatarium: the native layer of the npm package `avatarium`.
 //!
 //! Thin by design (STYLE.md §2): every function takes JS values, converts them to core
 //! types, calls one core function and converts back. Parameter parsing, validation and
@@ -18,11 +18,11 @@ pub use error::{error_kinds, ErrorKindInfo};
 
 use napi_derive::napi;
 
-/// Module init does logging only (STYLE.md §18): `PROFILE_PHOTO_LOG=debug` (any
+/// Module init does logging only (STYLE.md §18): `AVATARIUM_LOG=debug` (any
 /// `tracing` filter) sends the core's logs to stderr. No runtime, no I/O.
 #[napi_derive::module_init]
 fn init() {
-    if let Ok(filter) = std::env::var("PROFILE_PHOTO_LOG") {
+    if let Ok(filter) = std::env::var("AVATARIUM_LOG") {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_writer(std::io::stderr)
@@ -33,5 +33,5 @@ fn init() {
 /// The version of the core this addon was built from.
 #[napi]
 pub fn version() -> String {
-    profile_photo::VERSION.to_string()
+    avatarium::VERSION.to_string()
 }

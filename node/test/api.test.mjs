@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 
-import * as esm from 'profile-photo'
+import * as esm from 'avatarium'
 import { Client, ProfilePhotoError } from '../index.js'
 import { b64, FILES, newClient, startServer, tmpDir, viaCallback } from '../test-support/helpers.mjs'
 
@@ -32,7 +32,7 @@ function assertEnvelope(r, errorCode = 0) {
 }
 
 test('require and import give the same package', () => {
-  const cjs = require('profile-photo')
+  const cjs = require('avatarium')
   assert.equal(typeof cjs.Client, 'function')
   assert.equal(esm.Client, cjs.Client)
   assert.equal(esm.default.Client, cjs.Client)

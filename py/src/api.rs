@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock};
 
+use avatarium::Response;
 use base64::Engine;
-use profile_photo::Response;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -56,24 +56,24 @@ fn from_envelope<T>(r: &Response, convert: Convert<T>) -> Result<T, ApiError> {
     }
 }
 
-fn core_result<T, U: From<T>>(r: Result<T, profile_photo::Error>) -> Result<U, ApiError> {
+fn core_result<T, U: From<T>>(r: Result<T, avatarium::Error>) -> Result<U, ApiError> {
     r.map(U::from).map_err(|e| ApiError::from_core(&e))
 }
 
-/// `profile_photo._native.Client`: the engine on the configured stores. Thread-safe; one
+/// `avatarium._native.Client`: the engine on the configured stores. Thread-safe; one
 /// client serves any number of threads and asyncio tasks at once.
-#[pyclass(frozen, module = "profile_photo._native", name = "Client")]
+#[pyclass(frozen, module = "avatarium._native", name = "Client")]
 pub struct Client {
-    inner: RwLock<Option<profile_photo::Client>>,
+    inner: RwLock<Option<avatarium::Client>>,
 }
 
 impl Client {
-    fn core(&self) -> PyResult<profile_photo::Client> {
+    fn core(&self) -> PyResult<avatarium::Client> {
         self.inner
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-            .ok_or_else(|| PyRuntimeError::new_err("the profile_photo Client is closed"))
+            .ok_or_else(|| PyRuntimeError::new_err("the avatarium Client is closed"))
     }
 
     fn run<T: Send + 'static>(
@@ -153,7 +153,7 @@ fn policy_params(width: Option<i64>, height: Option<i64>) -> Map<String, Value> 
 #[pymethods]
 impl Client {
     /// Open a client: `settings` are SPEC.md config keys (a dict), or `config_file` a TOML
-    /// file; `use_env` overlays `PROFILE_PHOTO_<KEY>` variables.
+    /// file; `use_env` overlays `AVATARIUM_<KEY>` variables.
     #[new]
     #[pyo3(signature = (settings=None, config_file=None, use_env=false))]
     fn new(
@@ -165,7 +165,7 @@ impl Client {
         let settings = Settings::extract(settings, config_file, use_env)?;
         let opened = runtime::block_on(py, async move {
             let config = settings.into_config()?;
-            profile_photo::Client::open(config).await
+            avatarium::Client::open(config).await
         })?;
         Ok(Client {
             inner: RwLock::new(Some(opened.or_raise(py)?)),

@@ -1,10 +1,10 @@
 //! Operator settings from Python: keyword arguments named like SPEC.md's config keys, or a
-//! TOML file, optionally overlaid with `PROFILE_PHOTO_<KEY>` environment variables. Parsing
+//! TOML file, optionally overlaid with `AVATARIUM_<KEY>` environment variables. Parsing
 //! and checking are the core's (`Config::from_value`, `from_toml_file`, `with_env`).
 
 use std::path::PathBuf;
 
-use profile_photo::{Config, Error};
+use avatarium::{Config, Error};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -31,7 +31,7 @@ impl Settings {
         if keywords.is_some() && config_file.is_some() {
             return Err(PyTypeError::new_err(
                 "pass either config_file or keyword settings, not both \
-                 (use_env=True overlays PROFILE_PHOTO_<KEY> variables on either)",
+                 (use_env=True overlays AVATARIUM_<KEY> variables on either)",
             ));
         }
         Ok(Settings {

@@ -6,7 +6,7 @@
 //! by the kind (never by message text). Every instance carries `error_code`, `status_code`,
 //! `error_message`, `details`, `call_id` and `code` (the stable SCREAMING_SNAKE name).
 
-use profile_photo::{Error, ErrorKind, Response};
+use avatarium::{Error, ErrorKind, Response};
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyException, PyPermissionError, PyRuntimeError, PyTimeoutError, PyValueError,
@@ -17,10 +17,10 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::BoundObject;
 
 create_exception!(
-    profile_photo,
+    avatarium,
     ProfilePhotoError,
     PyException,
-    "Base class of every profile-photo API error. Attributes: error_code (Gigya errorCode), \
+    "Base class of every avatarium API error. Attributes: error_code (Gigya errorCode), \
      status_code, error_message, details (errorDetails), call_id (None when no envelope was \
      made), code (stable SCREAMING_SNAKE name)."
 );
@@ -112,7 +112,7 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<(ErrorKind, Py<PyType>)>> {
                     None => PyTuple::new(py, [base.clone()])?,
                 };
                 let namespace = PyDict::new(py);
-                namespace.set_item("__module__", "profile_photo")?;
+                namespace.set_item("__module__", "avatarium")?;
                 namespace.set_item("__doc__", doc)?;
                 let class = type_type
                     .call1((name, bases, namespace))?
@@ -253,7 +253,7 @@ impl ApiError {
     }
 }
 
-/// `Result<T, profile_photo::Error>` → `PyResult<T>` where the GIL is held.
+/// `Result<T, avatarium::Error>` → `PyResult<T>` where the GIL is held.
 pub trait OrRaise<T> {
     fn or_raise(self, py: Python<'_>) -> PyResult<T>;
 }

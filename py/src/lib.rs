@@ -1,9 +1,9 @@
-//! `profile_photo._native`: the compiled half of the `profile_photo` Python package.
+//! `avatarium._native`: the compiled half of the `avatarium` Python package.
 //!
 //! Thin by design (STYLE.md §2): every file converts between Python and one part of the
 //! core — `api.rs` (the client), `types.rs` (typed results), `config.rs` (settings),
 //! `envelope.rs` (JSON values), `error.rs` (exceptions) — and `runtime.rs` owns the one
-//! tokio runtime (§9, §10). The pure-Python layer (`python/profile_photo/`) adds the
+//! tokio runtime (§9, §10). The pure-Python layer (`python/avatarium/`) adds the
 //! `client.accounts` namespace, keyword settings and the `async def` wrappers.
 
 use pyo3::prelude::*;
@@ -15,10 +15,10 @@ mod error;
 mod runtime;
 mod types;
 
-/// Module init does logging only (§18): `PROFILE_PHOTO_LOG=debug` (a tracing filter) turns on
+/// Module init does logging only (§18): `AVATARIUM_LOG=debug` (a tracing filter) turns on
 /// the core's logs on stderr. No runtime and no I/O start here.
 fn init_logging() {
-    if let Ok(filter) = std::env::var("PROFILE_PHOTO_LOG") {
+    if let Ok(filter) = std::env::var("AVATARIUM_LOG") {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_writer(std::io::stderr)
@@ -29,7 +29,7 @@ fn init_logging() {
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     init_logging();
-    m.add("__version__", profile_photo::VERSION)?;
+    m.add("__version__", avatarium::VERSION)?;
     m.add_class::<api::Client>()?;
     m.add_class::<types::ImportResult>()?;
     m.add_class::<types::PhotoUrls>()?;

@@ -34,7 +34,7 @@ enum State {
 static STATE: Mutex<State> = Mutex::new(State::NotStarted);
 
 fn shut_down_error() -> PyErr {
-    PyRuntimeError::new_err("profile_photo: the runtime is shut down (the interpreter is exiting)")
+    PyRuntimeError::new_err("avatarium: the runtime is shut down (the interpreter is exiting)")
 }
 
 /// A handle on the runtime, starting it on first use.
@@ -46,7 +46,7 @@ pub fn handle() -> PyResult<Handle> {
         State::NotStarted => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
-                .thread_name("profile-photo")
+                .thread_name("avatarium")
                 .build()
                 .map_err(|e| {
                     PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}"))
@@ -87,7 +87,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
-        "panic in profile-photo".to_string()
+        "panic in avatarium".to_string()
     }
 }
 

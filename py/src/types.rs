@@ -1,7 +1,7 @@
 //! The typed results (core `api/types.rs`): frozen Python classes with keyword
 //! constructors, readable reprs, equality and hashing.
 
-use profile_photo::Response;
+use avatarium::Response;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde_json::Value;
@@ -33,7 +33,7 @@ fn required(r: &Response, path: &[&str]) -> Result<String, ApiError> {
 }
 
 /// An import or upload: the account's UID, and the URLs when it was published at once.
-#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[pyclass(frozen, eq, hash, get_all, module = "avatarium")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ImportResult {
     pub uid: String,
@@ -80,7 +80,7 @@ impl ImportResult {
 }
 
 /// The published photo's URLs (`accounts.publishProfilePhoto`).
-#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[pyclass(frozen, eq, hash, get_all, module = "avatarium")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhotoUrls {
     pub photo_url: String,
@@ -117,7 +117,7 @@ impl PhotoUrls {
 
 /// `accounts.getAccountInfo` / `accounts.finalizeRegistration`: the published photo's URLs
 /// are `None` when nothing is published.
-#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[pyclass(frozen, eq, hash, get_all, module = "avatarium")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct AccountInfo {
     pub uid: String,
@@ -171,7 +171,7 @@ impl AccountInfo {
 
 /// `accounts.initRegistration`: the new account's UID and its regToken (a credential: the
 /// repr does not show it).
-#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[pyclass(frozen, eq, hash, get_all, module = "avatarium")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Registration {
     pub uid: String,
@@ -193,8 +193,8 @@ impl Registration {
     }
 }
 
-impl From<profile_photo::Registration> for Registration {
-    fn from(r: profile_photo::Registration) -> Self {
+impl From<avatarium::Registration> for Registration {
+    fn from(r: avatarium::Registration) -> Self {
         Registration {
             uid: r.uid,
             reg_token: r.reg_token,
@@ -203,7 +203,7 @@ impl From<profile_photo::Registration> for Registration {
 }
 
 /// The site policy (`profilePhoto` part): the thumbnail size.
-#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[pyclass(frozen, eq, hash, get_all, module = "avatarium")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Policies {
     pub thumbnail_width: u32,
@@ -246,7 +246,7 @@ impl Policies {
 }
 
 /// What a purge removed.
-#[pyclass(frozen, eq, hash, get_all, module = "profile_photo")]
+#[pyclass(frozen, eq, hash, get_all, module = "avatarium")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PurgeReport {
     pub expired_pending: u64,
@@ -271,8 +271,8 @@ impl PurgeReport {
     }
 }
 
-impl From<profile_photo::PurgeReport> for PurgeReport {
-    fn from(r: profile_photo::PurgeReport) -> Self {
+impl From<avatarium::PurgeReport> for PurgeReport {
+    fn from(r: avatarium::PurgeReport) -> Self {
         PurgeReport {
             expired_pending: r.expired_pending,
             blobs_deleted: r.blobs_deleted,

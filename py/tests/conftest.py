@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import profile_photo
+import avatarium
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = REPO / "conformance" / "files"
@@ -96,8 +96,8 @@ def settings(server: PhotoServer, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(settings: dict[str, Any]) -> Iterator[profile_photo.Client]:
-    with profile_photo.Client(**settings) as c:
+def client(settings: dict[str, Any]) -> Iterator[avatarium.Client]:
+    with avatarium.Client(**settings) as c:
         yield c
 
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-import profile_photo
-from profile_photo import AccountInfo, ImportResult, PhotoUrls, Policies, PurgeReport, Registration
+import avatarium
+from avatarium import AccountInfo, ImportResult, PhotoUrls, Policies, PurgeReport, Registration
 
 from .conftest import PhotoServer, photo
 
 
-def test_import_then_publish_blocking(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_import_then_publish_blocking(client: avatarium.Client, server: PhotoServer) -> None:
     a = client.accounts
     r = a.import_profile_photo(server.url("photo.jpg"), uid="u1")
     assert r == ImportResult("u1")
@@ -35,7 +35,7 @@ def test_import_then_publish_blocking(client: profile_photo.Client, server: Phot
     assert a.get_account_info(uid="u1").photo_url is None
 
 
-def test_import_publish_at_once_and_upload(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_import_publish_at_once_and_upload(client: avatarium.Client, server: PhotoServer) -> None:
     a = client.accounts
     r = a.import_profile_photo(server.url("photo.gif"), uid="u2", publish=True)
     assert r.published and r.uid == "u2"
@@ -48,7 +48,7 @@ def test_import_publish_at_once_and_upload(client: profile_photo.Client, server:
     assert a.get_account_info(uid="u2").photo_url == up.photo_url
 
 
-def test_registration_flow(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_registration_flow(client: avatarium.Client, server: PhotoServer) -> None:
     a = client.accounts
     reg = a.init_registration()
     assert isinstance(reg, Registration) and len(reg.uid) == 32 and reg.reg_token
@@ -58,30 +58,30 @@ def test_registration_flow(client: profile_photo.Client, server: PhotoServer) ->
     urls = a.publish_profile_photo(reg_token=reg.reg_token)
     info = a.finalize_registration(reg.reg_token)
     assert info == AccountInfo(reg.uid, True, urls.photo_url, urls.thumbnail_url)
-    with pytest.raises(profile_photo.UnauthorizedError):
+    with pytest.raises(avatarium.UnauthorizedError):
         a.get_account_info(reg_token=reg.reg_token)
 
 
-def test_policies(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_policies(client: avatarium.Client, server: PhotoServer) -> None:
     a = client.accounts
     assert a.get_policies() == Policies() == Policies(64, 64)
     assert a.set_policies(thumbnail_width=120, thumbnail_height=90) == Policies(120, 90)
     assert a.set_policies(thumbnail_height=30) == Policies(120, 30)  # width kept
     assert a.get_policies() == Policies(thumbnail_width=120, thumbnail_height=30)
-    with pytest.raises(profile_photo.InvalidParameterError) as e:
+    with pytest.raises(avatarium.InvalidParameterError) as e:
         a.set_policies(thumbnail_width=0)
     assert "thumbnailWidth" in e.value.details
-    with pytest.raises(profile_photo.InvalidParameterError):
+    with pytest.raises(avatarium.InvalidParameterError):
         a.set_policies(thumbnail_height=-5)
 
 
-def test_purge(client: profile_photo.Client) -> None:
+def test_purge(client: avatarium.Client) -> None:
     report = client.purge()
     assert report == PurgeReport(0, 0)
     assert report.expired_pending == 0 and report.blobs_deleted == 0
 
 
-def test_every_method_async(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_every_method_async(client: avatarium.Client, server: PhotoServer) -> None:
     a = client.accounts
 
     async def main() -> None:
@@ -106,7 +106,7 @@ def test_every_method_async(client: profile_photo.Client, server: PhotoServer) -
     asyncio.run(main())
 
 
-def test_async_calls_run_concurrently(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_async_calls_run_concurrently(client: avatarium.Client, server: PhotoServer) -> None:
     async def main() -> list[ImportResult]:
         return await asyncio.gather(
             *(client.accounts.import_profile_photo_async(server.url("photo.png"), uid=f"c{i}") for i in range(8))
@@ -116,12 +116,12 @@ def test_async_calls_run_concurrently(client: profile_photo.Client, server: Phot
     assert [r.uid for r in results] == [f"c{i}" for i in range(8)]
 
 
-def test_async_coroutine_can_be_made_outside_a_loop(client: profile_photo.Client) -> None:
+def test_async_coroutine_can_be_made_outside_a_loop(client: avatarium.Client) -> None:
     coro = client.accounts.get_policies_async()  # no running loop yet: still fine
     assert asyncio.run(coro) == Policies()
 
 
-def test_call_envelope_form(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_call_envelope_form(client: avatarium.Client, server: PhotoServer) -> None:
     r = client.call(
         "accounts.importProfilePhoto",
         {"URL": server.url("photo.jpg"), "UID": "g1", "publish": True, "context": {"n": [1, 2.5, None, True]}},
@@ -142,7 +142,7 @@ def test_call_envelope_form(client: profile_photo.Client, server: PhotoServer) -
     assert r["context"] == ["a", 1]
 
 
-def test_call_refuses_values_that_are_not_json(client: profile_photo.Client) -> None:
+def test_call_refuses_values_that_are_not_json(client: avatarium.Client) -> None:
     with pytest.raises(TypeError):
         client.call("accounts.getPolicies", {"context": object()})
     with pytest.raises(TypeError):
@@ -165,7 +165,7 @@ def test_results_are_frozen_and_readable() -> None:
 
 
 def test_settings_and_life_cycle(settings: dict[str, Any], tmp_path: Path) -> None:
-    c = profile_photo.Client(**settings)
+    c = avatarium.Client(**settings)
     assert not c.closed and "open" in repr(c)
     c.close()
     c.close()  # idempotent
@@ -177,8 +177,8 @@ def test_settings_and_life_cycle(settings: dict[str, Any], tmp_path: Path) -> No
 
 
 def test_camel_case_settings_are_accepted(tmp_path: Path) -> None:
-    with profile_photo.Client(dataDir=str(tmp_path / "d"), maxPhotoBytes=10) as c:
-        with pytest.raises(profile_photo.PhotoTooLargeError):
+    with avatarium.Client(dataDir=str(tmp_path / "d"), maxPhotoBytes=10) as c:
+        with pytest.raises(avatarium.PhotoTooLargeError):
             c.accounts.set_profile_photo(photo("photo.jpg"), uid="x")
 
 
@@ -188,42 +188,42 @@ def test_config_file(tmp_path: Path, server: PhotoServer) -> None:
         f'data_dir = "{tmp_path / "data"}"\nallow_loopback = true\nfetch_allowed_ports = [{server.port}]\n'
         'secrets = ["0123456789abcdef0123456789abcdef"]\n'
     )
-    with profile_photo.Client(config_file=toml) as c:
+    with avatarium.Client(config_file=toml) as c:
         assert c.accounts.import_profile_photo(server.url("photo.png"), uid="f1").uid == "f1"
-    assert (tmp_path / "data" / "profile-photo.db").exists()
+    assert (tmp_path / "data" / "avatarium.db").exists()
     with pytest.raises(TypeError):
-        profile_photo.Client(config_file=toml, data_dir=str(tmp_path))
+        avatarium.Client(config_file=toml, data_dir=str(tmp_path))
 
 
 def test_environment_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PROFILE_PHOTO_MAX_PHOTO_BYTES", "10")
-    with profile_photo.Client(data_dir=tmp_path / "plain") as c:
+    monkeypatch.setenv("AVATARIUM_MAX_PHOTO_BYTES", "10")
+    with avatarium.Client(data_dir=tmp_path / "plain") as c:
         assert c.accounts.set_profile_photo(photo("photo.jpg"), uid="x").uid == "x"
-    with profile_photo.Client(data_dir=tmp_path / "env", use_env=True) as c:
-        with pytest.raises(profile_photo.PhotoTooLargeError):
+    with avatarium.Client(data_dir=tmp_path / "env", use_env=True) as c:
+        with pytest.raises(avatarium.PhotoTooLargeError):
             c.accounts.set_profile_photo(photo("photo.jpg"), uid="x")
 
 
 def test_bad_settings_raise_invalid_parameter(tmp_path: Path) -> None:
-    with pytest.raises(profile_photo.InvalidParameterError) as e:
-        profile_photo.Client(data_dir=tmp_path, no_such_key=1)
+    with pytest.raises(avatarium.InvalidParameterError) as e:
+        avatarium.Client(data_dir=tmp_path, no_such_key=1)
     assert isinstance(e.value, ValueError)
     assert "no_such_key" in str(e.value)
     assert e.value.call_id is None
-    with pytest.raises(profile_photo.InvalidParameterError):
-        profile_photo.Client(data_dir=tmp_path, jpeg_quality=0)
-    with pytest.raises(profile_photo.InvalidParameterError):
-        profile_photo.Client(config_file=tmp_path / "missing.toml")
+    with pytest.raises(avatarium.InvalidParameterError):
+        avatarium.Client(data_dir=tmp_path, jpeg_quality=0)
+    with pytest.raises(avatarium.InvalidParameterError):
+        avatarium.Client(config_file=tmp_path / "missing.toml")
     with pytest.raises(TypeError):
-        profile_photo.Client(data_dir=object())
+        avatarium.Client(data_dir=object())
 
 
 def test_version() -> None:
-    assert isinstance(profile_photo.__version__, str) and profile_photo.__version__.count(".") == 2
+    assert isinstance(avatarium.__version__, str) and avatarium.__version__.count(".") == 2
 
 
 def test_cancelling_an_async_call(settings: dict[str, Any], server: PhotoServer) -> None:
-    with profile_photo.Client(**{**settings, "fetch_timeout_ms": 8000}) as c:
+    with avatarium.Client(**{**settings, "fetch_timeout_ms": 8000}) as c:
 
         async def main() -> None:
             task = asyncio.ensure_future(c.accounts.import_profile_photo_async(server.url("hang"), uid="x"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import profile_photo
+import avatarium
 
 from .conftest import FILES, REPO, PhotoServer
 
@@ -66,10 +66,10 @@ def run_case(
     case: dict[str, Any],
     server: PhotoServer,
     data_dir: Path,
-    call: Callable[[profile_photo.Client, str, Any], dict[str, Any]],
+    call: Callable[[avatarium.Client, str, Any], dict[str, Any]],
 ) -> None:
     name = case["name"]
-    with profile_photo.Client(
+    with avatarium.Client(
         data_dir=data_dir, allow_loopback=True, fetch_allowed_ports=[server.port], max_photo_bytes=100_000
     ) as client:
         variables = {"base_url": server.base_url, "uid": f"conformance-{index}"}

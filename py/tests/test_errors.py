@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-import profile_photo
-from profile_photo import (
+import avatarium
+from avatarium import (
     BusyError,
     InternalError,
     InvalidParameterError,
@@ -65,10 +65,10 @@ def check(exc: BaseException, cls: type[ProfilePhotoError], *, envelope: bool = 
 
 def test_class_hierarchy() -> None:
     assert issubclass(ProfilePhotoError, Exception)
-    assert ProfilePhotoError.__module__ == "profile_photo"
+    assert ProfilePhotoError.__module__ == "avatarium"
     for cls, *_, builtin in TABLE:
         assert issubclass(cls, ProfilePhotoError)
-        assert cls.__module__ == "profile_photo"
+        assert cls.__module__ == "avatarium"
         assert cls.__doc__
         if builtin is not None:
             assert issubclass(cls, builtin)
@@ -76,7 +76,7 @@ def test_class_hierarchy() -> None:
     assert not issubclass(InvalidUrlError, ValueError)
 
 
-Provoke = Callable[[profile_photo.Client, PhotoServer], Any]
+Provoke = Callable[[avatarium.Client, PhotoServer], Any]
 
 # (class, how to provoke it with the typed blocking API, the same through call())
 CASES: list[tuple[type[ProfilePhotoError], Provoke, tuple[str, dict[str, Any]]]] = [
@@ -138,7 +138,7 @@ CASES: list[tuple[type[ProfilePhotoError], Provoke, tuple[str, dict[str, Any]]]]
 
 @pytest.mark.parametrize("cls,provoke,generic", CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
 def test_typed_call_raises(
-    client: profile_photo.Client,
+    client: avatarium.Client,
     server: PhotoServer,
     cls: type[ProfilePhotoError],
     provoke: Provoke,
@@ -151,7 +151,7 @@ def test_typed_call_raises(
 
 @pytest.mark.parametrize("cls,provoke,generic", CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
 def test_call_form_returns_the_error_envelope(
-    client: profile_photo.Client,
+    client: avatarium.Client,
     server: PhotoServer,
     cls: type[ProfilePhotoError],
     provoke: Provoke,
@@ -168,7 +168,7 @@ def test_call_form_returns_the_error_envelope(
     assert r["errorDetails"]
 
 
-def test_async_forms_raise_the_same_classes(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_async_forms_raise_the_same_classes(client: avatarium.Client, server: PhotoServer) -> None:
     a = client.accounts
 
     async def main() -> None:
@@ -199,7 +199,7 @@ def test_async_forms_raise_the_same_classes(client: profile_photo.Client, server
     asyncio.run(main())
 
 
-def test_catch_by_builtin(client: profile_photo.Client) -> None:
+def test_catch_by_builtin(client: avatarium.Client) -> None:
     with pytest.raises(ValueError):
         client.accounts.import_profile_photo("", uid="x")
     with pytest.raises(PermissionError):
@@ -207,7 +207,7 @@ def test_catch_by_builtin(client: profile_photo.Client) -> None:
 
 
 def test_timeout_504002(settings: dict[str, Any], server: PhotoServer) -> None:
-    with profile_photo.Client(**{**settings, "fetch_timeout_ms": 500}) as c:
+    with avatarium.Client(**{**settings, "fetch_timeout_ms": 500}) as c:
         started = time.monotonic()
         with pytest.raises(RequestTimeoutError) as e:
             c.accounts.import_profile_photo(server.url("hang"), uid="t")
@@ -225,7 +225,7 @@ def test_timeout_504002(settings: dict[str, Any], server: PhotoServer) -> None:
 
 
 def test_internal_500001_when_the_blob_folder_is_broken(settings: dict[str, Any]) -> None:
-    with profile_photo.Client(**settings) as c:
+    with avatarium.Client(**settings) as c:
         c.accounts.set_profile_photo(photo("photo.png"), uid="i")  # creates the blob folder
         blobs = Path(settings["data_dir"]) / "blobs"
         shutil.rmtree(blobs)
@@ -245,14 +245,14 @@ def test_internal_error_from_open_carries_the_cause(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
     with pytest.raises(InternalError) as e:
-        profile_photo.Client(data_dir=not_a_dir / "sub")
+        avatarium.Client(data_dir=not_a_dir / "sub")
     check(e.value, InternalError, envelope=False)
     assert e.value.__cause__ is not None and str(e.value.__cause__)
 
 
 def test_busy_503001(settings: dict[str, Any], server: PhotoServer) -> None:
     config = {**settings, "fetch_timeout_ms": 3000, "max_concurrent_imports": 1, "max_queued_imports": 0}
-    with profile_photo.Client(**config) as c:
+    with avatarium.Client(**config) as c:
         first_error: list[BaseException] = []
 
         def hang() -> None:

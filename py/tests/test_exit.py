@@ -13,10 +13,10 @@ from .conftest import PhotoServer
 SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
-    import profile_photo
+    import avatarium
 
     async def main(data_dir, url, port):
-        client = profile_photo.Client(data_dir=data_dir, allow_loopback=True, fetch_allowed_ports=[port])
+        client = avatarium.Client(data_dir=data_dir, allow_loopback=True, fetch_allowed_ports=[port])
         a = client.accounts
         results = await asyncio.gather(
             a.import_profile_photo_async(url, uid="x", publish=True),
@@ -50,9 +50,9 @@ def test_calls_after_shutdown_raise_instead_of_hanging(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import asyncio, sys
-        import profile_photo
-        from profile_photo import _native
-        client = profile_photo.Client(data_dir=sys.argv[1])
+        import avatarium
+        from avatarium import _native
+        client = avatarium.Client(data_dir=sys.argv[1])
         _native._shutdown()
         _native._shutdown()  # idempotent
         for call in (client.accounts.get_policies, lambda: asyncio.run(client.accounts.get_policies_async())):
@@ -70,19 +70,19 @@ def test_calls_after_shutdown_raise_instead_of_hanging(tmp_path: Path) -> None:
 
 
 def test_logging_is_off_unless_asked(tmp_path: Path) -> None:
-    """PROFILE_PHOTO_LOG (a tracing filter) turns the engine's logs on, on stderr."""
+    """AVATARIUM_LOG (a tracing filter) turns the engine's logs on, on stderr."""
     import os
 
     photo = Path(__file__).resolve().parents[2] / "conformance" / "files" / "photo.png"
     script = (
-        "import sys, profile_photo\n"
-        "with profile_photo.Client(data_dir=sys.argv[1]) as c:\n"
+        "import sys, avatarium\n"
+        "with avatarium.Client(data_dir=sys.argv[1]) as c:\n"
         "    c.accounts.set_profile_photo(open(sys.argv[2], 'rb').read(), uid='log')\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PROFILE_PHOTO_LOG"}
+    env = {k: v for k, v in os.environ.items() if k != "AVATARIUM_LOG"}
     quiet = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a"), str(photo)], env=env,
                            capture_output=True, text=True, timeout=60)
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     loud = subprocess.run([sys.executable, "-c", script, str(tmp_path / "b"), str(photo)],
-                          env={**env, "PROFILE_PHOTO_LOG": "info"}, capture_output=True, text=True, timeout=60)
+                          env={**env, "AVATARIUM_LOG": "info"}, capture_output=True, text=True, timeout=60)
     assert loud.returncode == 0 and "photo stored" in loud.stderr, loud.stderr

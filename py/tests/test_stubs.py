@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import profile_photo
+import avatarium
 
 
 def test_stubtest() -> None:
     p = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "profile_photo._native"],
+        [sys.executable, "-m", "mypy.stubtest", "avatarium._native"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -20,23 +20,23 @@ def test_stubtest() -> None:
 
 
 def test_package_ships_typing_files() -> None:
-    package = Path(profile_photo.__file__).parent
+    package = Path(avatarium.__file__).parent
     assert (package / "py.typed").is_file()
     assert (package / "_native.pyi").is_file()
 
 
 def test_public_names() -> None:
-    from profile_photo import _native
+    from avatarium import _native
 
-    for name in profile_photo.__all__:
-        assert hasattr(profile_photo, name), name
-    assert set(_native.__all__) - set(profile_photo.__all__) == {"_shutdown"}
+    for name in avatarium.__all__:
+        assert hasattr(avatarium, name), name
+    assert set(_native.__all__) - set(avatarium.__all__) == {"_shutdown"}
 
 
 def test_package_and_examples_type_check() -> None:
     """The public API as a type checker sees it (through the stubs), and the examples on it."""
     examples = Path(__file__).resolve().parents[2] / "examples" / "python"
-    for target in (["-p", "profile_photo"], [str(examples)]):
+    for target in (["-p", "avatarium"], [str(examples)]):
         p = subprocess.run(
             [sys.executable, "-m", "mypy", "--strict", *target],
             capture_output=True,

@@ -7,15 +7,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import profile_photo
-from profile_photo import AccountInfo, ImportResult
+import avatarium
+from avatarium import AccountInfo, ImportResult
 
 from .conftest import PhotoServer, photo
 
 THREADS = 16
 
 
-def test_sixteen_threads_one_client(client: profile_photo.Client, server: PhotoServer) -> None:
+def test_sixteen_threads_one_client(client: avatarium.Client, server: PhotoServer) -> None:
     barrier = threading.Barrier(THREADS)
     png = photo("photo.png")
 
@@ -40,11 +40,11 @@ def test_sixteen_threads_one_client(client: profile_photo.Client, server: PhotoS
     assert len(photo_urls) == 1  # same bytes, same content-addressed blob
 
 
-def test_errors_from_many_threads(client: profile_photo.Client) -> None:
+def test_errors_from_many_threads(client: avatarium.Client) -> None:
     def work(i: int) -> str:
         try:
             client.accounts.get_account_info(uid=f"nobody-{i}")
-        except profile_photo.UnauthorizedError as e:
+        except avatarium.UnauthorizedError as e:
             return e.code
         return "no error"
 
@@ -53,13 +53,13 @@ def test_errors_from_many_threads(client: profile_photo.Client) -> None:
 
 
 def test_blocking_call_releases_the_gil(settings: dict[str, Any], server: PhotoServer) -> None:
-    with profile_photo.Client(**{**settings, "fetch_timeout_ms": 700}) as c:
+    with avatarium.Client(**{**settings, "fetch_timeout_ms": 700}) as c:
         done = threading.Event()
 
         def blocked() -> None:
             try:
                 c.accounts.import_profile_photo(server.url("hang"), uid="g")
-            except profile_photo.RequestTimeoutError:
+            except avatarium.RequestTimeoutError:
                 pass
             finally:
                 done.set()

@@ -1,8 +1,8 @@
 # Shared helpers of scripts/services/*.sh (sourced, not run).
 
 # Where built service binaries are kept between runs (outside the repository).
-PP_CACHE_DIR="${PP_CACHE_DIR:-$HOME/.cache/profile-photo}"
-PP_BIN_DIR="$PP_CACHE_DIR/bin"
+AVATARIUM_CACHE_DIR="${AVATARIUM_CACHE_DIR:-$HOME/.cache/avatarium}"
+AVATARIUM_BIN_DIR="$AVATARIUM_CACHE_DIR/bin"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -63,19 +63,19 @@ stop_pidfile() {
 cargo_install_cached() {
   local bin=$1 name=$2 version=$3
   shift 3
-  if [ -x "$PP_BIN_DIR/$bin" ]; then
+  if [ -x "$AVATARIUM_BIN_DIR/$bin" ]; then
     # cargo's own record of what it installed there, or the binary's --version.
-    if grep -qF "\"$name $version " "$PP_CACHE_DIR/.crates.toml" 2>/dev/null ||
-      "$PP_BIN_DIR/$bin" --version 2>/dev/null | grep -qF "$version"; then
+    if grep -qF "\"$name $version " "$AVATARIUM_CACHE_DIR/.crates.toml" 2>/dev/null ||
+      "$AVATARIUM_BIN_DIR/$bin" --version 2>/dev/null | grep -qF "$version"; then
       return 0
     fi
   fi
-  log "building $name $version (cached in $PP_BIN_DIR afterwards; several minutes the first time)"
+  log "building $name $version (cached in $AVATARIUM_BIN_DIR afterwards; several minutes the first time)"
   local tmp
   tmp=$(mktemp -d /tmp/pp-cargo-install.XXXXXX)
   local started=$SECONDS
   if ! env -u CARGO_BUILD_TARGET CARGO_TARGET_DIR="$tmp" cargo install --quiet --locked "$name@$version" \
-      --root "$PP_CACHE_DIR" "$@"; then
+      --root "$AVATARIUM_CACHE_DIR" "$@"; then
     rm -rf "$tmp"
     die "cargo install $name@$version failed"
   fi

@@ -3,11 +3,11 @@
 # scale-out tests: a cluster of N nodes on 127.0.0.1, each with its own folders and ports,
 # replication factor N (N = 3 by default: every object on every node, quorum 2).
 #
-#   garage.sh install               build garage 2.5.0 once into ~/.cache/profile-photo/bin
+#   garage.sh install               build garage 2.5.0 once into ~/.cache/avatarium/bin
 #   garage.sh start DIR [N]         start N nodes, lay out the cluster, create a bucket and
 #                                   a key; writes DIR/env (export lines: AWS_ACCESS_KEY_ID,
-#                                   AWS_SECRET_ACCESS_KEY, PP_TEST_BLOB_STORE = node 1,
-#                                   PP_TEST_BLOB_STORES = every node)
+#                                   AWS_SECRET_ACCESS_KEY, AVATARIUM_TEST_BLOB_STORE = node 1,
+#                                   AVATARIUM_TEST_BLOB_STORES = every node)
 #   garage.sh stop-node DIR I       stop node I (1-based); its data stays
 #   garage.sh start-node DIR I      start node I again and wait until it serves
 #   garage.sh destroy DIR           stop every node and remove DIR
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 
 GARAGE_VERSION=2.5.0
-GARAGE="$PP_BIN_DIR/garage"
+GARAGE="$AVATARIUM_BIN_DIR/garage"
 BUCKET=pp-test
 REGION=us-east-1
 
@@ -119,8 +119,8 @@ EOF
   {
     echo "export AWS_ACCESS_KEY_ID='$key_id'"
     echo "export AWS_SECRET_ACCESS_KEY='$key_secret'"
-    echo "export PP_TEST_BLOB_STORE='${stores[0]}'"
-    echo "export PP_TEST_BLOB_STORES='${stores[*]}'"
+    echo "export AVATARIUM_TEST_BLOB_STORE='${stores[0]}'"
+    echo "export AVATARIUM_TEST_BLOB_STORES='${stores[*]}'"
   } >"$dir/env"
   chmod 600 "$dir/env"
   log "garage: $n node(s) up, bucket $BUCKET"

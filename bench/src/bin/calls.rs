@@ -4,7 +4,7 @@
 //! bench/bindings/ do the same calls through their public APIs and print the same line.
 //!
 //! ```text
-//! pp-bench-calls URL CALLS WARMUP [--inline] [--policies]
+//! avatarium-bench-calls URL CALLS WARMUP [--inline] [--policies]
 //! ```
 //!
 //! By default each call is `tokio::spawn`ed and its handle awaited, which is what both
@@ -20,14 +20,14 @@
 
 use std::time::Instant;
 
-use profile_photo::{Client, Config};
-use profile_photo_bench::cpu_seconds;
+use avatarium::{Client, Config};
+use avatarium_bench::cpu_seconds;
 use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: pp-bench-calls URL CALLS WARMUP [--inline] [--policies]";
+    let usage = "usage: avatarium-bench-calls URL CALLS WARMUP [--inline] [--policies]";
     let [url, calls, warmup, flags @ ..] = args.as_slice() else {
         return Err(usage.into());
     };

@@ -4,7 +4,7 @@
 //! store), with 1, 2 and 16 concurrent callers. Prints imports/s and p50/p99 latency.
 //!
 //! ```text
-//! pp-bench-http [CORPUS_DIR] [--imports N] [--callers 1,2,16]
+//! avatarium-bench-http [CORPUS_DIR] [--imports N] [--callers 1,2,16]
 //! ```
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use profile_photo::{Client, Config};
+use avatarium::{Client, Config};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

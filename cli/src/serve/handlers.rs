@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use avatarium::ErrorKind;
 use axum::body::Body;
 use axum::extract::{Path, Request, State as AxumState};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use profile_photo::ErrorKind;
 
 use super::auth::{self, RequestInfo};
 use super::params;

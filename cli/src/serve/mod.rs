@@ -1,4 +1,4 @@
-//! `profile-photo serve`: the REST endpoint of SPEC.md in front of one core client per
+//! `avatarium serve`: the REST endpoint of SPEC.md in front of one core client per
 //! site. The core does all parsing and validation of API parameters; this layer does HTTP,
 //! authentication, limits and photo serving. How to run and call it: docs/rest.md.
 
@@ -19,9 +19,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use avatarium::Client;
 use axum::routing::get;
 use axum::Router;
-use profile_photo::Client;
 use tokio::net::TcpListener;
 
 use limits::{NonceCache, RateLimit};
@@ -114,7 +114,7 @@ pub(crate) async fn run(
     match start(args, config, data_dir).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("profile-photo serve: {e}");
+            eprintln!("avatarium serve: {e}");
             ExitCode::from(2)
         }
     }
@@ -170,7 +170,7 @@ async fn start(
         Duration::from_secs(args.shutdown_grace),
     )
     .await;
-    eprintln!("profile-photo serve: stopped");
+    eprintln!("avatarium serve: stopped");
     Ok(())
 }
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use avatarium::ErrorKind;
 use axum::body::Body;
 use axum::http::{header, request::Parts, Method};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use profile_photo::ErrorKind;
 use serde_json::{Map, Value};
 
 use super::reply::RestError;

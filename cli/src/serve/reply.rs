@@ -3,9 +3,9 @@
 //! (authentication, rate limit, body cap) use the same envelope, built by the core's
 //! `Response::error`.
 
+use avatarium::{ErrorKind, Response};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use profile_photo::{ErrorKind, Response};
 use serde_json::Value;
 
 use super::params::Params;

@@ -3,15 +3,15 @@
 //! configuration key to override for that site. Every site gets its own storage: `data_dir`,
 //! `database_url`, `blob_store` and `public_base_url` are never inherited from the top level
 //! (`data_dir` defaults to `<data_dir>/sites/<name>`). All other top-level keys (and
-//! `PROFILE_PHOTO_*` variables) are the defaults of every site; the core parses and checks
+//! `AVATARIUM_*` variables) are the defaults of every site; the core parses and checks
 //! the result.
 
 use std::collections::HashSet;
 use std::path::Path;
 
+use avatarium::Config;
 use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
 use base64::Engine;
-use profile_photo::Config;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -1,4 +1,4 @@
-//! Test support for `profile-photo serve`: the built binary started as a child process on
+//! Test support for `avatarium serve`: the built binary started as a child process on
 //! 127.0.0.1, an origin server for imports (conformance/files/*, a route that never
 //! answers, 404 otherwise), and a Gigya request signer written from SPEC.md's description
 //! (it shares no code with the server's).
@@ -95,7 +95,7 @@ impl SiteConf {
     }
 }
 
-/// `profile-photo serve` as a child process; killed when dropped.
+/// `avatarium serve` as a child process; killed when dropped.
 pub struct Server {
     child: Option<Child>,
     pub base: String,
@@ -119,12 +119,12 @@ impl Server {
                 ));
             }
         }
-        let config = dir.path().join("profile-photo.toml");
+        let config = dir.path().join("avatarium.toml");
         std::fs::write(&config, toml).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_profile-photo"));
-        // Only this test's configuration: no PROFILE_PHOTO_* overrides from the environment.
+        let mut command = Command::new(env!("CARGO_BIN_EXE_avatarium"));
+        // Only this test's configuration: no AVATARIUM_* overrides from the environment.
         for (name, _) in std::env::vars() {
-            if name.starts_with("PROFILE_PHOTO_") {
+            if name.starts_with("AVATARIUM_") {
                 command.env_remove(name);
             }
         }
@@ -134,13 +134,13 @@ impl Server {
             .arg(&config)
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
-            .env("PROFILE_PHOTO_LOG", "info")
+            .env("AVATARIUM_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::File::create(dir.path().join("server.log")).unwrap(),
             ))
             .spawn()
-            .expect("start profile-photo serve");
+            .expect("start avatarium serve");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();

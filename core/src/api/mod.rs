@@ -102,7 +102,7 @@ impl ClientBuilder {
             None => {
                 let url = match &config.database_url {
                     Some(u) => u.clone(),
-                    None => sqlite_url(&data_dir.join("profile-photo.db")),
+                    None => sqlite_url(&data_dir.join("avatarium.db")),
                 };
                 Arc::new(SqlMetaStore::connect(&url).await?)
             }

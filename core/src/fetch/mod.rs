@@ -103,7 +103,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest buffer reserved up front from a declared Content-Length.
 const MAX_PREALLOC: usize = 1024 * 1024;
 
-const USER_AGENT: &str = concat!("profile-photo/", env!("CARGO_PKG_VERSION"));
+const USER_AGENT: &str = concat!("avatarium/", env!("CARGO_PKG_VERSION"));
 
 /// The fetcher: one reqwest client built for hostile URLs.
 ///

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 
 /// Schema steps, applied in order once each; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS pp_accounts (
+    "CREATE TABLE IF NOT EXISTS avatarium_accounts (
         uid TEXT PRIMARY KEY,
         registered BIGINT NOT NULL,
         created_ms BIGINT NOT NULL,
@@ -37,22 +37,22 @@ const MIGRATIONS: &[&str] = &[
         pending_thumb_h BIGINT,
         pending_created_ms BIGINT
     )",
-    "CREATE INDEX IF NOT EXISTS pp_accounts_pending_created ON pp_accounts (pending_created_ms)",
-    "CREATE TABLE IF NOT EXISTS pp_policies (
+    "CREATE INDEX IF NOT EXISTS avatarium_accounts_pending_created ON avatarium_accounts (pending_created_ms)",
+    "CREATE TABLE IF NOT EXISTS avatarium_policies (
         id BIGINT PRIMARY KEY,
         thumb_w BIGINT NOT NULL,
         thumb_h BIGINT NOT NULL
     )",
     // Scale-out: when each blob was last about to be written (purge coordination), and the
     // indexes purge's per-blob "is it still referenced" check needs.
-    "CREATE TABLE IF NOT EXISTS pp_blob_writes (
+    "CREATE TABLE IF NOT EXISTS avatarium_blob_writes (
         blob_key TEXT PRIMARY KEY,
         written_ms BIGINT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS pp_accounts_photo_key ON pp_accounts (photo_key)",
-    "CREATE INDEX IF NOT EXISTS pp_accounts_thumb_key ON pp_accounts (thumb_key)",
-    "CREATE INDEX IF NOT EXISTS pp_accounts_pending_photo_key ON pp_accounts (pending_photo_key)",
-    "CREATE INDEX IF NOT EXISTS pp_accounts_pending_thumb_key ON pp_accounts (pending_thumb_key)",
+    "CREATE INDEX IF NOT EXISTS avatarium_accounts_photo_key ON avatarium_accounts (photo_key)",
+    "CREATE INDEX IF NOT EXISTS avatarium_accounts_thumb_key ON avatarium_accounts (thumb_key)",
+    "CREATE INDEX IF NOT EXISTS avatarium_accounts_pending_photo_key ON avatarium_accounts (pending_photo_key)",
+    "CREATE INDEX IF NOT EXISTS avatarium_accounts_pending_thumb_key ON avatarium_accounts (pending_thumb_key)",
 ];
 
 /// The advisory lock id of the migration step (any constant unique to this schema).
@@ -62,21 +62,22 @@ const MIGRATION_LOCK: i64 = 7467351205;
 /// tag so it cannot meet [`MIGRATION_LOCK`] or another application's ids by design.
 fn blob_lock_id(key: &str) -> i64 {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("profile-photo blob {key}").as_bytes());
+    let digest = Sha256::digest(format!("avatarium blob {key}").as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(first) & i64::MAX
 }
 
-const NOTE_BLOB_WRITE: &str = "INSERT INTO pp_blob_writes (blob_key, written_ms) VALUES ($1, $2)
+const NOTE_BLOB_WRITE: &str =
+    "INSERT INTO avatarium_blob_writes (blob_key, written_ms) VALUES ($1, $2)
      ON CONFLICT (blob_key) DO UPDATE SET written_ms = CASE
-         WHEN excluded.written_ms > pp_blob_writes.written_ms THEN excluded.written_ms
-         ELSE pp_blob_writes.written_ms END";
-const BLOB_WRITTEN_MS: &str = "SELECT written_ms FROM pp_blob_writes WHERE blob_key = $1";
+         WHEN excluded.written_ms > avatarium_blob_writes.written_ms THEN excluded.written_ms
+         ELSE avatarium_blob_writes.written_ms END";
+const BLOB_WRITTEN_MS: &str = "SELECT written_ms FROM avatarium_blob_writes WHERE blob_key = $1";
 const BLOB_REFERENCES: &str =
-    "SELECT COUNT(*) FROM pp_accounts WHERE photo_key = $1 OR thumb_key = $1
+    "SELECT COUNT(*) FROM avatarium_accounts WHERE photo_key = $1 OR thumb_key = $1
      OR pending_photo_key = $1 OR pending_thumb_key = $1";
-const FORGET_BLOB: &str = "DELETE FROM pp_blob_writes WHERE blob_key = $1";
+const FORGET_BLOB: &str = "DELETE FROM avatarium_blob_writes WHERE blob_key = $1";
 
 #[derive(Debug, Clone)]
 enum Pool {
@@ -169,19 +170,22 @@ impl SqlMetaStore {
         macro_rules! steps {
             ($tx:expr) => {{
                 let mut tx = $tx;
-                sqlx::query("CREATE TABLE IF NOT EXISTS pp_schema (version BIGINT NOT NULL)")
-                    .execute(&mut *tx)
-                    .await?;
-                let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM pp_schema")
-                    .fetch_one(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS avatarium_schema (version BIGINT NOT NULL)",
+                )
+                .execute(&mut *tx)
+                .await?;
+                let current: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(version) FROM avatarium_schema")
+                        .fetch_one(&mut *tx)
+                        .await?;
                 let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
                 for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
                     // Our own constant schema text, not caller input.
                     sqlx::query(sqlx::AssertSqlSafe(*step))
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query("INSERT INTO pp_schema (version) VALUES ($1)")
+                    sqlx::query("INSERT INTO avatarium_schema (version) VALUES ($1)")
                         .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
                         .execute(&mut *tx)
                         .await?;
@@ -240,7 +244,7 @@ fn to_u32(v: i64) -> u32 {
 impl MetaStore for SqlMetaStore {
     async fn create_account(&self, uid: &str, registered: bool, now_ms: i64) -> Result<bool> {
         let done = on_pool!(self, p => sqlx::query(
-            "INSERT INTO pp_accounts (uid, registered, created_ms) VALUES ($1, $2, $3)
+            "INSERT INTO avatarium_accounts (uid, registered, created_ms) VALUES ($1, $2, $3)
              ON CONFLICT (uid) DO NOTHING",
         )
         .bind(uid)
@@ -259,7 +263,7 @@ impl MetaStore for SqlMetaStore {
     async fn account(&self, uid: &str) -> Result<Option<AccountRecord>> {
         let sql = "SELECT uid, registered, created_ms, photo_key, thumb_key, pending_photo_key,
                    pending_thumb_key, pending_thumb_w, pending_thumb_h, pending_created_ms
-                   FROM pp_accounts WHERE uid = $1";
+                   FROM avatarium_accounts WHERE uid = $1";
         macro_rules! read {
             ($row:expr) => {{
                 let row = $row;
@@ -310,7 +314,7 @@ impl MetaStore for SqlMetaStore {
 
     async fn finalize(&self, uid: &str) -> Result<bool> {
         let n = on_pool!(self, p => sqlx::query(
-            "UPDATE pp_accounts SET registered = 1 WHERE uid = $1 AND registered = 0",
+            "UPDATE avatarium_accounts SET registered = 1 WHERE uid = $1 AND registered = 0",
         )
         .bind(uid)
         .execute(p)
@@ -321,7 +325,7 @@ impl MetaStore for SqlMetaStore {
 
     async fn set_pending(&self, uid: &str, photo: &PhotoRecord) -> Result<bool> {
         let n = on_pool!(self, p => sqlx::query(
-            "UPDATE pp_accounts SET pending_photo_key = $2, pending_thumb_key = $3,
+            "UPDATE avatarium_accounts SET pending_photo_key = $2, pending_thumb_key = $3,
              pending_thumb_w = $4, pending_thumb_h = $5, pending_created_ms = $6
              WHERE uid = $1",
         )
@@ -339,7 +343,7 @@ impl MetaStore for SqlMetaStore {
 
     async fn publish_photo(&self, uid: &str, photo: &PhotoRecord) -> Result<bool> {
         let n = on_pool!(self, p => sqlx::query(
-            "UPDATE pp_accounts SET photo_key = $2, thumb_key = $3, published_ms = $4,
+            "UPDATE avatarium_accounts SET photo_key = $2, thumb_key = $3, published_ms = $4,
              pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
              pending_thumb_h = NULL, pending_created_ms = NULL
              WHERE uid = $1",
@@ -362,7 +366,7 @@ impl MetaStore for SqlMetaStore {
         not_before_ms: i64,
     ) -> Result<bool> {
         let n = on_pool!(self, p => sqlx::query(
-            "UPDATE pp_accounts SET photo_key = pending_photo_key, thumb_key = $3,
+            "UPDATE avatarium_accounts SET photo_key = pending_photo_key, thumb_key = $3,
              published_ms = pending_created_ms,
              pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
              pending_thumb_h = NULL, pending_created_ms = NULL
@@ -380,7 +384,7 @@ impl MetaStore for SqlMetaStore {
 
     async fn remove_photos(&self, uid: &str) -> Result<bool> {
         let n = on_pool!(self, p => sqlx::query(
-            "UPDATE pp_accounts SET photo_key = NULL, thumb_key = NULL, published_ms = NULL,
+            "UPDATE avatarium_accounts SET photo_key = NULL, thumb_key = NULL, published_ms = NULL,
              pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
              pending_thumb_h = NULL, pending_created_ms = NULL
              WHERE uid = $1",
@@ -394,7 +398,7 @@ impl MetaStore for SqlMetaStore {
 
     async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>> {
         on_pool!(self, p => {
-            let row = sqlx::query("SELECT thumb_w, thumb_h FROM pp_policies WHERE id = 1")
+            let row = sqlx::query("SELECT thumb_w, thumb_h FROM avatarium_policies WHERE id = 1")
                 .fetch_optional(p)
                 .await?;
             match row {
@@ -409,7 +413,7 @@ impl MetaStore for SqlMetaStore {
 
     async fn set_thumbnail_policy(&self, width: u32, height: u32) -> Result<()> {
         on_pool!(self, p => sqlx::query(
-            "INSERT INTO pp_policies (id, thumb_w, thumb_h) VALUES (1, $1, $2)
+            "INSERT INTO avatarium_policies (id, thumb_w, thumb_h) VALUES (1, $1, $2)
              ON CONFLICT (id) DO UPDATE SET thumb_w = excluded.thumb_w, thumb_h = excluded.thumb_h",
         )
         .bind(to_i64(width))
@@ -422,7 +426,7 @@ impl MetaStore for SqlMetaStore {
 
     async fn purge_expired_pending(&self, before_ms: i64) -> Result<u64> {
         let n = on_pool!(self, p => sqlx::query(
-            "UPDATE pp_accounts SET pending_photo_key = NULL, pending_thumb_key = NULL,
+            "UPDATE avatarium_accounts SET pending_photo_key = NULL, pending_thumb_key = NULL,
              pending_thumb_w = NULL, pending_thumb_h = NULL, pending_created_ms = NULL
              WHERE pending_created_ms < $1",
         )
@@ -435,7 +439,7 @@ impl MetaStore for SqlMetaStore {
 
     async fn referenced_keys(&self) -> Result<HashSet<String>> {
         let sql =
-            "SELECT photo_key, thumb_key, pending_photo_key, pending_thumb_key FROM pp_accounts
+            "SELECT photo_key, thumb_key, pending_photo_key, pending_thumb_key FROM avatarium_accounts
                    WHERE photo_key IS NOT NULL OR pending_photo_key IS NOT NULL";
         on_pool!(self, p => {
             let rows = sqlx::query(sql).fetch_all(p).await?;

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use avatarium::fetch::NameResolver;
+use avatarium::{Client, Config, Response};
 use base64::Engine;
-use profile_photo::fetch::NameResolver;
-use profile_photo::{Client, Config, Response};
 use serde_json::{json, Value};
 
 // -----------------------------------------------------------------------------------------

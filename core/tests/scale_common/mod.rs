@@ -2,20 +2,20 @@
 //! the embedded default (SQLite + a local folder, always) and against PostgreSQL + an
 //! S3-compatible bucket when `scripts/test-scale.sh` started them:
 //!
-//! - `PP_TEST_DATABASE_URL`: a PostgreSQL URL whose user may `CREATE DATABASE`; each
+//! - `AVATARIUM_TEST_DATABASE_URL`: a PostgreSQL URL whose user may `CREATE DATABASE`; each
 //!   backend gets a fresh database of its own.
-//! - `PP_TEST_BLOB_STORE`: `s3://bucket?endpoint=…&region=…` (credentials in the query or
+//! - `AVATARIUM_TEST_BLOB_STORE`: `s3://bucket?endpoint=…&region=…` (credentials in the query or
 //!   in `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`); each backend gets a fresh prefix.
-//!   `PP_TEST_BLOB_STORES` may list one such URL per node of a cluster (space-separated).
-//! - `PP_REQUIRE_SERVICES=1`: the variables above must be set; a test FAILS instead of
+//!   `AVATARIUM_TEST_BLOB_STORES` may list one such URL per node of a cluster (space-separated).
+//! - `AVATARIUM_REQUIRE_SERVICES=1`: the variables above must be set; a test FAILS instead of
 //!   running the embedded variant alone (the test script sets it once it has started them).
 #![allow(dead_code)]
 
 use std::sync::Arc;
 
+use avatarium::store::{BlobStore, ObjectBlobStore, S3Location, SqlMetaStore};
+use avatarium::Config;
 use bytes::Bytes;
-use profile_photo::store::{BlobStore, ObjectBlobStore, S3Location, SqlMetaStore};
-use profile_photo::Config;
 use sqlx::Connection;
 
 /// Which stores a backend uses.
@@ -40,14 +40,17 @@ fn var(name: &str) -> Option<String> {
 }
 
 pub fn services_required() -> bool {
-    var("PP_REQUIRE_SERVICES").is_some_and(|v| v != "0")
+    var("AVATARIUM_REQUIRE_SERVICES").is_some_and(|v| v != "0")
 }
 
 /// The configured services; panics when they are required and missing.
 pub fn services() -> Option<Services> {
-    match (var("PP_TEST_DATABASE_URL"), var("PP_TEST_BLOB_STORE")) {
+    match (
+        var("AVATARIUM_TEST_DATABASE_URL"),
+        var("AVATARIUM_TEST_BLOB_STORE"),
+    ) {
         (Some(database_url), Some(first)) => {
-            let mut blob_stores: Vec<String> = var("PP_TEST_BLOB_STORES")
+            let mut blob_stores: Vec<String> = var("AVATARIUM_TEST_BLOB_STORES")
                 .map(|s| s.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default();
             if blob_stores.first() != Some(&first) {
@@ -62,11 +65,11 @@ pub fn services() -> Option<Services> {
         _ => {
             assert!(
                 !services_required(),
-                "PP_REQUIRE_SERVICES=1 but PP_TEST_DATABASE_URL and PP_TEST_BLOB_STORE are not both set: \
+                "AVATARIUM_REQUIRE_SERVICES=1 but AVATARIUM_TEST_DATABASE_URL and AVATARIUM_TEST_BLOB_STORE are not both set: \
                  the PostgreSQL + S3 services were not started (scripts/test-scale.sh starts them)"
             );
             eprintln!(
-                "note: PostgreSQL + S3 variant not run (PP_TEST_DATABASE_URL / PP_TEST_BLOB_STORE unset; \
+                "note: PostgreSQL + S3 variant not run (AVATARIUM_TEST_DATABASE_URL / AVATARIUM_TEST_BLOB_STORE unset; \
                  scripts/test-scale.sh sets them)"
             );
             None
@@ -92,10 +95,10 @@ pub fn random_name(prefix: &str) -> String {
 
 /// A fresh PostgreSQL database next to the one `admin_url` names; returns its URL.
 pub async fn fresh_database(admin_url: &str) -> String {
-    let name = random_name("pp_t_");
+    let name = random_name("avatarium_t_");
     let mut admin = sqlx::PgConnection::connect(admin_url)
         .await
-        .expect("connect to PP_TEST_DATABASE_URL");
+        .expect("connect to AVATARIUM_TEST_DATABASE_URL");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
@@ -153,7 +156,8 @@ impl Backend {
                     .iter()
                     .map(|s| with_prefix(s, &prefix))
                     .collect();
-                let location = S3Location::parse(&blob_stores[0]).expect("PP_TEST_BLOB_STORE");
+                let location =
+                    S3Location::parse(&blob_stores[0]).expect("AVATARIUM_TEST_BLOB_STORE");
                 let blobs = Arc::new(ObjectBlobStore::s3(&location).expect("s3 store"));
                 Backend {
                     kind,
@@ -204,7 +208,7 @@ impl Backend {
             Some(u) => u.clone(),
             None => format!(
                 "sqlite://{}",
-                self.dir.path().join("profile-photo.db").display()
+                self.dir.path().join("avatarium.db").display()
             ),
         };
         SqlMetaStore::connect(&url).await.expect("meta store")

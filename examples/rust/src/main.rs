@@ -5,11 +5,11 @@
 //! "MY_SERVER" of the sample), so it runs anywhere without network access. Loopback is
 //! refused by default; the example allows exactly that one address.
 //!
-//! Run: `cargo run -p profile-photo-example`
+//! Run: `cargo run -p avatarium-example`
 
 use std::net::SocketAddr;
 
-use profile_photo::{Client, Config, Response};
+use avatarium::{Client, Config, Response};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

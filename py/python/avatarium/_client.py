@@ -1,7 +1,7 @@
 """The public client: keyword settings, a context manager, ``client.accounts`` and the
 Gigya-style ``call``.
 
-Everything here delegates to ``profile_photo._native.Client``; the ``*_async`` methods are
+Everything here delegates to ``avatarium._native.Client``; the ``*_async`` methods are
 real ``async def`` functions so callers get coroutines (a native awaitable created outside a
 running loop would fail with "no running event loop").
 """
@@ -28,7 +28,7 @@ class Accounts:
 
     Each method names the account with exactly one of ``uid`` (a trusted server-side UID) and
     ``reg_token`` (from :meth:`init_registration`); API errors raise a
-    :class:`~profile_photo.ProfilePhotoError` subclass. Every method has an ``_async`` twin.
+    :class:`~avatarium.ProfilePhotoError` subclass. Every method has an ``_async`` twin.
     """
 
     __slots__ = ("_native",)
@@ -129,12 +129,12 @@ class Accounts:
 
 
 class Client:
-    """A profile-photo engine on the configured stores.
+    """An avatarium engine on the configured stores.
 
     ``Client(**settings)`` takes the configuration keys of SPEC.md as keyword arguments
     (``data_dir=``, ``database_url=``, ``public_base_url=``, ``max_photo_bytes=``, …);
-    ``Client(config_file="profile-photo.toml")`` reads a TOML file instead. With
-    ``use_env=True``, ``PROFILE_PHOTO_<KEY>`` environment variables override either.
+    ``Client(config_file="avatarium.toml")`` reads a TOML file instead. With
+    ``use_env=True``, ``AVATARIUM_<KEY>`` environment variables override either.
 
     Thread-safe: one client serves many threads and asyncio tasks at once. Use it as a
     context manager (``with`` or ``async with``) or call :meth:`close`.
@@ -153,7 +153,7 @@ class Client:
         self.accounts = Accounts(self._native)
 
     def __repr__(self) -> str:
-        return f"<profile_photo.Client {'closed' if self.closed else 'open'}>"
+        return f"<avatarium.Client {'closed' if self.closed else 'open'}>"
 
     def __enter__(self) -> Client:
         return self

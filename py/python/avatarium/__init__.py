@@ -1,4 +1,4 @@
-"""profile_photo: import, validate, store and publish users' profile photos.
+"""avatarium: import, validate, store and publish users' profile photos.
 
 The ``accounts.importProfilePhoto`` family of the Gigya Accounts API, self-hosted, on a Rust
 core. Typed methods live on ``Client(...).accounts`` (blocking, plus ``*_async`` twins);

@@ -1,5 +1,5 @@
 # Hand-written stubs of the compiled module (py/src/*.rs). Checked against the real module
-# by py/tests/test_stubs.py (python -m mypy.stubtest profile_photo._native).
+# by py/tests/test_stubs.py (python -m mypy.stubtest avatarium._native).
 
 from collections.abc import Awaitable, Mapping
 from os import PathLike
@@ -150,7 +150,7 @@ class PurgeReport:
     def __hash__(self) -> int: ...
 
 class ProfilePhotoError(Exception):
-    """Base of every profile-photo API error."""
+    """Base of every avatarium API error."""
 
     error_code: int
     status_code: int
