@@ -9,10 +9,13 @@
 //! → thumbnail: cover-scaled then centre-cropped to exactly the policy size, JPEG (PNG when
 //! the image has alpha). Re-encoding drops every piece of metadata and trailing data.
 
+mod cancel;
 mod decode;
 mod encode;
 mod jpeg;
 mod resize;
+
+pub use cancel::Cancel;
 
 use crate::error::{Error, Result};
 use image::metadata::Orientation;
@@ -131,6 +134,18 @@ pub fn process(
     thumb_width: u32,
     thumb_height: u32,
 ) -> Result<Processed> {
+    process_cancellable(bytes, limits, thumb_width, thumb_height, &Cancel::new())
+}
+
+/// [`process`] that stops with 504002 soon after `cancel` is set.
+pub fn process_cancellable(
+    bytes: &[u8],
+    limits: &Limits,
+    thumb_width: u32,
+    thumb_height: u32,
+    cancel: &Cancel,
+) -> Result<Processed> {
+    cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
     let input_format = check_bytes(bytes, limits)?;
     let photo_max_side = limits.photo_max_side.max(1);
@@ -197,6 +212,18 @@ pub fn thumbnail(
     thumb_width: u32,
     thumb_height: u32,
 ) -> Result<Encoded> {
+    thumbnail_cancellable(bytes, limits, thumb_width, thumb_height, &Cancel::new())
+}
+
+/// [`thumbnail`] that stops with 504002 soon after `cancel` is set.
+pub fn thumbnail_cancellable(
+    bytes: &[u8],
+    limits: &Limits,
+    thumb_width: u32,
+    thumb_height: u32,
+    cancel: &Cancel,
+) -> Result<Encoded> {
+    cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
     let input_format = check_bytes(bytes, limits)?;
     let decoded = decode::decode(bytes, input_format, limits, &|w, h| {
