@@ -39,6 +39,11 @@ impl RestError {
         )
     }
 
+    /// A core error (the form parser's refusals): its kind and details.
+    pub fn from_core(e: &avatarium::Error) -> Self {
+        Self::kind(e.kind(), e.details())
+    }
+
     pub fn missing(param: &str) -> Self {
         Self::kind(
             ErrorKind::MissingParameter,
@@ -108,6 +113,12 @@ impl RestError {
     }
 }
 
+impl From<avatarium::Error> for RestError {
+    fn from(e: avatarium::Error) -> Self {
+        Self::from_core(&e)
+    }
+}
+
 /// How the caller wants the answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Output {
@@ -153,10 +164,13 @@ impl Output {
         };
         let json = envelope.to_json();
         let (body, content_type) = match &self.callback {
-            // U+2028/2029 are valid in JSON strings but not in older JavaScript source.
+            // `/**/` first, as Gigya and every major JSONP API: the answer then never starts
+            // with caller-chosen bytes, so it cannot be sniffed as another type (a Flash
+            // file, Rosetta Flash). U+2028/2029 are valid in JSON strings but not in older
+            // JavaScript source.
             Some(cb) => (
                 format!(
-                    "{cb}({});",
+                    "/**/{cb}({});",
                     json.replace('\u{2028}', "\\u2028")
                         .replace('\u{2029}', "\\u2029")
                 ),
@@ -212,6 +226,20 @@ mod tests {
         ] {
             assert!(!valid_callback(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn jsonp_starts_with_a_comment() {
+        let out = Output {
+            callback: Some("cb".into()),
+            http_status_codes: false,
+        };
+        let r = out.render(&RestError::missing("x").envelope(None));
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
     }
 
     #[test]
