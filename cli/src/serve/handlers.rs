@@ -57,6 +57,13 @@ pub(crate) async fn api(
         Ok(s) => s,
         Err(e) => return failed(&query_output, &e, p.context()),
     };
+    // Output options from the first bytes too: refusals before the rest is read use them.
+    let early_output =
+        Output::from_lookup(|n| p.get(n).map(str::to_string).or_else(|| start.find(n)))
+            .unwrap_or_else(|(out, _)| out);
+    let early_context = p
+        .context()
+        .or_else(|| start.find("context").map(serde_json::Value::from));
     let body_key = start.find("apiKey");
     let site = match auth::resolve_site(&state, p.get("apiKey").or(body_key.as_deref())) {
         Ok(site) => site,
@@ -64,17 +71,17 @@ pub(crate) async fn api(
             let e = RestError::invalid_api_key(
                 "Missing parameter: apiKey (in the query string or the first 64 KiB of the body)",
             );
-            return failed(&query_output, &e, p.context());
+            return failed(&early_output, &e, early_context.clone());
         }
-        Err(e) => return failed(&query_output, &e, p.context()),
+        Err(e) => return failed(&early_output, &e, early_context.clone()),
     };
     // Checked, not taken: only a call that proves the site's credentials spends it.
     if !site.rate.has_room() {
-        return failed(&query_output, &site_rate_limited(&site), p.context());
+        return failed(&early_output, &site_rate_limited(&site), early_context);
     }
     let _held = match params::read_rest(&mut p, start, site.body_cap, &state.body_budget).await {
         Ok(held) => held,
-        Err(e) => return failed(&query_output, &e, p.context()),
+        Err(e) => return failed(&early_output, &e, early_context.clone()),
     };
     let output = match Output::from_params(&p) {
         Ok(o) => o,

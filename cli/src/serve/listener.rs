@@ -267,7 +267,8 @@ impl Watch {
                     return;
                 }
                 _ = self.stopped.changed(), if closing.is_none() => {
-                    if !started {
+                    // A request may have begun while this branch waited.
+                    if self.activity.started.load(Ordering::Relaxed) == 0 {
                         return;
                     }
                     conn.as_mut().graceful_shutdown();

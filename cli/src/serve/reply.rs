@@ -132,18 +132,25 @@ impl Output {
     /// `format`, `callback` and `httpStatusCodes`. On error, the output that still applies
     /// (plain JSON, with the status-code choice) comes back with the refusal.
     pub fn from_params(p: &Params) -> Result<Output, (Output, RestError)> {
+        Self::from_lookup(|name| p.get(name).map(str::to_string))
+    }
+
+    /// The same from any source of parameters (the query and the first bytes of a body,
+    /// before the whole body is read).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Output, (Output, RestError)> {
         let mut out = Output {
             callback: None,
-            http_status_codes: p
-                .get("httpStatusCodes")
+            http_status_codes: get("httpStatusCodes")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         };
-        match p.get("format") {
+        match get("format").as_deref() {
             None => {}
             Some(f) if f.eq_ignore_ascii_case("json") => {}
-            Some(f) if f.eq_ignore_ascii_case("jsonp") => match p.get("callback") {
+            Some(f) if f.eq_ignore_ascii_case("jsonp") => match get("callback") {
                 None => return Err((out, RestError::missing("callback"))),
-                Some(cb) if valid_callback(cb) => out.callback = Some(cb.to_string()),
+                Some(cb) if valid_callback(&cb) => out.callback = Some(cb),
                 Some(_) => {
                     return Err((
                         out,
