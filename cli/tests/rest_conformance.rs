@@ -101,11 +101,9 @@ async fn conformance_cases_over_rest() {
                     .iter()
                     .map(|(k, v)| (k.clone(), wire(v)))
                     .collect();
-                let mut pairs: Vec<(&str, &str)> = owned
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                pairs.push(("apiKey", &api_key));
+                // The apiKey first: the server looks for it within the first 64 KiB.
+                let mut pairs: Vec<(&str, &str)> = vec![("apiKey", &api_key)];
+                pairs.extend(owned.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 let reply = if mode == "post" {
                     pairs.push(("secret", &secret_b64));
                     server.post(method, &pairs).await

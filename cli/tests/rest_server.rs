@@ -62,7 +62,7 @@ async fn published_photos_are_served() {
         assert_eq!(resp.status(), 200);
         let h = resp.headers().clone();
         assert_eq!(h["content-type"], "image/jpeg");
-        assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+        assert_eq!(h["cache-control"], "public, max-age=300");
         assert_eq!(h["x-content-type-options"], "nosniff");
         let etag = h["etag"].to_str().unwrap().to_string();
         let bytes = resp.bytes().await.unwrap();
@@ -120,6 +120,18 @@ async fn published_photos_are_served() {
     assert!(raw_get(&s, &format!("/photos/{KEY}/{key}"))
         .await
         .starts_with("HTTP/1.1 200"));
+
+    // Removal: the URLs stop working at once, though the blobs stay until purge.
+    let r = call(&s, "accounts.removeProfilePhoto", &[("UID", "u1")]).await;
+    assert_eq!(r.code(), 0, "{}", r.body);
+    for url in [&photo_url, &thumb_url] {
+        let resp = s.client.get(url.as_str()).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{url} after removal");
+    }
+    assert!(s.site_dir(KEY).join("blobs").join(key).exists());
+    // Another account's photo is still served.
+    let resp = s.client.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]

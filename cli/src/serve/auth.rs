@@ -5,7 +5,9 @@
 //!   (403003), keyed by the site's or the user key's secret.
 //! - `apiKey` alone for the client-facing calls that carry a `regToken` (as the Web SDK).
 //!
-//! Unknown `apiKey` → 400093; each site's request budget → 403048.
+//! The site (`apiKey`) is resolved before the body is read (`resolve_site`: unknown →
+//! 400093). Budgets (403048) are charged by the handler: the site's only once its
+//! credentials were checked here, so strangers holding the public apiKey cannot spend it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,24 +45,33 @@ pub(crate) struct RequestInfo<'a> {
     pub api_method: &'a str,
 }
 
-pub(crate) fn authenticate(
-    state: &State,
-    req: &RequestInfo<'_>,
-    p: &Params,
-) -> Result<Arc<Site>, RestError> {
-    let api_key = p
-        .get("apiKey")
-        .ok_or_else(|| RestError::invalid_api_key("Missing parameter: apiKey"))?;
-    let site = state
+/// How a request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// The site's or a user key's secret, sent or used to sign: charged to the site.
+    Site,
+    /// Only the apiKey and a regToken, which the core checks later: charged to the
+    /// caller's address, like any call not proven by a secret.
+    RegToken,
+}
+
+/// The site of `api_key` (from the query or the first bytes of the body).
+pub(crate) fn resolve_site(state: &State, api_key: Option<&str>) -> Result<Arc<Site>, RestError> {
+    let api_key = api_key.ok_or_else(|| RestError::invalid_api_key("Missing parameter: apiKey"))?;
+    state
         .sites
         .get(api_key)
-        .ok_or_else(|| RestError::invalid_api_key("Unknown apiKey"))?;
-    if !site.rate.allow() {
-        return Err(RestError::rate_limited(&format!(
-            "More than {} requests per minute for this apiKey",
-            site.rate.per_minute()
-        )));
-    }
+        .cloned()
+        .ok_or_else(|| RestError::invalid_api_key("Unknown apiKey"))
+}
+
+/// Checks the credentials of a request for `site` (whose apiKey `p` holds).
+pub(crate) fn authenticate(
+    state: &State,
+    site: &Site,
+    req: &RequestInfo<'_>,
+    p: &Params,
+) -> Result<Caller, RestError> {
     let secure =
         req.tls || (state.allow_loopback_plain_http && req.peer.ip().to_canonical().is_loopback());
     if p.get("secret").is_some() && !secure {
@@ -74,16 +85,17 @@ pub(crate) fn authenticate(
 
     if let Some(sig) = p.get("sig") {
         verify_signed(state, req, p, key, sig)?;
-        let credential = format!("{api_key}\n{}", user_key.unwrap_or(""));
+        // The site's own table: only the credential within the site tells nonces apart.
+        let credential = user_key.unwrap_or("");
         let nonce = p.get("nonce").unwrap_or("");
         let ts = timestamp(p)?;
-        return match state.nonces.check_and_insert(
-            &credential,
+        return match site.nonces.check_and_insert(
+            credential,
             nonce,
             ts + WINDOW_SECS + 1,
             now_secs(),
         ) {
-            Ok(()) => Ok(Arc::clone(site)),
+            Ok(()) => Ok(Caller::Site),
             Err(super::limits::NonceError::Reused) => Err(RestError::nonce_reused()),
             Err(super::limits::NonceError::Full) => Err(RestError::rate_limited(
                 "Too many signed requests within the timestamp window",
@@ -97,7 +109,7 @@ pub(crate) fn authenticate(
             _ => false,
         };
         return if equal {
-            Ok(Arc::clone(site))
+            Ok(Caller::Site)
         } else {
             Err(RestError::invalid_secret())
         };
@@ -105,7 +117,7 @@ pub(crate) fn authenticate(
 
     let client_call = CLIENT_METHODS.contains(&req.api_method.to_ascii_lowercase().as_str());
     if client_call && p.get("regToken").is_some() && p.get("UID").is_none() {
-        return Ok(Arc::clone(site));
+        return Ok(Caller::RegToken);
     }
     Err(RestError::missing(
         "secret (or a signed request with timestamp, nonce and sig)",

@@ -10,11 +10,14 @@ use axum::extract::{Path, Request, State as AxumState};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 
-use super::auth::{self, RequestInfo};
+use super::auth::{self, Caller, RequestInfo};
 use super::params;
 use super::reply::{Output, RestError};
-use super::{Conn, State};
+use super::{Conn, Site, State};
 
+/// `/<namespace>.<method>`. Order matters for cost: the caller's address budget first, then
+/// the query and at most the first 64 KiB of the body to find the site, the site's budget,
+/// and only then the rest of the body (up to the site's cap), the signature and the call.
 pub(crate) async fn api(
     AxumState(state): AxumState<Arc<State>>,
     Path(method): Path<String>,
@@ -26,24 +29,63 @@ pub(crate) async fn api(
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     let (parts, body) = request.into_parts();
-    let conn = parts.extensions.get::<Conn>().copied();
+    let Some(conn) = parts.extensions.get::<Conn>().copied() else {
+        let e = RestError::kind(ErrorKind::Internal, "Internal error");
+        return refuse(&Output::default(), &e, None, &method, started);
+    };
+    let ip = conn.peer.ip();
+    // Every refusal before the site's credentials are proven is the caller's to pay.
+    let failed = |out: &Output, e: &RestError, ctx: Option<serde_json::Value>| {
+        state.addresses.charge(ip);
+        refuse(out, e, ctx, &method, started)
+    };
 
     // Query first: even when the body is refused, its output options apply.
     let mut p = match params::from_query(&parts) {
         Ok(p) => p,
-        Err(e) => return refuse(&Output::default(), &e, None, &method, started),
+        Err(e) => return failed(&Output::default(), &e, None),
     };
     let query_output = Output::from_params(&p).unwrap_or_else(|(out, _)| out);
-    if let Err(e) = params::add_body(&mut p, &parts, body, state.body_cap).await {
+    if !state.addresses.has_room(ip) {
+        let e = RestError::rate_limited(&format!(
+            "More than {} unauthenticated or failed requests per minute from this address",
+            state.addresses.per_minute()
+        ));
         return refuse(&query_output, &e, p.context(), &method, started);
     }
+    let start = match params::read_start(&parts, body, &state.body_budget).await {
+        Ok(s) => s,
+        Err(e) => return failed(&query_output, &e, p.context()),
+    };
+    // Output options from the first bytes too: refusals before the rest is read use them.
+    let early_output =
+        Output::from_lookup(|n| p.get(n).map(str::to_string).or_else(|| start.find(n)))
+            .unwrap_or_else(|(out, _)| out);
+    let early_context = p
+        .context()
+        .or_else(|| start.find("context").map(serde_json::Value::from));
+    let body_key = start.find("apiKey");
+    let site = match auth::resolve_site(&state, p.get("apiKey").or(body_key.as_deref())) {
+        Ok(site) => site,
+        Err(_) if p.get("apiKey").is_none() && body_key.is_none() && start.beyond_prefix() => {
+            let e = RestError::invalid_api_key(
+                "Missing parameter: apiKey (in the query string or the first 64 KiB of the body)",
+            );
+            return failed(&early_output, &e, early_context.clone());
+        }
+        Err(e) => return failed(&early_output, &e, early_context.clone()),
+    };
+    // Checked, not taken: only a call that proves the site's credentials spends it.
+    if !site.rate.has_room() {
+        return failed(&early_output, &site_rate_limited(&site), early_context);
+    }
+    let _held = match params::read_rest(&mut p, start, site.body_cap, &state.body_budget).await {
+        Ok(held) => held,
+        Err(e) => return failed(&early_output, &e, early_context.clone()),
+    };
     let output = match Output::from_params(&p) {
         Ok(o) => o,
-        Err((out, e)) => return refuse(&out, &e, p.context(), &method, started),
-    };
-    let Some(conn) = conn else {
-        let e = RestError::kind(ErrorKind::Internal, "Internal error");
-        return refuse(&output, &e, p.context(), &method, started);
+        Err((out, e)) => return failed(&out, &e, p.context()),
     };
     let info = RequestInfo {
         method: &parts.method,
@@ -53,10 +95,15 @@ pub(crate) async fn api(
         tls: conn.tls,
         api_method: &method,
     };
-    let site = match auth::authenticate(&state, &info, &p) {
-        Ok(site) => site,
-        Err(e) => return refuse(&output, &e, p.context(), &method, started),
+    let charged = match auth::authenticate(&state, &site, &info, &p) {
+        Ok(Caller::Site) => site.rate.allow(),
+        Ok(Caller::RegToken) => state.addresses.charge(ip),
+        Err(e) => return failed(&output, &e, p.context()),
     };
+    if !charged {
+        let e = site_rate_limited(&site);
+        return refuse(&output, &e, p.context(), &method, started);
+    }
 
     // The call runs in its own task: a caller hanging up does not cut an import short.
     let core_params = p.for_core();
@@ -77,6 +124,13 @@ pub(crate) async fn api(
     output.render(&envelope)
 }
 
+fn site_rate_limited(site: &Site) -> RestError {
+    RestError::rate_limited(&format!(
+        "More than {} requests per minute for this apiKey",
+        site.rate.per_minute()
+    ))
+}
+
 /// A refusal before the core: logged by code only (never parameters or credentials).
 fn refuse(
     output: &Output,
@@ -94,8 +148,15 @@ fn refuse(
     output.render(&e.envelope(context))
 }
 
+/// How long a cache may keep a photo without asking again. Keys are content hashes, so the
+/// bytes never change, but a removed photo must stop being served: a CDN drops it within
+/// this time (the server itself refuses it at once).
+const PHOTO_CACHE_CONTROL: &str = "public, max-age=300";
+
 /// `GET /photos/<site>/<key>`: keys are the core's content hashes (64 hex digits and
-/// `.jpg` or `.png`), so anything else is 404 and no path can leave the blob folder.
+/// `.jpg` or `.png`), so anything else is 404 and no path can leave the blob folder. A key
+/// no account points at any more (removed or replaced photos) is 404 too, although its
+/// blob stays until purge.
 pub(crate) async fn photo(
     AxumState(state): AxumState<Arc<State>>,
     Path((site, key)): Path<(String, String)>,
@@ -104,9 +165,20 @@ pub(crate) async fn photo(
     let Some(content_type) = photo_type(&key) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let Some(dir) = state.by_name.get(&site).and_then(|s| s.photo_dir.as_ref()) else {
+    let Some(site) = state.by_name.get(&site) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let Some(dir) = site.photo_dir.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match site.client.is_served_key(&key).await {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(site = %site.name, error = %e, "cannot look a photo up");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
     let etag = format!("\"{}\"", &key[..64]);
     let bytes = match tokio::fs::read(dir.join(&key)).await {
         Ok(b) => b,
@@ -114,7 +186,7 @@ pub(crate) async fn photo(
             return StatusCode::NOT_FOUND.into_response()
         }
         Err(e) => {
-            tracing::error!(site = %site, error = %e, "cannot read a photo");
+            tracing::error!(site = %site.name, error = %e, "cannot read a photo");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
@@ -131,7 +203,7 @@ pub(crate) async fn photo(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
+        HeaderValue::from_static(PHOTO_CACHE_CONTROL),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -1,7 +1,10 @@
-//! Per-site request budgets (403048) and the nonces seen within the timestamp window
-//! (403004), both in bounded memory.
+//! Request budgets (403048): one per site, charged only for calls that authenticated with
+//! the site's credentials, and one per client address, charged for everything else
+//! (unauthenticated and failed calls); and the nonces seen within the timestamp window
+//! (403004), one table per site. All in bounded memory.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -28,21 +31,124 @@ impl RateLimit {
 
     /// Takes one request from the budget; `false` when it is spent.
     pub fn allow(&self) -> bool {
+        self.with_tokens(|tokens| {
+            if *tokens >= 1.0 {
+                *tokens -= 1.0;
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Whether one request would be allowed now, taking nothing: a cheap check before
+    /// reading a body for a call that is charged only once it authenticates.
+    pub fn has_room(&self) -> bool {
+        self.with_tokens(|tokens| *tokens >= 1.0)
+    }
+
+    fn with_tokens(&self, f: impl FnOnce(&mut f64) -> bool) -> bool {
         if self.per_minute == 0 {
             return true;
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (tokens, last) = &mut *state;
-        let now = Instant::now();
-        let capacity = f64::from(self.per_minute);
-        *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * capacity / 60.0).min(capacity);
-        *last = now;
-        if *tokens >= 1.0 {
+        refill(tokens, last, self.per_minute);
+        f(tokens)
+    }
+}
+
+/// Adds what `per_minute` earns since `last`, up to one minute's worth.
+fn refill(tokens: &mut f64, last: &mut Instant, per_minute: u32) {
+    let now = Instant::now();
+    let capacity = f64::from(per_minute);
+    *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * capacity / 60.0).min(capacity);
+    *last = now;
+}
+
+/// The unit an address budget is kept for: an IPv4 address, or an IPv6 /64 (what one
+/// customer line usually gets, so rotating within it buys nothing).
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
+/// One token bucket per client address, for calls not authenticated by a site's secret:
+/// strangers who hold the public apiKey spend their own budget, never the site's.
+#[derive(Debug)]
+pub(crate) struct AddressLimits {
+    per_minute: u32,
+    capacity: usize,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl AddressLimits {
+    /// `per_minute` for each address (0: no limit); `capacity` addresses remembered.
+    pub fn new(per_minute: u32, capacity: usize) -> Self {
+        AddressLimits {
+            per_minute,
+            capacity,
+            buckets: Mutex::default(),
+        }
+    }
+
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute
+    }
+
+    /// `false` when `ip` has spent its budget: refuse before any other work.
+    pub fn has_room(&self, ip: IpAddr) -> bool {
+        self.with_bucket(ip, false)
+    }
+
+    /// Takes one request from `ip`'s budget; `false` when it was already spent.
+    pub fn charge(&self, ip: IpAddr) -> bool {
+        self.with_bucket(ip, true)
+    }
+
+    fn with_bucket(&self, ip: IpAddr, take: bool) -> bool {
+        if self.per_minute == 0 {
+            return true;
+        }
+        let key = address_key(ip);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((tokens, last)) = buckets.get_mut(&key) else {
+            if !take {
+                return true;
+            }
+            if buckets.len() >= self.capacity {
+                self.forget_full(&mut buckets);
+            }
+            let full = f64::from(self.per_minute);
+            buckets.insert(key, (full - 1.0, Instant::now()));
+            return true;
+        };
+        refill(tokens, last, self.per_minute);
+        if *tokens < 1.0 {
+            return false;
+        }
+        if take {
             *tokens -= 1.0;
-            true
-        } else {
-            false
+        }
+        true
+    }
+
+    /// Makes room: a full bucket is the same as none. If every remembered address is still
+    /// short (a flood from more addresses than `capacity`), all are forgotten: each then
+    /// starts afresh, which such an attacker could have had anyway.
+    fn forget_full(&self, buckets: &mut HashMap<IpAddr, (f64, Instant)>) {
+        let per_minute = self.per_minute;
+        buckets.retain(|_, (tokens, last)| {
+            refill(tokens, last, per_minute);
+            *tokens < f64::from(per_minute)
+        });
+        if buckets.len() >= self.capacity {
+            buckets.clear();
         }
     }
 }
@@ -127,6 +233,25 @@ mod tests {
         assert!(r.allow() && r.allow() && r.allow());
         assert!(!r.allow());
         assert!(RateLimit::new(0).allow());
+    }
+
+    #[test]
+    fn address_buckets_are_per_address_and_bounded() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let limits = AddressLimits::new(2, 1);
+        assert!(limits.has_room(a));
+        assert!(limits.charge(a) && limits.charge(a));
+        assert!(!limits.has_room(a) && !limits.charge(a));
+        // A second address when only one fits: the spent one is forgotten.
+        assert!(limits.charge(b));
+        assert!(limits.has_room(a));
+        // An IPv6 /64 is one address.
+        let v6 = AddressLimits::new(1, 10);
+        assert!(v6.charge("2001:db8::1".parse().unwrap()));
+        assert!(!v6.has_room("2001:db8::ffff:1".parse().unwrap()));
+        assert!(v6.has_room("2001:db8:0:1::1".parse().unwrap()));
+        assert!(AddressLimits::new(0, 0).charge(a));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! authentication, limits and photo serving. How to run and call it: docs/rest.md.
 
 mod auth;
+mod form;
 mod handlers;
 mod limits;
 mod listener;
@@ -24,12 +25,13 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use limits::{NonceCache, RateLimit};
+use limits::{AddressLimits, NonceCache, RateLimit};
+use params::BodyBudget;
 
-/// Nonces remembered at once (32-byte hashes: a few MiB at most).
-const MAX_NONCES: usize = 100_000;
-/// Form overhead allowed on top of the base64 of the largest photo.
+/// Form overhead allowed on top of the base64 of a site's largest photo.
 const FORM_OVERHEAD: usize = 64 * 1024;
+/// Client addresses whose budget is remembered at once (a few MiB at most).
+const MAX_ADDRESSES: usize = 100_000;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ServeArgs {
@@ -58,6 +60,34 @@ pub(crate) struct ServeArgs {
     /// limit).
     #[arg(long, default_value_t = 6000)]
     rate_limit: u32,
+    /// Unauthenticated and failed requests per minute per client address (IPv4 address or
+    /// IPv6 /64; 0: no limit). Calls authenticated with a site's secret count against the
+    /// site instead.
+    #[arg(long, default_value_t = 600)]
+    address_rate_limit: u32,
+    /// Nonces of signed requests each site remembers within the timestamp window (32-byte
+    /// hashes); when full, that site's signed requests get 403048 until old ones expire.
+    #[arg(long, default_value_t = 100_000)]
+    max_nonces: usize,
+    /// Request body bytes held at once by all requests together; beyond it a request gets
+    /// 503001 at once.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    max_body_bytes_in_flight: usize,
+    /// Open connections at once; further clients wait in the kernel's backlog.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Open connections at once from one client address (IPv4 address or IPv6 /64);
+    /// beyond it new ones are closed at once.
+    #[arg(long, default_value_t = 64)]
+    max_connections_per_address: usize,
+    /// Milliseconds from accepting a connection to its first complete request head (TLS
+    /// handshake and protocol detection included); then it is closed.
+    #[arg(long, default_value_t = 10_000)]
+    first_request_timeout_ms: u64,
+    /// Milliseconds a connection may stay open with no request in flight (HTTP/1.1
+    /// keep-alive and HTTP/2).
+    #[arg(long, default_value_t = 60_000)]
+    idle_timeout_ms: u64,
     /// Seconds to let calls in flight finish after SIGTERM or ctrl-c.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -77,6 +107,12 @@ pub(crate) struct Site {
     user_keys: Vec<(String, Vec<u8>)>,
     pub client: Client,
     pub rate: RateLimit,
+    /// Nonces of this site's signed requests (403004): one table per site, so one site's
+    /// traffic never fills another's.
+    pub nonces: NonceCache,
+    /// The largest request body this site takes: the base64 of its largest photo, a
+    /// quarter for form encoding, and the other fields.
+    pub body_cap: usize,
     /// The local blob folder whose photos `/photos/<name>/` serves.
     pub photo_dir: Option<PathBuf>,
 }
@@ -100,10 +136,12 @@ pub(crate) struct State {
     pub sites: HashMap<String, Arc<Site>>,
     /// By name (the photo path segment).
     pub by_name: HashMap<String, Arc<Site>>,
-    pub nonces: NonceCache,
+    /// Budgets of client addresses, for calls not authenticated by a site's secret.
+    pub addresses: AddressLimits,
+    /// Request body bytes held at once.
+    pub body_budget: BodyBudget,
     pub allow_loopback_plain_http: bool,
     pub public_url: Option<String>,
-    pub body_cap: usize,
 }
 
 pub(crate) async fn run(
@@ -160,12 +198,19 @@ async fn start(
         .route("/{method}", get(handlers::api).post(handlers::api))
         .with_state(Arc::new(state));
 
+    let limits = listener::ConnLimits {
+        max_connections: args.max_connections,
+        per_address: args.max_connections_per_address,
+        first_request: Duration::from_millis(args.first_request_timeout_ms),
+        idle: Duration::from_millis(args.idle_timeout_ms),
+    };
     println!("listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
     listener::serve(
         tcp,
         tls,
         app,
+        limits,
         listener::shutdown_signal(),
         Duration::from_secs(args.shutdown_grace),
     )
@@ -184,10 +229,10 @@ async fn open_sites(
     let mut state = State {
         sites: HashMap::new(),
         by_name: HashMap::new(),
-        nonces: NonceCache::new(MAX_NONCES),
+        addresses: AddressLimits::new(args.address_rate_limit, MAX_ADDRESSES),
+        body_budget: BodyBudget::new(args.max_body_bytes_in_flight),
         allow_loopback_plain_http: args.allow_loopback_plain_http,
         public_url: args.public_url.as_ref().map(|_| public_url.to_string()),
-        body_cap: 0,
     };
     for spec in specs {
         let mut config = spec.config;
@@ -206,17 +251,16 @@ async fn open_sites(
                 spec.name
             ));
         }
-        // Base64 of the largest photo, a margin for form encoding, and the other fields.
-        let cap = max_bytes.div_ceil(3).saturating_mul(4);
-        state.body_cap = state
-            .body_cap
-            .max(cap.saturating_add(cap / 4).saturating_add(FORM_OVERHEAD));
+        let b64 = max_bytes.div_ceil(3).saturating_mul(4);
+        let body_cap = b64.saturating_add(b64 / 4).saturating_add(FORM_OVERHEAD);
         let site = Arc::new(Site {
             name: spec.name.clone(),
             secret: spec.secret,
             user_keys: spec.user_keys,
             client,
             rate: RateLimit::new(spec.rate_limit_per_minute.unwrap_or(args.rate_limit)),
+            nonces: NonceCache::new(args.max_nonces),
+            body_cap,
             photo_dir,
         });
         tracing::info!(site = %site.name, "site ready");

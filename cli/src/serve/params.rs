@@ -1,18 +1,32 @@
 //! The request's parameters: the query string, plus the form body of a POST. Every value
 //! is a string, as on the wire; the core parses them (`publish`, `profilePhoto`, ...).
+//!
+//! A body is read in two steps so that a stranger cannot make the server hold megabytes:
+//! first at most [`PREFIX_BYTES`], enough to find the `apiKey` (the caller's site), then,
+//! once the site is known and its budget allows, the rest up to that site's body cap.
+//! Every byte held counts against one server-wide [`BodyBudget`]; when it is spent the
+//! request fails at once (503001) instead of queueing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use avatarium::ErrorKind;
 use axum::body::Body;
 use axum::http::{header, request::Parts, Method};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use serde_json::{Map, Value};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
+use super::form::{self, Pairs};
 use super::reply::RestError;
 
 /// A slow body is abandoned after this long (slowloris).
 const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bytes of a body read before the caller's site is known: an `apiKey` must come in the
+/// query string or within them.
+pub(crate) const PREFIX_BYTES: usize = 64 * 1024;
 
 /// Parameters that belong to the REST layer and never reach the core.
 const REST_ONLY: [&str; 9] = [
@@ -27,36 +41,24 @@ const REST_ONLY: [&str; 9] = [
     "httpStatusCodes",
 ];
 
-/// Name/value pairs in arrival order; each name at most once.
+/// Name/value pairs of the whole request (see `form.rs` for the caps).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Params {
-    pairs: Vec<(String, String)>,
+    pairs: Pairs,
 }
 
 impl Params {
-    /// Pairs from `application/x-www-form-urlencoded` text. A repeated name is refused: it
-    /// would make the signed text ambiguous.
-    pub fn parse(text: &[u8], into: &mut Params) -> Result<(), RestError> {
-        for (k, v) in form_urlencoded::parse(text) {
-            if into.pairs.iter().any(|(name, _)| *name == k) {
-                return Err(RestError::invalid(&k, "given more than once"));
-            }
-            into.pairs.push((k.into_owned(), v.into_owned()));
-        }
-        Ok(())
+    fn add(&mut self, text: &[u8]) -> Result<(), RestError> {
+        self.pairs.parse(text).map_err(RestError::from)
     }
 
     /// The value of `name`; an empty value counts as absent.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+        self.pairs.get(name)
     }
 
     pub fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
+        self.pairs.pairs()
     }
 
     /// `context`, echoed by the core (and by REST-level refusals).
@@ -67,7 +69,7 @@ impl Params {
     /// The parameters the core receives: everything but credentials and output options.
     pub fn for_core(&self) -> Value {
         let map: Map<String, Value> = self
-            .pairs
+            .pairs()
             .iter()
             .filter(|(k, _)| !REST_ONLY.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
@@ -80,20 +82,102 @@ impl Params {
 pub(crate) fn from_query(parts: &Parts) -> Result<Params, RestError> {
     let mut p = Params::default();
     if let Some(q) = parts.uri.query() {
-        Params::parse(q.as_bytes(), &mut p)?;
+        p.add(q.as_bytes())?;
     }
     Ok(p)
 }
 
-/// Adds a POST's form body to `p`, reading at most `cap` bytes.
-pub(crate) async fn add_body(
-    p: &mut Params,
+/// Body bytes held at once by all requests together.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyBudget {
+    bytes: Arc<Semaphore>,
+    total: usize,
+}
+
+impl BodyBudget {
+    pub fn new(total: usize) -> Self {
+        let total = total.min(Semaphore::MAX_PERMITS);
+        BodyBudget {
+            bytes: Arc::new(Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// Takes `n` bytes now, or refuses with 503001.
+    fn take(&self, n: usize, held: &mut Held) -> Result<(), RestError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let permit = u32::try_from(n)
+            .ok()
+            .and_then(|n| Arc::clone(&self.bytes).try_acquire_many_owned(n).ok())
+            .ok_or_else(|| {
+                RestError::kind(
+                    ErrorKind::Busy,
+                    format!(
+                        "The server holds {} bytes of request bodies at most; try again later",
+                        self.total
+                    ),
+                )
+            })?;
+        match &mut held.0 {
+            Some(p) => p.merge(permit),
+            None => held.0 = Some(permit),
+        }
+        Ok(())
+    }
+}
+
+/// Body bytes this request holds; given back when dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Held(Option<OwnedSemaphorePermit>);
+
+impl Held {
+    pub fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
+    }
+}
+
+/// A body of which at most [`PREFIX_BYTES`] were read.
+pub(crate) struct BodyStart {
+    bytes: BytesMut,
+    rest: Option<Body>,
+    declared: Option<u64>,
+    deadline: Instant,
+    pub held: Held,
+}
+
+impl BodyStart {
+    /// `name` from the complete pairs within the first [`PREFIX_BYTES`]. Only those count,
+    /// even when more arrived in the same read, so where an `apiKey` may stand does not
+    /// depend on how the network cut the body.
+    pub fn find(&self, name: &str) -> Option<String> {
+        let end = self.bytes.len().min(PREFIX_BYTES);
+        form::find_in_prefix(&self.bytes[..end], !self.beyond_prefix(), name)
+    }
+
+    /// Whether the body is longer than what [`BodyStart::find`] looks at.
+    pub fn beyond_prefix(&self) -> bool {
+        self.rest.is_some() || self.bytes.len() > PREFIX_BYTES
+    }
+}
+
+/// Reads the first bytes of a POST's form body (nothing for a GET).
+pub(crate) async fn read_start(
     parts: &Parts,
     body: Body,
-    cap: usize,
-) -> Result<(), RestError> {
+    budget: &BodyBudget,
+) -> Result<BodyStart, RestError> {
+    let deadline = Instant::now() + BODY_TIMEOUT;
+    let mut start = BodyStart {
+        bytes: BytesMut::new(),
+        rest: None,
+        declared: None,
+        deadline,
+        held: Held::default(),
+    };
     if parts.method != Method::POST {
-        return Ok(());
+        return Ok(start);
     }
     if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
         let essence = ct
@@ -110,38 +194,102 @@ pub(crate) async fn add_body(
             ));
         }
     }
+    start.declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // A declared length is reserved at once, so a refusal costs no read.
+    if let Some(n) = start.declared {
+        let first = usize::try_from(n).unwrap_or(usize::MAX).min(PREFIX_BYTES);
+        budget.take(first, &mut start.held)?;
+    }
+    let mut body = body;
+    while start.bytes.len() < PREFIX_BYTES {
+        match next_frame(&mut body, deadline).await? {
+            Some(data) => {
+                let more = (start.bytes.len() + data.len()).saturating_sub(start.held.bytes());
+                budget.take(more, &mut start.held)?;
+                start.bytes.extend_from_slice(&data);
+            }
+            None => return Ok(start),
+        }
+    }
+    start.rest = Some(body);
+    Ok(start)
+}
+
+/// Reads the rest of the body, at most `cap` bytes in all, and adds the body's pairs to
+/// `p`. Returns the bytes held, to keep until the call ends.
+pub(crate) async fn read_rest(
+    p: &mut Params,
+    start: BodyStart,
+    cap: usize,
+    budget: &BodyBudget,
+) -> Result<Held, RestError> {
+    let BodyStart {
+        mut bytes,
+        rest,
+        declared,
+        deadline,
+        mut held,
+    } = start;
     let too_large = || {
         RestError::kind(
             ErrorKind::PhotoTooLarge,
             format!("The request body is over the limit of {cap} bytes"),
         )
     };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > cap as u64) {
+    if declared.is_some_and(|n| n > cap as u64) || bytes.len() > cap {
         return Err(too_large());
     }
-    let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, cap).collect()).await;
-    let bytes = match read {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-        Ok(Err(_)) => {
-            return Err(RestError::kind(
-                ErrorKind::InvalidParameter,
-                "The request body could not be read",
-            ))
+    if let Some(mut body) = rest {
+        if let Some(n) = declared {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            budget.take(n.saturating_sub(held.bytes()), &mut held)?;
         }
-        Err(_) => {
-            return Err(RestError::kind(
-                ErrorKind::Timeout,
-                "The request body was not received in time",
-            ))
+        while let Some(data) = next_frame(&mut body, deadline).await? {
+            if bytes.len() + data.len() > cap {
+                return Err(too_large());
+            }
+            let more = (bytes.len() + data.len()).saturating_sub(held.bytes());
+            budget.take(more, &mut held)?;
+            bytes.extend_from_slice(&data);
         }
-    };
-    Params::parse(&bytes, p)
+    }
+    p.add(&bytes)?;
+    Ok(held)
+}
+
+/// The next data frame (trailers are skipped), by `deadline`.
+async fn next_frame(body: &mut Body, deadline: Instant) -> Result<Option<Bytes>, RestError> {
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                return Err(RestError::kind(
+                    ErrorKind::Timeout,
+                    "The request body was not received in time",
+                ))
+            }
+            Ok(None) => return Ok(None),
+            Ok(Some(Err(_))) => {
+                return Err(RestError::kind(
+                    ErrorKind::InvalidParameter,
+                    "The request body could not be read",
+                ))
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            return Ok(Some(data));
+        }
+    }
+}
+
+/// Adds the pairs of a body read in one go (tests).
+#[cfg(test)]
+fn add_all(p: &mut Params, text: &[u8]) -> Result<(), RestError> {
+    p.add(text)
 }
 
 #[cfg(test)]
@@ -151,14 +299,27 @@ mod tests {
     #[test]
     fn parse_and_filter() {
         let mut p = Params::default();
-        Params::parse(b"a=1&b=x+y%2B&apiKey=k&secret=s&context=c&e=", &mut p).unwrap();
+        add_all(&mut p, b"a=1&b=x+y%2B&apiKey=k&secret=s&context=c&e=").unwrap();
         assert_eq!(p.get("b"), Some("x y+"));
         assert_eq!(p.get("e"), None);
         let core = p.for_core();
         assert_eq!(core["a"], "1");
         assert_eq!(core["context"], "c");
         assert!(core.get("secret").is_none() && core.get("apiKey").is_none());
-        let err = Params::parse(b"a=2", &mut p).unwrap_err();
+        let err = add_all(&mut p, b"a=2").unwrap_err();
         assert_eq!(err.code, 400006);
+    }
+
+    #[test]
+    fn the_budget_refuses_at_once_and_comes_back() {
+        let budget = BodyBudget::new(10);
+        let mut a = Held::default();
+        budget.take(6, &mut a).unwrap();
+        budget.take(2, &mut a).unwrap();
+        assert_eq!(a.bytes(), 8);
+        let mut b = Held::default();
+        assert_eq!(budget.take(3, &mut b).unwrap_err().code, 503001);
+        drop(a);
+        budget.take(10, &mut b).unwrap();
     }
 }

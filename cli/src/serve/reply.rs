@@ -39,6 +39,11 @@ impl RestError {
         )
     }
 
+    /// A core error (the form parser's refusals): its kind and details.
+    pub fn from_core(e: &avatarium::Error) -> Self {
+        Self::kind(e.kind(), e.details())
+    }
+
     pub fn missing(param: &str) -> Self {
         Self::kind(
             ErrorKind::MissingParameter,
@@ -108,6 +113,12 @@ impl RestError {
     }
 }
 
+impl From<avatarium::Error> for RestError {
+    fn from(e: avatarium::Error) -> Self {
+        Self::from_core(&e)
+    }
+}
+
 /// How the caller wants the answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Output {
@@ -121,18 +132,25 @@ impl Output {
     /// `format`, `callback` and `httpStatusCodes`. On error, the output that still applies
     /// (plain JSON, with the status-code choice) comes back with the refusal.
     pub fn from_params(p: &Params) -> Result<Output, (Output, RestError)> {
+        Self::from_lookup(|name| p.get(name).map(str::to_string))
+    }
+
+    /// The same from any source of parameters (the query and the first bytes of a body,
+    /// before the whole body is read).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Output, (Output, RestError)> {
         let mut out = Output {
             callback: None,
-            http_status_codes: p
-                .get("httpStatusCodes")
+            http_status_codes: get("httpStatusCodes")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         };
-        match p.get("format") {
+        match get("format").as_deref() {
             None => {}
             Some(f) if f.eq_ignore_ascii_case("json") => {}
-            Some(f) if f.eq_ignore_ascii_case("jsonp") => match p.get("callback") {
+            Some(f) if f.eq_ignore_ascii_case("jsonp") => match get("callback") {
                 None => return Err((out, RestError::missing("callback"))),
-                Some(cb) if valid_callback(cb) => out.callback = Some(cb.to_string()),
+                Some(cb) if valid_callback(&cb) => out.callback = Some(cb),
                 Some(_) => {
                     return Err((
                         out,
@@ -153,10 +171,13 @@ impl Output {
         };
         let json = envelope.to_json();
         let (body, content_type) = match &self.callback {
-            // U+2028/2029 are valid in JSON strings but not in older JavaScript source.
+            // `/**/` first, as Gigya and every major JSONP API: the answer then never starts
+            // with caller-chosen bytes, so it cannot be sniffed as another type (a Flash
+            // file, Rosetta Flash). U+2028/2029 are valid in JSON strings but not in older
+            // JavaScript source.
             Some(cb) => (
                 format!(
-                    "{cb}({});",
+                    "/**/{cb}({});",
                     json.replace('\u{2028}', "\\u2028")
                         .replace('\u{2029}', "\\u2029")
                 ),
@@ -212,6 +233,20 @@ mod tests {
         ] {
             assert!(!valid_callback(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn jsonp_starts_with_a_comment() {
+        let out = Output {
+            callback: Some("cb".into()),
+            http_status_codes: false,
+        };
+        let r = out.render(&RestError::missing("x").envelope(None));
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
     }
 
     #[test]

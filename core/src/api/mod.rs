@@ -3,6 +3,7 @@
 
 mod dispatch;
 mod limiter;
+mod served;
 mod types;
 
 use std::path::{Path, PathBuf};

@@ -455,6 +455,13 @@ impl MetaStore for SqlMetaStore {
         })
     }
 
+    async fn is_referenced(&self, key: &str) -> Result<bool> {
+        on_pool!(self, p => {
+            let refs: i64 = sqlx::query_scalar(BLOB_REFERENCES).bind(key).fetch_one(p).await?;
+            Ok(refs > 0)
+        })
+    }
+
     async fn note_blob_write(&self, key: &str, now_ms: i64) -> Result<()> {
         match &self.pool {
             Pool::Postgres(p) => {
