@@ -493,6 +493,9 @@ impl MetaStore for FailingWrites {
     async fn referenced_keys(&self) -> avatarium::error::Result<std::collections::HashSet<String>> {
         self.0.referenced_keys().await
     }
+    async fn is_referenced(&self, key: &str) -> avatarium::error::Result<bool> {
+        self.0.is_referenced(key).await
+    }
 }
 
 #[tokio::test]

@@ -101,11 +101,9 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
     /// Every blob key some account points at (pending or published).
     async fn referenced_keys(&self) -> Result<HashSet<String>>;
 
-    /// Whether some account points at blob `key` (pending or published). The default scans
-    /// [`MetaStore::referenced_keys`]; stores with an index answer in one look-up.
-    async fn is_referenced(&self, key: &str) -> Result<bool> {
-        Ok(self.referenced_keys().await?.contains(key))
-    }
+    /// Whether some account points at blob `key` (pending or published). Asked on every
+    /// photo request, so no default: a store answers it with one indexed look-up.
+    async fn is_referenced(&self, key: &str) -> Result<bool>;
 
     /// Record that blob `key` is about to be written (call it before the blob write).
     /// Until `now_ms` is older than the purge cutoff, no purge in any process deletes the
