@@ -61,8 +61,8 @@ if [ -n "$toolchain" ]; then
 fi
 rustc -V >/dev/null || fail "toolchain ${toolchain:-(default)} has no working rustc"
 if ! rustc -V | grep -q nightly; then
-  # An explicit value wins (RUSTC_BOOTSTRAP=-1 makes even nightly refuse -Z flags: how the
-  # loud failure of a toolchain that cannot build the targets is checked).
+  # An explicit value wins: RUSTC_BOOTSTRAP=-1 imitates a toolchain that refuses -Z flags,
+  # to see the build fail loudly (cargo then rebuilds what it had built with another value).
   export RUSTC_BOOTSTRAP="${RUSTC_BOOTSTRAP:-1}"
 fi
 step "toolchain: $(rustc -V)${RUSTC_BOOTSTRAP:+ with RUSTC_BOOTSTRAP=$RUSTC_BOOTSTRAP}"
@@ -124,7 +124,7 @@ for t in $targets; do
   done
   echo "fuzz: $t: seeds: ${seeds[*]:-none}; ${args[*]}"
   log="$work/$t.log"
-  before=$(find "$artifacts" -type f | sort)
+  before=$(find "$artifacts" -type f ! -name '*.log' | sort)
   t0=$SECONDS
   rc=0
   "$bin" "${args[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1 || rc=$?
@@ -134,11 +134,17 @@ for t in $targets; do
   rss=$(stat_of peak_rss_mb "$log")
   units=$(find "$corpus" -type f | wc -l)
   if [ "$rc" -ne 0 ]; then
-    tail -n 60 "$log" >&2
-    new=$(comm -13 <(echo "$before") <(find "$artifacts" -type f | sort) | tr '\n' ' ')
+    # The report itself (from libFuzzer's or the sanitizer's first ERROR line), then the
+    # summary; the whole log is kept beside the input.
+    first=$(grep -n -m1 -E 'ERROR: |panicked at|deadly signal' "$log" | cut -d: -f1 || true)
+    sed -n "${first:-1},+50p" "$log" >&2
+    echo "[…]" >&2
+    tail -n 8 "$log" >&2
+    cp "$log" "$artifacts/last-finding.log"
+    new=$(comm -13 <(echo "$before") <(find "$artifacts" -type f ! -name '*.log' | sort) | tr '\n' ' ')
     printf -- '---- fuzz: %s: FINDING (exit %d) after %d s, %s execs; input saved: %s\n' \
       "$t" "$rc" "$elapsed" "${execs:-?}" "${new:-none (see the log above)}" >&2
-    echo "reproduce: $bin $new" >&2
+    echo "full log: $artifacts/last-finding.log; reproduce: $bin $new" >&2
     fail "$t"
   fi
   [ -n "$execs" ] && [ "$execs" -gt 0 ] || { cat "$log" >&2; fail "$t ran no input"; }
