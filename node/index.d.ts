@@ -50,6 +50,12 @@ export interface ClientOptions {
   maxConcurrentImports?: number
   /** Imports that may wait for a slot; beyond it calls fail with 503001. */
   maxQueuedImports?: number
+  /** URL fetches in flight at once (their own slots, never a decode slot); default 32. */
+  maxConcurrentFetches?: number
+  /** Fetches that may wait for a slot; beyond it calls fail with 503001. Default 128. */
+  maxQueuedFetches?: number
+  /** The site regTokens are signed for; other sites refuse them. Default: one fixed scope. */
+  siteId?: string
   purgeGraceSecs?: number
 }
 

@@ -97,7 +97,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(run(cli))
+    let code = runtime.block_on(run(cli));
+    // Bounded: pipeline work that ignored its cancel flag does not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 async fn run(cli: Cli) -> ExitCode {
@@ -134,6 +137,8 @@ async fn run(cli: Cli) -> ExitCode {
         "{}",
         serde_json::to_string_pretty(&response.as_map()).unwrap_or_else(|_| response.to_json())
     );
+    // A decode past its deadline is cancelled rather than waited for at exit.
+    let _ = client.close().await;
     if response.is_ok() {
         ExitCode::SUCCESS
     } else {

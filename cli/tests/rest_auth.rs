@@ -564,3 +564,55 @@ async fn https_accepts_the_secret() {
         .await;
     assert_eq!(r.code(), 0, "{}", r.body);
 }
+
+/// Sites that share `secrets` and even one database: a regToken minted for site A is
+/// refused by site B with the answer a forged token gets (issue 14), and still works on A.
+#[tokio::test]
+async fn a_reg_token_works_on_its_own_site_only() {
+    let db = tempfile::tempdir().unwrap();
+    let shared_db = format!(
+        "database_url = {:?}\n",
+        format!("sqlite://{}", db.path().join("shared.db").display())
+    );
+    let (key_b, secret_b) = ("3_site-B", b"the secret of site B".as_slice());
+    let s = Server::start(
+        "secrets = [\"one-secret-for-every-site-0123\"]",
+        &[
+            site_a().extra(&shared_db),
+            SiteConf::new(key_b, secret_b).extra(&shared_db),
+        ],
+        &["--allow-loopback-plain-http"],
+    );
+    let r = s
+        .post(
+            "accounts.initRegistration",
+            &[("apiKey", KEY), ("secret", &secret())],
+        )
+        .await;
+    assert_eq!(r.code(), 0, "{}", r.body);
+    let token = r.json["regToken"].as_str().unwrap().to_string();
+
+    let on_b = s
+        .get(
+            "accounts.getAccountInfo",
+            &[("apiKey", key_b), ("regToken", &token)],
+        )
+        .await;
+    assert_eq!(on_b.code(), 403005, "{}", on_b.body);
+    let forged = s
+        .get(
+            "accounts.getAccountInfo",
+            &[("apiKey", KEY), ("regToken", &format!("{token}x"))],
+        )
+        .await;
+    assert_eq!(forged.code(), 403005, "{}", forged.body);
+    assert_eq!(on_b.json["errorDetails"], forged.json["errorDetails"]);
+
+    let on_a = s
+        .get(
+            "accounts.getAccountInfo",
+            &[("apiKey", KEY), ("regToken", &token)],
+        )
+        .await;
+    assert_eq!(on_a.code(), 0, "{}", on_a.body);
+}

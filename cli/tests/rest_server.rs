@@ -219,7 +219,7 @@ async fn storage_failure_timeout_and_busy() {
         origin.port()
     );
     let busy = SiteConf::new("busy", b"busy secret")
-        .extra("max_concurrent_imports = 1\nmax_queued_imports = 0\nfetch_timeout_ms = 3000");
+        .extra("max_concurrent_fetches = 1\nmax_queued_fetches = 0\nfetch_timeout_ms = 3000");
     let s = Server::start(
         &top,
         &[SiteConf::new(KEY, SECRET), busy],
@@ -237,7 +237,7 @@ async fn storage_failure_timeout_and_busy() {
     assert_eq!(r.code(), 504002, "{}", r.body);
     assert_eq!(r.json["errorMessage"], "Request timeout");
 
-    // 503001: one import running, none may wait.
+    // 503001: one fetch running, none may wait (a hanging fetch holds a fetch slot).
     let busy_secret = b64(b"busy secret");
     let slow = {
         let (client, base, hang, sec) = (
@@ -269,12 +269,12 @@ async fn storage_failure_timeout_and_busy() {
     let photo = b64(&fixture("photo.jpg"));
     let r = s
         .post(
-            "accounts.setProfilePhoto",
+            "accounts.importProfilePhoto",
             &[
                 ("apiKey", "busy"),
                 ("secret", &busy_secret),
                 ("UID", "u2"),
-                ("photoBytes", &photo),
+                ("url", &hang),
             ],
         )
         .await;
@@ -295,6 +295,8 @@ async fn storage_failure_timeout_and_busy() {
     assert_eq!(r.json["errorDetails"], "Internal error");
 }
 
+/// On SIGTERM the site's client is closed: the call in flight answers 503001 at once
+/// instead of running out its 2 s fetch timeout, and the server exits.
 #[tokio::test]
 async fn sigterm_finishes_calls_in_flight() {
     let origin = origin().await;
@@ -330,12 +332,20 @@ async fn sigterm_finishes_calls_in_flight() {
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let base = s.base.clone();
+    let stopping = std::time::Instant::now();
     let status = tokio::task::spawn_blocking(move || s.terminate())
         .await
         .unwrap();
+    let took = stopping.elapsed();
     assert!(status.success(), "{status:?}");
     let body = in_flight.await.unwrap();
-    assert!(body.contains("\"errorCode\":504002"), "{body}");
+    assert!(body.contains("\"errorCode\":503001"), "{body}");
+    assert!(body.contains("The client is closed"), "{body}");
+    println!(
+        "SIGTERM with a hanging fetch in flight: exited in {} ms",
+        took.as_millis()
+    );
+    assert!(took < Duration::from_millis(1500), "{took:?}");
     assert!(reqwest::get(format!("{base}/accounts.getPolicies"))
         .await
         .is_err());

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The regToken scope of a client without `site_id` (CLI, C, Python, Node on one store).
+pub const EMBEDDED_SITE: &str = "avatarium-embedded";
+
 /// Every operator setting, with the defaults of SPEC.md.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -52,6 +55,16 @@ pub struct Config {
     pub max_concurrent_imports: Option<usize>,
     /// Imports that may wait for a slot; beyond it calls fail fast (503001).
     pub max_queued_imports: Option<usize>,
+    /// URL fetches in flight at once. Fetches have their own slots so that slow origins
+    /// occupy only these, never a decode slot (an import takes its decode slot once the
+    /// bytes are in hand).
+    pub max_concurrent_fetches: usize,
+    /// Fetches that may wait for a slot; beyond it calls fail fast (503001).
+    pub max_queued_fetches: usize,
+    /// The site this client serves: regTokens are signed for it and refused by any other
+    /// site, even one sharing `secrets`. `serve` sets it to the site's apiKey; unset, a
+    /// fixed scope shared by the embedded faces (CLI, C, Python, Node).
+    pub site_id: Option<String>,
     /// Blobs younger than this are never purged, even when unreferenced: an import may
     /// have written its blobs and not yet committed the metadata that points at them.
     pub purge_grace_secs: u64,
@@ -84,6 +97,9 @@ impl Default for Config {
             decode_timeout_ms: 10000,
             max_concurrent_imports: None,
             max_queued_imports: None,
+            max_concurrent_fetches: 32,
+            max_queued_fetches: 128,
+            site_id: None,
             purge_grace_secs: 3600,
         }
     }
@@ -182,6 +198,16 @@ impl Config {
         if self.reg_token_ttl_secs == 0 {
             return bad("reg_token_ttl_secs must be positive");
         }
+        if self.max_concurrent_fetches == 0 {
+            return bad("max_concurrent_fetches must be positive");
+        }
+        if self
+            .site_id
+            .as_ref()
+            .is_some_and(|s| s.is_empty() || s.len() > 256)
+        {
+            return bad("site_id must be 1 to 256 bytes");
+        }
         Ok(())
     }
 
@@ -198,6 +224,11 @@ impl Config {
     pub fn queue_len(&self) -> usize {
         self.max_queued_imports
             .unwrap_or_else(|| 8 * self.concurrency())
+    }
+
+    /// The scope regTokens are signed for: `site_id`, or the embedded default's.
+    pub fn token_scope(&self) -> &str {
+        self.site_id.as_deref().unwrap_or(EMBEDDED_SITE)
     }
 }
 
@@ -292,7 +323,21 @@ mod tests {
         assert_eq!((c.pending_ttl_secs, c.reg_token_ttl_secs), (86400, 3600));
         assert_eq!(c.fetch_allowed_ports, vec![80, 443]);
         assert!(!c.allow_loopback && !c.allow_private);
+        assert_eq!((c.max_concurrent_fetches, c.max_queued_fetches), (32, 128));
+        assert_eq!(c.token_scope(), EMBEDDED_SITE);
         c.validate().unwrap();
+        for bad in [
+            Config {
+                max_concurrent_fetches: 0,
+                ..Config::default()
+            },
+            Config {
+                site_id: Some(String::new()),
+                ..Config::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,12 @@
 //! regTokens: opaque to callers, HMAC-SHA256-signed with the operator's keys, carrying the
-//! UID and the expiry. The first key signs; every key verifies (rotation).
+//! UID and the expiry, and bound to one site. The first key signs; every key verifies
+//! (rotation).
 //!
-//! Format: `<base64url(payload)>.<base64url(mac)>` with payload `v1|<uid>|<expiry ms>`.
+//! Format: `<base64url(payload)>.<base64url(mac)>` with payload `v2|<uid>|<expiry ms>`. The
+//! MAC covers the site scope (`Config::token_scope`: the apiKey under `serve`) followed by
+//! the payload, so sites that share `secrets` still refuse each other's tokens, with the
+//! error a forged token gets. The scope is signed, not carried: the token stays short.
+//! `v1` tokens (unbound) are refused.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -18,6 +23,7 @@ const MAX_TOKEN_LEN: usize = 512;
 #[derive(Clone)]
 pub(crate) struct TokenKeys {
     keys: Vec<Vec<u8>>,
+    scope: String,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -34,18 +40,21 @@ pub(crate) struct TokenClaims {
 }
 
 impl TokenKeys {
-    /// `keys` must not be empty; the first signs.
-    pub fn new(keys: Vec<Vec<u8>>) -> Result<Self> {
+    /// `keys` must not be empty; the first signs. Tokens are valid for `scope` only.
+    pub fn new(keys: Vec<Vec<u8>>, scope: &str) -> Result<Self> {
         if keys.is_empty() {
             return Err(Error::internal("no regToken key configured"));
         }
-        Ok(TokenKeys { keys })
+        Ok(TokenKeys {
+            keys,
+            scope: scope.to_string(),
+        })
     }
 
     pub fn issue(&self, uid: &str, expires_ms: i64) -> String {
-        let payload = format!("v1|{uid}|{expires_ms}");
-        let mac = Self::mac(&self.keys[0], payload.as_bytes());
-        format!("{}.{}", B64.encode(payload), B64.encode(mac))
+        let payload = format!("v2|{uid}|{expires_ms}");
+        let mac = self.mac(&self.keys[0], payload.as_bytes()).finalize();
+        format!("{}.{}", B64.encode(payload), B64.encode(mac.into_bytes()))
     }
 
     /// Check signature (constant time, against every key) and expiry. The error's details
@@ -62,18 +71,16 @@ impl TokenKeys {
             .decode(payload_b64)
             .map_err(|_| Error::unauthorized("Invalid regToken: malformed"))?;
         let mac = B64.decode(mac_b64).map_err(|_| forged())?;
-        let signed_by_us = self.keys.iter().any(|key| {
-            let mut m =
-                <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
-            m.update(&payload);
-            m.verify_slice(&mac).is_ok()
-        });
+        let signed_by_us = self
+            .keys
+            .iter()
+            .any(|key| self.mac(key, &payload).verify_slice(&mac).is_ok());
         if !signed_by_us {
             return Err(forged());
         }
         let text = std::str::from_utf8(&payload).map_err(|_| forged())?;
         let mut parts = text.split('|');
-        let (Some("v1"), Some(uid), Some(exp), None) =
+        let (Some("v2"), Some(uid), Some(exp), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(forged());
@@ -88,11 +95,15 @@ impl TokenKeys {
         })
     }
 
-    fn mac(key: &[u8], payload: &[u8]) -> Vec<u8> {
+    /// HMAC over the scope (length-prefixed, so no scope/payload split is ambiguous) and
+    /// the payload.
+    fn mac(&self, key: &[u8], payload: &[u8]) -> HmacSha256 {
         let mut m =
             <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+        m.update(&(self.scope.len() as u64).to_be_bytes());
+        m.update(self.scope.as_bytes());
         m.update(payload);
-        m.finalize().into_bytes().to_vec()
+        m
     }
 }
 
@@ -101,7 +112,39 @@ mod tests {
     use super::*;
 
     fn keys(k: &[&str]) -> TokenKeys {
-        TokenKeys::new(k.iter().map(|s| s.as_bytes().to_vec()).collect()).unwrap()
+        scoped(k, "site-a")
+    }
+
+    fn scoped(k: &[&str], scope: &str) -> TokenKeys {
+        TokenKeys::new(k.iter().map(|s| s.as_bytes().to_vec()).collect(), scope).unwrap()
+    }
+
+    #[test]
+    fn bound_to_the_site() {
+        let a = scoped(&["shared-key-0123456789"], "site-a");
+        let b = scoped(&["shared-key-0123456789"], "site-b");
+        let t = a.issue("u1", 5000);
+        assert_eq!(a.verify(&t, 0).unwrap().uid, "u1");
+        let refused = b.verify(&t, 0).unwrap_err();
+        assert_eq!(refused.kind(), crate::ErrorKind::Unauthorized);
+        assert!(refused.details().contains("signature"), "{refused}");
+        // Scope and payload cannot trade bytes: "site-a" + "x|…" is not "site-ax" + "|…".
+        let ax = scoped(&["shared-key-0123456789"], "site-ax");
+        assert!(ax.verify(&t, 0).is_err());
+    }
+
+    #[test]
+    fn unbound_v1_tokens_refused() {
+        let k = keys(&["key-one-0123456789"]);
+        let payload = "v1|u1|99999";
+        let mut m = <HmacSha256 as KeyInit>::new_from_slice(b"key-one-0123456789").unwrap();
+        m.update(payload.as_bytes());
+        let v1 = format!(
+            "{}.{}",
+            B64.encode(payload),
+            B64.encode(m.finalize().into_bytes())
+        );
+        assert!(k.verify(&v1, 0).is_err());
     }
 
     #[test]
@@ -129,14 +172,14 @@ mod tests {
         let t = k.issue("abc", 10_000);
         let (p, m) = t.split_once('.').unwrap();
         // Payload altered to another UID, signature kept.
-        let other = B64.encode("v1|admin|10000");
+        let other = B64.encode("v2|admin|10000");
         assert!(k
             .verify(&format!("{other}.{m}"), 0)
             .unwrap_err()
             .details()
             .contains("signature"));
         // Expiry extended.
-        let later = B64.encode("v1|abc|99999999");
+        let later = B64.encode("v2|abc|99999999");
         assert!(k.verify(&format!("{later}.{m}"), 0).is_err());
         // Garbage of all sorts.
         for bad in [

@@ -609,8 +609,9 @@ async fn imports_beyond_the_queue_fail_fast() {
         ),
     );
     let mut config = test_config(dir.path(), &server);
-    config.max_concurrent_imports = Some(1);
-    config.max_queued_imports = Some(1);
+    // Slow fetches hold fetch slots (their own bound), never decode slots (issue 14).
+    config.max_concurrent_fetches = 1;
+    config.max_queued_fetches = 1;
     let client = Client::open(config).await.unwrap();
     let slow = |c: Client, s: TestServer, u: &'static str| async move {
         c.import_profile_photo(&uid(u), &s.url("/slow"), false)

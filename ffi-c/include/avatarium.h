@@ -143,9 +143,12 @@ enum avatarium_status avatarium_client_new(const char *config_json, struct avata
 /*
  Free a client. NULL is a no-op.
 
- Waits until every call in flight on this client has finished, including the callbacks
- of `_async` calls: after it returns, no callback of this client runs any more. Then it
- stops the client's worker threads and frees everything it owns.
+ Calls in flight on this client end at once: their envelope is errorCode 503001
+ ("The client is closed") and their photo processing is cancelled. It waits until they
+ have all returned, including the callbacks of `_async` calls: after it returns, no
+ callback of this client runs any more. Then it stops the client's worker threads and
+ frees everything it owns. It does not wait behind a long decode: it returns within
+ about a second whatever is in flight.
 
  Never call it from a callback: there it does nothing (the client stays open) and
  `avatarium_last_error_message()` says so. Never call it while another thread may still start

@@ -7,6 +7,7 @@ use std::ffi::{c_char, c_void, CString};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
 use avatarium_core::{Client, Response};
 use base64::Engine;
@@ -17,6 +18,9 @@ use tokio::runtime::Runtime;
 use crate::error::{avatarium_status, Failure};
 use crate::panic::{status_boundary, void_boundary};
 use crate::{config, ffi};
+
+/// How long `avatarium_client_free` waits for the worker threads after closing the client.
+const FREE_WAIT: Duration = Duration::from_millis(250);
 
 /// An open client: the stores, the fetcher and the library's own worker threads.
 ///
@@ -221,9 +225,12 @@ pub unsafe extern "C" fn avatarium_client_new(
 
 /// Free a client. NULL is a no-op.
 ///
-/// Waits until every call in flight on this client has finished, including the callbacks
-/// of `_async` calls: after it returns, no callback of this client runs any more. Then it
-/// stops the client's worker threads and frees everything it owns.
+/// Calls in flight on this client end at once: their envelope is errorCode 503001
+/// ("The client is closed") and their photo processing is cancelled. It waits until they
+/// have all returned, including the callbacks of `_async` calls: after it returns, no
+/// callback of this client runs any more. Then it stops the client's worker threads and
+/// frees everything it owns. It does not wait behind a long decode: it returns within
+/// about a second whatever is in flight.
 ///
 /// Never call it from a callback: there it does nothing (the client stays open) and
 /// `avatarium_last_error_message()` says so. Never call it while another thread may still start
@@ -249,14 +256,17 @@ pub unsafe extern "C" fn avatarium_client_free(client: *mut avatarium_client) {
             client,
             calls,
         } = *unsafe { Box::from_raw(client) };
+        // Cancels what is in flight; bounded, so free never waits behind a decode.
+        let _ = runtime.block_on(client.close());
         calls.wait_idle();
         {
             // Stores may spawn their closing work on drop.
             let _entered = runtime.enter();
             drop(client);
         }
-        // Joins the worker threads (valgrind sees no thread left behind).
-        drop(runtime);
+        // Joins the worker threads (valgrind sees no thread left behind). The bound only
+        // matters for pipeline work that ignored its cancel flag: it is left to finish alone.
+        runtime.shutdown_timeout(FREE_WAIT);
     })
 }
 

@@ -319,10 +319,10 @@ static void test_error_codes(avatarium_client *c, const char *dir) {
   expect_error(take_json(resp), 504002, 504, "TIMEOUT", "fetch deadline");
   avatarium_client_free(slow);
 
-  /* 503001: one import slot, no queue; the slot is held by an import of /hang. */
+  /* 503001: one fetch slot, no queue; the slot is held by an import of /hang. */
   avatarium_client *busy = open_client(dir, "busy",
-                                "\"fetch_timeout_ms\": 5000, \"max_concurrent_imports\": 1, "
-                                "\"max_queued_imports\": 0");
+                                "\"fetch_timeout_ms\": 5000, \"max_concurrent_fetches\": 1, "
+                                "\"max_queued_fetches\": 0");
   struct waiter w = WAITER_INIT;
   int hits = atomic_load(&server.hang_hits);
   CHECK(avatarium_client_import_photo_async(busy, "b1", NULL, params, false, on_response, &w) == AVATARIUM_STATUS_OK, "async");

@@ -13,8 +13,8 @@ before(async () => {
 after(() => server.close())
 
 test('aborting a slow fetch rejects with AbortError and cancels the fetch', async () => {
-  // One import slot and no queue: the next import only succeeds if the aborted one let go.
-  const { client } = newClient(server, { fetchTimeoutMs: 30000, maxConcurrentImports: 1, maxQueuedImports: 0 })
+  // One fetch slot and no queue: the next import only succeeds if the aborted one let go.
+  const { client } = newClient(server, { fetchTimeoutMs: 30000, maxConcurrentFetches: 1, maxQueuedFetches: 0 })
   const { hangOpened, hangClosed } = server.state
   const controller = new AbortController()
   const started = Date.now()
@@ -29,7 +29,7 @@ test('aborting a slow fetch rejects with AbortError and cancels the fetch', asyn
   assert.ok(Date.now() - started < 3000, 'rejected promptly, long before the 30 s fetch timeout')
   // The core's future was dropped: the fetch's connection is closed ...
   await waitFor(() => server.state.hangClosed === hangClosed + 1, 3000)
-  // ... and its import slot is free again.
+  // ... and its fetch slot is free again.
   const r = await client.accounts.importProfilePhoto({ UID: 'a', url: `${server.base}/photo.jpg` })
   assert.equal(r.errorCode, 0)
 })

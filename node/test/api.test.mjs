@@ -250,8 +250,8 @@ describe('every error code through the binding', () => {
     assert.ok(Date.now() - started < 5000)
   })
 
-  test('503001 BUSY when the import queue is full', async () => {
-    const { client } = newClient(server, { maxConcurrentImports: 1, maxQueuedImports: 0, fetchTimeoutMs: 1500 })
+  test('503001 BUSY when the fetch queue is full', async () => {
+    const { client } = newClient(server, { maxConcurrentFetches: 1, maxQueuedFetches: 0, fetchTimeoutMs: 1500 })
     const first = client.accounts.importProfilePhoto({ UID: 'x', url: `${server.base}/hang` }).catch((e) => e)
     await new Promise((r) => setTimeout(r, 200))
     await rejects(client.accounts.importProfilePhoto({ UID: 'y', url: `${server.base}/photo.jpg` }), 'BUSY', 503001, 503)

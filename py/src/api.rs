@@ -172,14 +172,19 @@ impl Client {
         })
     }
 
-    /// Release the stores. Later calls raise `RuntimeError`. Idempotent.
-    fn close(&self) {
+    /// Close the client: calls in flight end at once (`BusyError`, "The client is
+    /// closed") and their decodes are cancelled; returns when that work has stopped (at most
+    /// ~2 s, the GIL released meanwhile). Later calls raise `RuntimeError`. Idempotent.
+    fn close(&self, py: Python<'_>) {
         let taken = self
             .inner
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(core) = taken {
+            let closing = core.clone();
+            // A close that timed out, or a runtime already shut down, leaves nothing to do.
+            let _ = runtime::block_on(py, async move { closing.close().await });
             runtime::drop_in_runtime(core);
         }
     }

@@ -251,7 +251,7 @@ def test_internal_error_from_open_carries_the_cause(tmp_path: Path) -> None:
 
 
 def test_busy_503001(settings: dict[str, Any], server: PhotoServer) -> None:
-    config = {**settings, "fetch_timeout_ms": 3000, "max_concurrent_imports": 1, "max_queued_imports": 0}
+    config = {**settings, "fetch_timeout_ms": 3000, "max_concurrent_fetches": 1, "max_queued_fetches": 0}
     with avatarium.Client(**config) as c:
         first_error: list[BaseException] = []
 
@@ -266,7 +266,7 @@ def test_busy_503001(settings: dict[str, Any], server: PhotoServer) -> None:
         t = threading.Thread(target=hang)
         t.start()
         try:
-            # The first import holds the only slot once its fetch reached the server.
+            # The first import holds the only fetch slot once its fetch reached the server.
             assert server.hangs_started.acquire(timeout=5)
             with pytest.raises(BusyError) as e:
                 c.accounts.import_profile_photo(server.url("photo.jpg"), uid="b2")

@@ -193,6 +193,7 @@ async fn start(
     };
 
     let state = open_sites(specs, args, &public_url).await?;
+    let clients: Vec<Client> = state.sites.values().map(|s| s.client.clone()).collect();
     let app = Router::new()
         .route("/photos/{site}/{key}", get(handlers::photo))
         .route("/{method}", get(handlers::api).post(handlers::api))
@@ -211,12 +212,25 @@ async fn start(
         tls,
         app,
         limits,
-        listener::shutdown_signal(),
+        close_on_shutdown(clients),
         Duration::from_secs(args.shutdown_grace),
     )
     .await;
     eprintln!("avatarium serve: stopped");
     Ok(())
+}
+
+/// The shutdown signal, then every site's client closed (all at once): calls in flight
+/// answer 503001 and their decodes stop, so the grace period is not spent behind them.
+async fn close_on_shutdown(clients: Vec<Client>) {
+    listener::shutdown_signal().await;
+    let closing: Vec<_> = clients
+        .into_iter()
+        .map(|c| tokio::spawn(async move { c.close().await }))
+        .collect();
+    for c in closing {
+        let _ = c.await;
+    }
 }
 
 /// Opens every site's client; a local blob store gets `/photos/<name>/` as its public URL

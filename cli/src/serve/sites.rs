@@ -173,6 +173,8 @@ fn site_spec(site: SiteTable, top_dir: &Path, defaults: &Value) -> Result<SiteSp
     if let Value::Object(own) = to_json(toml::Value::Table(site.core))? {
         map.extend(own);
     }
+    // regTokens are signed for this site alone, although sites may share `secrets`.
+    map.insert("site_id".into(), Value::from(site.api_key.clone()));
     let config = Config::from_value(Value::Object(map)).map_err(|e| e.details().to_string())?;
     Ok(SiteSpec {
         api_key: site.api_key,

@@ -1,5 +1,5 @@
-//! The bound on concurrent imports: N run, up to Q wait, the rest fail fast (503001)
-//! instead of piling up memory.
+//! Bounds on concurrent work: N run, up to Q wait, the rest fail fast (503001) instead of
+//! piling up memory. One limiter for decodes (imports), one for fetches.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -9,13 +9,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::{Error, ErrorKind, Result};
 
 #[derive(Debug)]
-pub(crate) struct ImportLimiter {
+pub(crate) struct Limiter {
     slots: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    /// What runs, plural ("imports", "fetches"), for the 503001 details.
+    what: &'static str,
 }
 
-/// One running import; the slot is free again when this is dropped.
+/// One running unit of work; the slot is free again when this is dropped.
 #[derive(Debug)]
 pub(crate) struct Permit(#[allow(dead_code)] OwnedSemaphorePermit);
 
@@ -28,12 +30,13 @@ impl Drop for Waiting {
     }
 }
 
-impl ImportLimiter {
-    pub fn new(running: usize, max_waiting: usize) -> Self {
-        ImportLimiter {
+impl Limiter {
+    pub fn new(running: usize, max_waiting: usize, what: &'static str) -> Self {
+        Limiter {
             slots: Arc::new(Semaphore::new(running.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting,
+            what,
         }
     }
 
@@ -45,7 +48,7 @@ impl ImportLimiter {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(Error::new(
                 ErrorKind::Busy,
-                "Too many imports in progress; try again later",
+                format!("Too many {} in progress; try again later", self.what),
             ));
         }
         let _waiting = Waiting(Arc::clone(&self.waiting));
@@ -63,7 +66,7 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_queue_fails_fast() {
-        let l = Arc::new(ImportLimiter::new(1, 1));
+        let l = Arc::new(Limiter::new(1, 1, "fetches"));
         let first = l.acquire().await.unwrap();
         let l2 = Arc::clone(&l);
         let waiter = tokio::spawn(async move { l2.acquire().await.map(|_| ()) });
@@ -73,6 +76,7 @@ mod tests {
         }
         let third = l.acquire().await.unwrap_err();
         assert_eq!(third.kind(), ErrorKind::Busy);
+        assert!(third.details().contains("Too many fetches"), "{third}");
         drop(first);
         waiter.await.unwrap().unwrap();
         assert_eq!(l.waiting.load(Ordering::SeqCst), 0);

@@ -2,7 +2,9 @@
 //! Gigya-style entry point built on them (in `dispatch.rs`).
 
 mod dispatch;
+mod lifecycle;
 mod limiter;
+mod open;
 mod served;
 mod types;
 
@@ -13,20 +15,23 @@ use std::time::Duration;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+pub use open::ClientBuilder;
 pub use types::{
     AccountInfo, Identity, ImportResult, PhotoUrls, Policies, PurgeReport, Registration,
 };
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::{FetchConfig, Fetcher, NameResolver, SystemResolver};
-use crate::pipeline::{self, Encoded, Limits};
-use crate::store::{
-    AccountRecord, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, SqlMetaStore,
-};
+use crate::fetch::Fetcher;
+use crate::pipeline::{self, Cancel, Encoded, Limits};
+use crate::store::{AccountRecord, BlobStore, MetaStore, PhotoRecord};
 use crate::token::TokenKeys;
-use limiter::ImportLimiter;
+use lifecycle::{CancelOnDrop, Lifecycle};
+use limiter::Limiter;
+
+/// How long [`Client::close`] waits for in-flight work to end after cancelling it.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Thumbnail sizes a policy may set.
 const THUMBNAIL_RANGE: std::ops::RangeInclusive<u32> = 1..=1024;
@@ -49,146 +54,15 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limits: Limits,
     public_base_url: String,
-    limiter: ImportLimiter,
+    /// Decode slots: held from the moment the bytes are in hand until the pipeline ends.
+    limiter: Limiter,
+    /// Fetch slots: held while fetching and while the fetched bytes wait for a decode slot.
+    fetches: Limiter,
+    life: Lifecycle,
     local_blob_dir: Option<PathBuf>,
 }
 
-/// Builds a [`Client`]; every part can be replaced (tests inject clocks, resolvers and
-/// failing stores).
-#[derive(Debug)]
-pub struct ClientBuilder {
-    config: Config,
-    meta: Option<Arc<dyn MetaStore>>,
-    blobs: Option<Arc<dyn BlobStore>>,
-    clock: Option<Arc<dyn Clock>>,
-    resolver: Option<Arc<dyn NameResolver>>,
-}
-
-impl ClientBuilder {
-    pub fn meta_store(mut self, meta: Arc<dyn MetaStore>) -> Self {
-        self.meta = Some(meta);
-        self
-    }
-
-    pub fn blob_store(mut self, blobs: Arc<dyn BlobStore>) -> Self {
-        self.blobs = Some(blobs);
-        self
-    }
-
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
-
-    pub fn resolver(mut self, resolver: Arc<dyn NameResolver>) -> Self {
-        self.resolver = Some(resolver);
-        self
-    }
-
-    /// Open the stores (creating the embedded default on first use) and check the
-    /// configuration.
-    pub async fn build(self) -> Result<Client> {
-        let config = self.config;
-        config.validate()?;
-        let data_dir = std::path::absolute(&config.data_dir).map_err(Error::internal)?;
-        let needs_dir = self.meta.is_none() && config.database_url.is_none()
-            || self.blobs.is_none() && config.blob_store.is_none()
-            || config.secrets.is_empty();
-        if needs_dir {
-            std::fs::create_dir_all(&data_dir).map_err(Error::internal)?;
-        }
-
-        let meta: Arc<dyn MetaStore> = match self.meta {
-            Some(m) => m,
-            None => {
-                let url = match &config.database_url {
-                    Some(u) => u.clone(),
-                    None => sqlite_url(&data_dir.join("avatarium.db")),
-                };
-                Arc::new(SqlMetaStore::connect(&url).await?)
-            }
-        };
-
-        let blob_dir = blob_folder(&config, &data_dir)?;
-        let local_blob_dir = match self.blobs {
-            None => blob_dir.clone(),
-            Some(_) => None,
-        };
-        let blobs: Arc<dyn BlobStore> = match self.blobs {
-            Some(b) => b,
-            None => match (&blob_dir, &config.blob_store) {
-                (Some(dir), _) => Arc::new(ObjectBlobStore::local(dir)?),
-                // A remote store: `s3://bucket?endpoint=…` (docs/scale-out.md).
-                (None, Some(spec)) => crate::store::open_blob_store(spec)?,
-                (None, None) => return Err(Error::missing("blob_store")),
-            },
-        };
-
-        let public_base_url = match (&config.public_base_url, &blob_dir) {
-            (Some(u), _) => with_trailing_slash(u),
-            (None, Some(dir)) => url::Url::from_directory_path(dir)
-                .map_err(|_| Error::invalid("public_base_url", "blob folder is not absolute"))?
-                .to_string(),
-            (None, None) => return Err(Error::missing("public_base_url")),
-        };
-
-        let secrets = if config.secrets.is_empty() {
-            vec![load_or_create_secret(&data_dir)?]
-        } else {
-            config
-                .secrets
-                .iter()
-                .map(|s| s.as_bytes().to_vec())
-                .collect()
-        };
-
-        let fetcher = Fetcher::with_resolver(
-            fetch_config(&config),
-            self.resolver.unwrap_or_else(|| Arc::new(SystemResolver)),
-        )?;
-
-        let limits = Limits {
-            max_bytes: config.max_photo_bytes,
-            max_pixels: config.max_pixels,
-            max_side: config.max_side,
-            max_aspect_ratio: config.max_aspect_ratio,
-            photo_max_side: config.photo_max_side,
-            jpeg_quality: config.jpeg_quality,
-        };
-        let limiter = ImportLimiter::new(config.concurrency(), config.queue_len());
-        Ok(Client {
-            inner: Arc::new(Inner {
-                tokens: TokenKeys::new(secrets)?,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                config,
-                meta,
-                blobs,
-                fetcher,
-                limits,
-                public_base_url,
-                limiter,
-                local_blob_dir,
-            }),
-        })
-    }
-}
-
 impl Client {
-    /// Open a client on the configured stores (the embedded default when none are set).
-    pub async fn open(config: Config) -> Result<Client> {
-        Self::builder(config).build().await
-    }
-
-    pub fn builder(config: Config) -> ClientBuilder {
-        ClientBuilder {
-            config,
-            meta: None,
-            blobs: None,
-            clock: None,
-            resolver: None,
-        }
-    }
-
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -211,10 +85,20 @@ impl Client {
         url: &str,
         publish: bool,
     ) -> Result<ImportResult> {
-        let uid = self.resolve_for_write(who).await?;
-        let permit = self.inner.limiter.acquire().await?;
-        let bytes = self.inner.fetcher.fetch(url).await?;
-        self.store_photo(uid, bytes, publish, permit).await
+        self.inner
+            .life
+            .track(async {
+                let uid = self.resolve_for_write(who).await?;
+                // A slow origin holds only a fetch slot, never a decode slot. The fetch slot is
+                // kept until the decode slot is ours, so the bytes of fetched imports waiting
+                // for a decoder are bounded by max_concurrent_fetches × max_photo_bytes.
+                let fetching = self.inner.fetches.acquire().await?;
+                let bytes = self.inner.fetcher.fetch(url).await?;
+                let permit = self.inner.limiter.acquire().await?;
+                drop(fetching);
+                self.store_photo(uid, bytes, publish, permit).await
+            })
+            .await
     }
 
     /// `accounts.setProfilePhoto` / `accounts.uploadProfilePhoto`: the same from bytes.
@@ -224,180 +108,226 @@ impl Client {
         bytes: Bytes,
         publish: bool,
     ) -> Result<ImportResult> {
-        if bytes.len() as u64 > self.inner.limits.max_bytes {
-            return Err(too_many_bytes(
-                bytes.len() as u64,
-                self.inner.limits.max_bytes,
-            ));
-        }
-        let uid = self.resolve_for_write(who).await?;
-        let permit = self.inner.limiter.acquire().await?;
-        self.store_photo(uid, bytes, publish, permit).await
+        self.inner
+            .life
+            .track(async {
+                if bytes.len() as u64 > self.inner.limits.max_bytes {
+                    return Err(too_many_bytes(
+                        bytes.len() as u64,
+                        self.inner.limits.max_bytes,
+                    ));
+                }
+                let uid = self.resolve_for_write(who).await?;
+                let permit = self.inner.limiter.acquire().await?;
+                self.store_photo(uid, bytes, publish, permit).await
+            })
+            .await
     }
 
     /// `accounts.publishProfilePhoto`: move the pending photo into the profile.
     pub async fn publish_profile_photo(&self, who: &Identity) -> Result<PhotoUrls> {
-        let account = self.resolve_existing(who).await?;
-        let pending = account
-            .pending
-            .ok_or_else(|| Error::bad_photo("There is no pending photo to publish"))?;
-        let not_before = self.now_ms() - ttl_ms(self.inner.config.pending_ttl_secs);
-        if pending.created_ms < not_before {
-            return Err(Error::bad_photo("The pending photo has expired"));
-        }
-        let policy = self.policies().await?;
-        let thumb_key = if (pending.thumb_width, pending.thumb_height)
-            == (policy.thumbnail_width, policy.thumbnail_height)
-        {
-            pending.thumb_key.clone()
-        } else {
-            // The policy changed since the import: trim the stored photo again.
-            let photo = self.inner.blobs.get(&pending.photo_key).await?;
-            let limits = self.inner.limits.clone();
-            let thumb = self
-                .run_pipeline(None, move || {
-                    pipeline::thumbnail(
-                        &photo,
-                        &limits,
-                        policy.thumbnail_width,
-                        policy.thumbnail_height,
-                    )
-                })
-                .await?;
-            self.put_blob(thumb).await?
-        };
-        let published = self
-            .inner
-            .meta
-            .publish_pending(&account.uid, &pending.photo_key, &thumb_key, not_before)
-            .await?;
-        if !published {
-            // Another call published, replaced or removed it first.
-            return Err(Error::bad_photo("There is no pending photo to publish"));
-        }
-        Ok(self.urls(&pending.photo_key, &thumb_key))
+        self.inner
+            .life
+            .track(async {
+                let account = self.resolve_existing(who).await?;
+                let pending = account
+                    .pending
+                    .ok_or_else(|| Error::bad_photo("There is no pending photo to publish"))?;
+                let not_before = self.now_ms() - ttl_ms(self.inner.config.pending_ttl_secs);
+                if pending.created_ms < not_before {
+                    return Err(Error::bad_photo("The pending photo has expired"));
+                }
+                let policy = self.policies().await?;
+                let thumb_key = if (pending.thumb_width, pending.thumb_height)
+                    == (policy.thumbnail_width, policy.thumbnail_height)
+                {
+                    pending.thumb_key.clone()
+                } else {
+                    // The policy changed since the import: trim the stored photo again.
+                    let photo = self.inner.blobs.get(&pending.photo_key).await?;
+                    let limits = self.inner.limits.clone();
+                    let thumb = self
+                        .run_pipeline(None, move |cancel| {
+                            pipeline::thumbnail_cancellable(
+                                &photo,
+                                &limits,
+                                policy.thumbnail_width,
+                                policy.thumbnail_height,
+                                cancel,
+                            )
+                        })
+                        .await?;
+                    self.put_blob(thumb).await?
+                };
+                let published = self
+                    .inner
+                    .meta
+                    .publish_pending(&account.uid, &pending.photo_key, &thumb_key, not_before)
+                    .await?;
+                if !published {
+                    // Another call published, replaced or removed it first.
+                    return Err(Error::bad_photo("There is no pending photo to publish"));
+                }
+                Ok(self.urls(&pending.photo_key, &thumb_key))
+            })
+            .await
     }
 
     /// `accounts.removeProfilePhoto`: clear the published photo and any pending one.
     pub async fn remove_profile_photo(&self, who: &Identity) -> Result<String> {
-        let account = self.resolve_existing(who).await?;
-        if !self.inner.meta.remove_photos(&account.uid).await? {
-            return Err(Error::unauthorized("Unknown UID"));
-        }
-        Ok(account.uid)
+        self.inner
+            .life
+            .track(async {
+                let account = self.resolve_existing(who).await?;
+                if !self.inner.meta.remove_photos(&account.uid).await? {
+                    return Err(Error::unauthorized("Unknown UID"));
+                }
+                Ok(account.uid)
+            })
+            .await
     }
 
     /// `accounts.getAccountInfo`.
     pub async fn get_account_info(&self, who: &Identity) -> Result<AccountInfo> {
-        let account = self.resolve_existing(who).await?;
-        Ok(AccountInfo {
-            photo: account.published.as_ref().map(|(p, t)| self.urls(p, t)),
-            uid: account.uid,
-            is_registered: account.is_registered,
-        })
+        self.inner
+            .life
+            .track(async {
+                let account = self.resolve_existing(who).await?;
+                Ok(AccountInfo {
+                    photo: account.published.as_ref().map(|(p, t)| self.urls(p, t)),
+                    uid: account.uid,
+                    is_registered: account.is_registered,
+                })
+            })
+            .await
     }
 
     /// `accounts.initRegistration`: a new pending account and its regToken.
     pub async fn init_registration(&self) -> Result<Registration> {
-        let now = self.now_ms();
-        let uid = new_uid()?;
-        if !self.inner.meta.create_account(&uid, false, now).await? {
-            return Err(Error::internal("UID collision"));
-        }
-        let expires = now + ttl_ms(self.inner.config.reg_token_ttl_secs);
-        Ok(Registration {
-            reg_token: self.inner.tokens.issue(&uid, expires),
-            uid,
-        })
+        self.inner
+            .life
+            .track(async {
+                let now = self.now_ms();
+                let uid = new_uid()?;
+                if !self.inner.meta.create_account(&uid, false, now).await? {
+                    return Err(Error::internal("UID collision"));
+                }
+                let expires = now + ttl_ms(self.inner.config.reg_token_ttl_secs);
+                Ok(Registration {
+                    reg_token: self.inner.tokens.issue(&uid, expires),
+                    uid,
+                })
+            })
+            .await
     }
 
     /// `accounts.finalizeRegistration`: mark the account registered; the token is refused
     /// afterwards.
     pub async fn finalize_registration(&self, reg_token: &str) -> Result<AccountInfo> {
-        let account = self
-            .resolve_existing(&Identity::RegToken(reg_token.to_string()))
-            .await?;
-        if !self.inner.meta.finalize(&account.uid).await? {
-            return Err(Error::unauthorized(
-                "Invalid regToken: registration already finalized",
-            ));
-        }
-        Ok(AccountInfo {
-            photo: account.published.as_ref().map(|(p, t)| self.urls(p, t)),
-            uid: account.uid,
-            is_registered: true,
-        })
+        self.inner
+            .life
+            .track(async {
+                let account = self
+                    .resolve_existing(&Identity::RegToken(reg_token.to_string()))
+                    .await?;
+                if !self.inner.meta.finalize(&account.uid).await? {
+                    return Err(Error::unauthorized(
+                        "Invalid regToken: registration already finalized",
+                    ));
+                }
+                Ok(AccountInfo {
+                    photo: account.published.as_ref().map(|(p, t)| self.urls(p, t)),
+                    uid: account.uid,
+                    is_registered: true,
+                })
+            })
+            .await
     }
 
     /// `accounts.getPolicies` (the `profilePhoto` part).
     pub async fn policies(&self) -> Result<Policies> {
-        Ok(match self.inner.meta.thumbnail_policy().await? {
-            Some((w, h)) => Policies {
-                thumbnail_width: w,
-                thumbnail_height: h,
-            },
-            None => Policies::default(),
-        })
+        self.inner
+            .life
+            .track(async {
+                Ok(match self.inner.meta.thumbnail_policy().await? {
+                    Some((w, h)) => Policies {
+                        thumbnail_width: w,
+                        thumbnail_height: h,
+                    },
+                    None => Policies::default(),
+                })
+            })
+            .await
     }
 
     /// `accounts.setPolicies` (the `profilePhoto` part).
     pub async fn set_policies(&self, policies: Policies) -> Result<Policies> {
-        for (name, v) in [
-            ("thumbnailWidth", policies.thumbnail_width),
-            ("thumbnailHeight", policies.thumbnail_height),
-        ] {
-            if !THUMBNAIL_RANGE.contains(&v) {
-                return Err(Error::invalid(
-                    &format!("profilePhoto.{name}"),
-                    format!(
-                        "must be between {} and {}",
-                        THUMBNAIL_RANGE.start(),
-                        THUMBNAIL_RANGE.end()
-                    ),
-                ));
-            }
-        }
         self.inner
-            .meta
-            .set_thumbnail_policy(policies.thumbnail_width, policies.thumbnail_height)
-            .await?;
-        Ok(policies)
+            .life
+            .track(async {
+                for (name, v) in [
+                    ("thumbnailWidth", policies.thumbnail_width),
+                    ("thumbnailHeight", policies.thumbnail_height),
+                ] {
+                    if !THUMBNAIL_RANGE.contains(&v) {
+                        return Err(Error::invalid(
+                            &format!("profilePhoto.{name}"),
+                            format!(
+                                "must be between {} and {}",
+                                THUMBNAIL_RANGE.start(),
+                                THUMBNAIL_RANGE.end()
+                            ),
+                        ));
+                    }
+                }
+                self.inner
+                    .meta
+                    .set_thumbnail_policy(policies.thumbnail_width, policies.thumbnail_height)
+                    .await?;
+                Ok(policies)
+            })
+            .await
     }
 
     /// Delete expired pending photos and blobs no account points at (older than the
     /// grace period, so an import between its blob write and its metadata commit is safe).
     pub async fn purge(&self) -> Result<PurgeReport> {
-        let now = self.now_ms();
-        let expired_pending = self
-            .inner
-            .meta
-            .purge_expired_pending(now - ttl_ms(self.inner.config.pending_ttl_secs))
-            .await?;
-        // Listing before reading the references: a blob written and committed after the
-        // listing is either too young to delete or already referenced.
-        let blobs = self.inner.blobs.list().await?;
-        let referenced = self.inner.meta.referenced_keys().await?;
-        let cutoff = now - ttl_ms(self.inner.config.purge_grace_secs);
-        let mut blobs_deleted = 0;
-        for blob in blobs {
-            if referenced.contains(&blob.key) || blob.last_modified_ms >= cutoff {
-                continue;
-            }
-            // Re-checked under the key's lock: an import in any process may be writing it.
-            if self
-                .inner
-                .meta
-                .delete_blob_if_unused(&blob.key, cutoff, self.inner.blobs.as_ref())
-                .await?
-            {
-                blobs_deleted += 1;
-            }
-        }
-        tracing::info!(expired_pending, blobs_deleted, "purge done");
-        Ok(PurgeReport {
-            expired_pending,
-            blobs_deleted,
-        })
+        self.inner
+            .life
+            .track(async {
+                let now = self.now_ms();
+                let expired_pending = self
+                    .inner
+                    .meta
+                    .purge_expired_pending(now - ttl_ms(self.inner.config.pending_ttl_secs))
+                    .await?;
+                // Listing before reading the references: a blob written and committed after the
+                // listing is either too young to delete or already referenced.
+                let blobs = self.inner.blobs.list().await?;
+                let referenced = self.inner.meta.referenced_keys().await?;
+                let cutoff = now - ttl_ms(self.inner.config.purge_grace_secs);
+                let mut blobs_deleted = 0;
+                for blob in blobs {
+                    if referenced.contains(&blob.key) || blob.last_modified_ms >= cutoff {
+                        continue;
+                    }
+                    // Re-checked under the key's lock: an import in any process may be writing it.
+                    if self
+                        .inner
+                        .meta
+                        .delete_blob_if_unused(&blob.key, cutoff, self.inner.blobs.as_ref())
+                        .await?
+                    {
+                        blobs_deleted += 1;
+                    }
+                }
+                tracing::info!(expired_pending, blobs_deleted, "purge done");
+                Ok(PurgeReport {
+                    expired_pending,
+                    blobs_deleted,
+                })
+            })
+            .await
     }
 
     /// The generic entry point: Gigya-style method name and JSON parameters in, the
@@ -410,6 +340,32 @@ impl Client {
     /// envelope, for faces that speak envelopes.
     pub async fn purge_envelope(&self) -> crate::Response {
         dispatch::purge(self).await
+    }
+
+    /// Close the client: calls made from now on fail with 503001 ("The client is
+    /// closed"), calls in flight end at once with the same error (their fetches are
+    /// dropped, their decodes cancelled), and this returns when the cancelled pipeline work
+    /// has stopped too, or after a bounded wait (1 s) with 504002 if some has not. Closing
+    /// twice is harmless. The stores stay open until the last clone is dropped.
+    pub async fn close(&self) -> Result<()> {
+        let life = &self.inner.life;
+        let start = std::time::Instant::now();
+        life.close();
+        let calls_ended = life.calls.wait_idle(CLOSE_WAIT).await;
+        let work_ended = life
+            .work
+            .wait_idle(CLOSE_WAIT.saturating_sub(start.elapsed()))
+            .await;
+        if calls_ended && work_ended {
+            Ok(())
+        } else {
+            tracing::warn!(
+                calls = life.calls.count(),
+                decodes = life.work.count(),
+                "close: work still running after the wait"
+            );
+            Err(Error::timeout("Work in flight did not stop in time"))
+        }
     }
 
     // ---- internals ----
@@ -466,12 +422,13 @@ impl Client {
         let policy = self.policies().await?;
         let limits = self.inner.limits.clone();
         let processed = self
-            .run_pipeline(Some(permit), move || {
-                pipeline::process(
+            .run_pipeline(Some(permit), move |cancel| {
+                pipeline::process_cancellable(
                     &bytes,
                     &limits,
                     policy.thumbnail_width,
                     policy.thumbnail_height,
+                    cancel,
                 )
             })
             .await?;
@@ -501,17 +458,24 @@ impl Client {
         })
     }
 
-    /// CPU work off the async threads, with the decode deadline. The import permit moves
-    /// into the blocking task: a timed-out decode keeps its slot until it really ends, so
-    /// the bound on concurrent decodes (and their memory) holds.
+    /// CPU work off the async threads, with the decode deadline. The work gets a cancel
+    /// flag that is set when the deadline fires or this future is dropped (close, a caller
+    /// that went away), so it stops at its next check instead of running to its end. The
+    /// import permit moves into the blocking task and is released when the task really
+    /// ends, so the bound on concurrent decodes (and their memory) holds; the cancel is
+    /// what makes that end come soon.
     async fn run_pipeline<T, F>(&self, permit: Option<limiter::Permit>, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce() -> Result<T> + Send + 'static,
+        F: FnOnce(&Cancel) -> Result<T> + Send + 'static,
     {
+        let cancel = Cancel::new();
+        let _cancel_on_drop = CancelOnDrop(cancel.clone());
+        let alive = self.inner.life.work.enter();
         let task = tokio::task::spawn_blocking(move || {
-            let result = work();
+            let result = work(&cancel);
             drop(permit);
+            drop(alive);
             result
         });
         let deadline = Duration::from_millis(self.inner.config.decode_timeout_ms);
@@ -543,20 +507,6 @@ impl Client {
             photo_url: sanitize_url(&format!("{}{}", self.inner.public_base_url, photo_key)),
             thumbnail_url: sanitize_url(&format!("{}{}", self.inner.public_base_url, thumb_key)),
         }
-    }
-}
-
-fn fetch_config(config: &Config) -> FetchConfig {
-    FetchConfig {
-        connect_timeout: Duration::from_millis(config.fetch_connect_timeout_ms),
-        timeout: Duration::from_millis(config.fetch_timeout_ms),
-        max_redirects: config.fetch_max_redirects,
-        allowed_ports: config.fetch_allowed_ports.clone(),
-        max_url_len: config.fetch_max_url_len,
-        max_bytes: config.max_photo_bytes,
-        allow_loopback: config.allow_loopback,
-        allow_private: config.allow_private,
-        allow_addresses: config.allow_addresses.clone(),
     }
 }
 
@@ -600,69 +550,6 @@ fn sanitize_url(url: &str) -> String {
         }
     }
     out
-}
-
-fn with_trailing_slash(u: &str) -> String {
-    if u.ends_with('/') {
-        u.to_string()
-    } else {
-        format!("{u}/")
-    }
-}
-
-fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}", path.display())
-}
-
-/// The local blob folder, when the blob store is one (`None` for remote stores).
-fn blob_folder(config: &Config, data_dir: &Path) -> Result<Option<PathBuf>> {
-    match config.blob_store.as_deref() {
-        None => Ok(Some(data_dir.join("blobs"))),
-        Some(s) if s.starts_with("file://") => {
-            let url = url::Url::parse(s).map_err(|e| Error::invalid("blob_store", e))?;
-            let path = url
-                .to_file_path()
-                .map_err(|_| Error::invalid("blob_store", "not a local path"))?;
-            Ok(Some(path))
-        }
-        Some(s) if s.contains("://") => Ok(None),
-        Some(s) => Ok(Some(std::path::absolute(s).map_err(Error::internal)?)),
-    }
-}
-
-/// The regToken key kept in `data_dir`, created once (atomically, so concurrent first
-/// starts agree on one key).
-fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>> {
-    use std::io::Write;
-    let path = data_dir.join("secret.key");
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| Error::internal(e.to_string()))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(&path) {
-        Ok(mut f) => {
-            f.write_all(hex::encode(key).as_bytes())
-                .and_then(|_| f.sync_all())
-                .map_err(Error::internal)?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(Error::internal(e)),
-    }
-    // Another process may have just created it: wait until its content is complete.
-    for _ in 0..50 {
-        let text = std::fs::read_to_string(&path).map_err(Error::internal)?;
-        let text = text.trim();
-        if text.len() >= 64 {
-            return Ok(text.as_bytes().to_vec());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Err(Error::internal(format!("{} is too short", path.display())))
 }
 
 impl From<ErrorKind> for Error {

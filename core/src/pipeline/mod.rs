@@ -154,6 +154,8 @@ pub fn process_cancellable(
         let thumb = resize::cover_needs(w, h, thumb_width, thumb_height);
         (photo.0.max(thumb.0), photo.1.max(thumb.1))
     })?;
+    // Between steps too (decoders check inside): a cancelled call stops here.
+    cancel.check()?;
     let orientation = decoded.orientation;
     let swap = swaps_axes(orientation);
     let (source_width, source_height) = oriented(decoded.full_width, decoded.full_height, swap);
@@ -188,6 +190,7 @@ pub fn process_cancellable(
         ))
     })?;
 
+    cancel.check()?;
     let photo_format = match input_format {
         InputFormat::Jpeg => OutputFormat::Jpeg,
         InputFormat::Png | InputFormat::Gif => OutputFormat::Png,
@@ -229,6 +232,7 @@ pub fn thumbnail_cancellable(
     let decoded = decode::decode(bytes, input_format, limits, &|w, h| {
         resize::cover_needs(w, h, thumb_width, thumb_height)
     })?;
+    cancel.check()?;
     let orientation = decoded.orientation;
     let (tw, th) = oriented(thumb_width, thumb_height, swaps_axes(orientation));
     let source = decoded.pixels;
