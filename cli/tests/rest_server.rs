@@ -329,7 +329,10 @@ async fn sigterm_finishes_calls_in_flight() {
     let body = in_flight.await.unwrap();
     assert!(body.contains("\"errorCode\":503001"), "{body}");
     assert!(body.contains("The client is closed"), "{body}");
-    println!("SIGTERM with a hanging fetch in flight: exited in {} ms", took.as_millis());
+    println!(
+        "SIGTERM with a hanging fetch in flight: exited in {} ms",
+        took.as_millis()
+    );
     assert!(took < Duration::from_millis(1500), "{took:?}");
     assert!(reqwest::get(format!("{base}/accounts.getPolicies"))
         .await
