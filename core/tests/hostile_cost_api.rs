@@ -276,10 +276,18 @@ async fn after_504002_the_decode_slot_and_the_cpu_are_free_within_200ms() {
         .await;
     assert_eq!(r.unwrap_err().error_code(), 504002);
     let timed_out = Instant::now();
-    let next = upload(&client, "next", &png(8, 8)).await;
-    let slot_free = timed_out.elapsed();
-    assert!(next.is_ok(), "{}", next.to_json());
+    // The next import starts at once; the CPU of the whole second after the 504002 is
+    // measured meanwhile (an 8×8 import costs a few ms of it).
+    let next = {
+        let c = client.clone();
+        tokio::spawn(async move {
+            let r = upload(&c, "next", &png(8, 8)).await;
+            (r, timed_out.elapsed())
+        })
+    };
     let cpu = cpu_during(Duration::from_secs(1)).await;
+    let (next, slot_free) = next.await.unwrap();
+    assert!(next.is_ok(), "{}", next.to_json());
     println!(
         "after 504002: the next import done in {} ms (the slot was free by then); \
          {cpu:.2} CPU s in the following second",
