@@ -5,8 +5,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use std::io::{BufRead, Read};
-
 use crate::error::{Error, Result};
 
 /// Shared by the waiting caller (which cancels) and the blocking work (which checks).

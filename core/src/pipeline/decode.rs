@@ -270,7 +270,7 @@ fn decode_jpeg(
     cancel: &Cancel,
 ) -> Result<Decoded> {
     // Structure and work first, before any decoder sees the file.
-    let plan = JpegPlan::read(bytes)?;
+    let plan = JpegPlan::read(bytes, budget::MAX_SCANS)?;
     check_dimensions(plan.width, plan.height, limits)?;
     budget::check_work(&plan, limits)?;
     let mut decoder = jpeg_decoder::Decoder::new(CancelReader::new(bytes, cancel));

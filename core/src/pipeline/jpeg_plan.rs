@@ -38,7 +38,9 @@ pub(crate) struct JpegPlan {
 impl JpegPlan {
     /// Walk `bytes` (which start with SOI). 409010 for a missing or inconsistent frame or scan
     /// header; a truncated file just ends the walk (the decoders refuse it on their own).
-    pub(crate) fn read(bytes: &[u8]) -> Result<JpegPlan> {
+    /// The walk stops at scan `max_scans + 1`: the file is refused for that anyway, and a
+    /// 6 MiB file of empty scans then costs no more than a short one.
+    pub(crate) fn read(bytes: &[u8], max_scans: u64) -> Result<JpegPlan> {
         let mut plan: Option<JpegPlan> = None;
         let mut pos = 2;
         loop {
@@ -79,6 +81,9 @@ impl JpegPlan {
                     let blocks = p.read_scan(seg)?;
                     p.scans += 1;
                     p.block_visits = p.block_visits.saturating_add(blocks);
+                    if p.scans > max_scans {
+                        break;
+                    }
                     pos = entropy_end(bytes, pos);
                 }
                 _ => {}

@@ -143,3 +143,8 @@ pub fn copy_byte(jpeg: Vec<u8>, marker: u8, from: usize, to: usize) -> Vec<u8> {
     let value = jpeg[find(&jpeg, &[marker]) + 2 + from];
     patch(jpeg, marker, to, value)
 }
+
+/// The id of the first frame component (luma): jpeg-encoder numbers them from 0.
+pub fn first_component(jpeg: &[u8]) -> u8 {
+    jpeg[find(jpeg, &[0xC0, 0xC1, 0xC2]) + 2 + 8]
+}
