@@ -108,7 +108,11 @@ fn assert_cheap_refusal(cost: &Cost, code: u32, words: &str) {
     assert_eq!(cost.code, code, "{cost:?}");
     assert!(cost.details.contains(words), "{cost:?}");
     assert!(cost.cpu < 0.5, "refusal cost {:.2} CPU s", cost.cpu);
-    assert!(cost.growth < 48 * MIB, "refusal grew RSS by {} bytes", cost.growth);
+    assert!(
+        cost.growth < 48 * MIB,
+        "refusal grew RSS by {} bytes",
+        cost.growth
+    );
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a decoder panicked");
 }
 
@@ -144,7 +148,11 @@ fn block_visits_over_the_budget_are_refused_before_decoding() {
     let luma = first_component(&base);
     let jpeg = with_scans(base, &empty_scan(&[luma], 0, 0, 1, 0), 40);
     assert!(scan_count(&jpeg) < 100);
-    let cost = measured("50 MP progressive, 40 more scans", &jpeg, &Limits::default());
+    let cost = measured(
+        "50 MP progressive, 40 more scans",
+        &jpeg,
+        &Limits::default(),
+    );
     assert_cheap_refusal(&cost, 413004, "blocks over its");
 }
 
@@ -154,7 +162,11 @@ fn block_visits_over_the_budget_are_refused_before_decoding() {
 fn fallback_coefficient_planes_are_priced_from_the_header() {
     let jpeg = progressive_header(7000, 7000, 4);
     assert!(jpeg.len() < 256, "{} bytes", jpeg.len());
-    let cost = measured("4-component 49 MP progressive header", &jpeg, &Limits::default());
+    let cost = measured(
+        "4-component 49 MP progressive header",
+        &jpeg,
+        &Limits::default(),
+    );
     assert_cheap_refusal(&cost, 413004, "needs about");
 }
 
@@ -174,7 +186,11 @@ fn inconsistent_scan_headers_are_refused_without_a_panic() {
         ),
         (
             "progressive scan names a component twice",
-            with_scans(progressive.clone(), &empty_scan(&[luma, luma], 0, 0, 0, 0), 1),
+            with_scans(
+                progressive.clone(),
+                &empty_scan(&[luma, luma], 0, 0, 0, 0),
+                1,
+            ),
             "twice",
         ),
         (
@@ -214,7 +230,11 @@ fn inconsistent_scan_headers_are_refused_without_a_panic() {
         ),
         (
             "progressive AC scan of two components",
-            with_scans(progressive.clone(), &empty_scan(&[luma, luma + 1], 1, 5, 0, 0), 1),
+            with_scans(
+                progressive.clone(),
+                &empty_scan(&[luma, luma + 1], 1, 5, 0, 0),
+                1,
+            ),
             "invalid progression",
         ),
         (
@@ -316,7 +336,11 @@ fn cancel_stops_a_50_mp_png_decode() {
 /// The same 50 MP baseline without a cancel finishes; the cancel test is not vacuous.
 #[test]
 fn the_50_mp_baseline_decodes_when_not_cancelled() {
-    let cost = measured("50 MP baseline", &flat_baseline(8192, 6100), &Limits::default());
+    let cost = measured(
+        "50 MP baseline",
+        &flat_baseline(8192, 6100),
+        &Limits::default(),
+    );
     assert_eq!(cost.code, 0, "{cost:?}");
     assert!(cost.wall > Duration::from_millis(100), "{cost:?}");
 }
@@ -331,8 +355,14 @@ fn write_fuzz_seeds() {
     let small = encoded(32, 24, false, SamplingFactor::R_4_2_0);
     let prog = encoded(32, 24, true, SamplingFactor::R_4_2_0);
     let seeds: Vec<(&str, Vec<u8>)> = vec![
-        ("jpeg-scan-component-twice", copy_byte(small.clone(), 0xDA, 3, 5)),
-        ("jpeg-frame-component-twice", copy_byte(small.clone(), 0xC0, 8, 11)),
+        (
+            "jpeg-scan-component-twice",
+            copy_byte(small.clone(), 0xDA, 3, 5),
+        ),
+        (
+            "jpeg-frame-component-twice",
+            copy_byte(small.clone(), 0xC0, 8, 11),
+        ),
         ("jpeg-scan-component-absent", patch(small, 0xDA, 3, 9)),
         (
             "jpeg-progressive-scan-component-twice",

@@ -106,7 +106,11 @@ pub(crate) fn check_fallback_memory(
             plan.width,
             plan.height,
             plan.components.len(),
-            if plan.progressive { ", progressive" } else { "" },
+            if plan.progressive {
+                ", progressive"
+            } else {
+                ""
+            },
             need / 1_000_000,
             budget / 1_000_000
         )));

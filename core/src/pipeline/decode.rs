@@ -433,7 +433,11 @@ fn decode_jpeg_full(
     })
 }
 
-fn scale_to(decoder: &mut jpeg_decoder::Decoder<CancelReader>, w: u32, h: u32) -> Result<(u32, u32)> {
+fn scale_to(
+    decoder: &mut jpeg_decoder::Decoder<CancelReader>,
+    w: u32,
+    h: u32,
+) -> Result<(u32, u32)> {
     let clamp = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
     let (ow, oh) = decoder.scale(clamp(w), clamp(h)).map_err(jpeg_error)?;
     Ok((u32::from(ow), u32::from(oh)))
@@ -513,15 +517,35 @@ mod tests {
     #[test]
     fn jpeg_is_decoded_at_a_reduced_dct_scale() {
         let jpeg = crate::pipeline::testutil::make_jpeg(3000, 2000);
-        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &fit_1024, &Cancel::new()).unwrap();
+        let d = decode(
+            &jpeg,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &fit_1024,
+            &Cancel::new(),
+        )
+        .unwrap();
         // 1/2 gives 1500x1000 ≥ 1024x683; 1/4 (750x500) would be too small.
         assert_eq!((d.pixels.width, d.pixels.height), (1500, 1000));
         assert_eq!((d.full_width, d.full_height), (3000, 2000));
         assert_eq!(d.pixels.data.len(), 1500 * 1000 * 3);
-        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &|_, _| (64, 64), &Cancel::new())
+        let d = decode(
+            &jpeg,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &|_, _| (64, 64),
+            &Cancel::new(),
+        )
         .unwrap();
         assert_eq!((d.pixels.width, d.pixels.height), (375, 250));
-        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &|w, h| (w, h), &Cancel::new()).unwrap();
+        let d = decode(
+            &jpeg,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &|w, h| (w, h),
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!((d.pixels.width, d.pixels.height), (3000, 2000));
     }
 
@@ -542,7 +566,14 @@ mod tests {
         jpeg_encoder::Encoder::new(&mut jpeg, 95)
             .encode(&cmyk, 16, 8, jpeg_encoder::ColorType::Cmyk)
             .unwrap();
-        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &fit_1024, &Cancel::new()).unwrap();
+        let d = decode(
+            &jpeg,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &fit_1024,
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!(d.pixels.layout, Layout::Rgb);
         let px = |x: usize| &d.pixels.data[(4 * 16 + x) * 3..(4 * 16 + x) * 3 + 3];
         assert!(px(1).iter().all(|&v| v > 235), "white: {:?}", px(1));
@@ -556,7 +587,14 @@ mod tests {
         jpeg_encoder::Encoder::new(&mut gray, 90)
             .encode(&[128; 64], 8, 8, jpeg_encoder::ColorType::Luma)
             .unwrap();
-        let d = decode(&gray, InputFormat::Jpeg, &Limits::default(), &fit_1024, &Cancel::new()).unwrap();
+        let d = decode(
+            &gray,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &fit_1024,
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!((d.pixels.layout, d.pixels.data.len()), (Layout::Gray, 64));
     }
 

@@ -151,11 +151,17 @@ pub fn process_cancellable(
     check_thumbnail_size(thumb_width, thumb_height)?;
     let input_format = check_bytes(bytes, limits)?;
     let photo_max_side = limits.photo_max_side.max(1);
-    let decoded = decode::decode(bytes, input_format, limits, &|w, h| {
-        let photo = resize::fit_within(w, h, photo_max_side);
-        let thumb = resize::cover_needs(w, h, thumb_width, thumb_height);
-        (photo.0.max(thumb.0), photo.1.max(thumb.1))
-    }, cancel)?;
+    let decoded = decode::decode(
+        bytes,
+        input_format,
+        limits,
+        &|w, h| {
+            let photo = resize::fit_within(w, h, photo_max_side);
+            let thumb = resize::cover_needs(w, h, thumb_width, thumb_height);
+            (photo.0.max(thumb.0), photo.1.max(thumb.1))
+        },
+        cancel,
+    )?;
     let orientation = decoded.orientation;
     let swap = swaps_axes(orientation);
     let (source_width, source_height) = oriented(decoded.full_width, decoded.full_height, swap);
@@ -232,9 +238,13 @@ pub fn thumbnail_cancellable(
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
     let input_format = check_bytes(bytes, limits)?;
-    let decoded = decode::decode(bytes, input_format, limits, &|w, h| {
-        resize::cover_needs(w, h, thumb_width, thumb_height)
-    }, cancel)?;
+    let decoded = decode::decode(
+        bytes,
+        input_format,
+        limits,
+        &|w, h| resize::cover_needs(w, h, thumb_width, thumb_height),
+        cancel,
+    )?;
     let orientation = decoded.orientation;
     let (tw, th) = oriented(thumb_width, thumb_height, swaps_axes(orientation));
     let source = decoded.pixels;

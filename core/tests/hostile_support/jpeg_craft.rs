@@ -27,7 +27,8 @@ pub fn encoded(w: u16, h: u16, progressive: bool, sampling: SamplingFactor) -> V
     let mut enc = Encoder::new(&mut out, 90);
     enc.set_progressive(progressive);
     enc.set_sampling_factor(sampling);
-    enc.encode(&rgb, w, h, ColorType::Rgb).expect("jpeg-encoder");
+    enc.encode(&rgb, w, h, ColorType::Rgb)
+        .expect("jpeg-encoder");
     out
 }
 

@@ -32,7 +32,8 @@ fn reference(jpeg: &[u8], eighths: u32) -> (Vec<u8>, u16, u16) {
 /// Our decode at `eighths`/8 against jpeg-decoder's: same size, mean absolute
 /// difference under 3 (of 255).
 fn close_to_reference(jpeg: &[u8], eighths: u32, what: &str) -> Scaled {
-    let ours = decode_scaled(jpeg, eighths, u64::MAX, &Cancel::new()).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+    let ours = decode_scaled(jpeg, eighths, u64::MAX, &Cancel::new())
+        .unwrap_or_else(|e| panic!("{what}: {e:?}"));
     let (theirs, tw, th) = reference(jpeg, eighths);
     assert_eq!(
         (ours.width, ours.height),
