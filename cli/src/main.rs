@@ -2,6 +2,9 @@
 //! envelope of the call it makes and exits non-zero when `errorCode` is not 0; `serve`
 //! runs the REST endpoint (see `serve/` and docs/rest.md).
 
+// Memory safety rests on the compiler alone: no unsafe code here (issue 14).
+#![forbid(unsafe_code)]
+
 mod serve;
 
 use std::path::PathBuf;

@@ -9,6 +9,9 @@
 //! and regTokens. Without it only the pure parts remain ([`pipeline`], [`fetch::policy`],
 //! [`config`], [`error`], [`clock`]), which is what the fuzz targets link.
 
+// Memory safety rests on the compiler alone: no unsafe code here (issue 14).
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "service")]
 mod api;
 pub mod clock;

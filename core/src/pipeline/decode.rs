@@ -7,21 +7,25 @@
 //!   `ImageReader::decode()` does (reserve `total_bytes()` from the budget, hand the rest to
 //!   the decoder, `from_decoder`): THREATS.md finding 4 is about skipping that reservation.
 //!   GIF: the first frame, composited onto the logical screen. PNG text is never inflated.
-//! - JPEG goes through `jpeg-decoder`: `read_info()` for the limits, then `scale()` so the
-//!   DCT produces no more pixels than the outputs need (1/2, 1/4 or 1/8 of each side).
+//! - JPEG: first a walk over its markers ([`JpegPlan`]) refuses inconsistent headers and
+//!   prices the work (scans, block visits; [`budget`]). Then our scaled decoder, else
+//!   zune-jpeg at full size, else `jpeg-decoder` with `scale()` so the DCT produces no more
+//!   pixels than the outputs need (1/2, 1/4 or 1/8 of each side); the fallbacks' memory is
+//!   estimated from the header and refused when over the budget.
+//! - Every decoder is cancellable: ours checks the flag per MCU row, the others read their
+//!   input through a [`CancelReader`].
 
-use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 use jpeg_decoder::{CodingProcess, PixelFormat};
 
-use super::{check_dimensions, InputFormat, Layout, Limits, Pixels};
+use super::budget::{self, Fallback};
+use super::cancel::CancelReader;
+use super::jpeg_plan::JpegPlan;
+use super::{check_dimensions, Cancel, InputFormat, Layout, Limits, Pixels};
 use crate::error::{Error, Result};
-
-/// Room for the decoders' own buffers (rows, palettes, ICC profile) on top of the image.
-const ALLOC_SLACK: u64 = 32 * 1024 * 1024;
 
 /// What the decoder produced.
 #[derive(Debug)]
@@ -42,13 +46,17 @@ pub(crate) fn decode(
     format: InputFormat,
     limits: &Limits,
     needed: &dyn Fn(u32, u32) -> (u32, u32),
+    cancel: &Cancel,
 ) -> Result<Decoded> {
     // Limit checks happen inside too, so a header parser panic is covered as well.
-    catch_unwind(AssertUnwindSafe(|| match format {
-        InputFormat::Jpeg => decode_jpeg(bytes, limits, needed),
-        InputFormat::Png | InputFormat::Gif => decode_with_image(bytes, format, limits),
-    }))
-    .unwrap_or_else(|_| {
+    let decoded = catch_unwind(AssertUnwindSafe(|| match format {
+        InputFormat::Jpeg => decode_jpeg(bytes, limits, needed, cancel),
+        InputFormat::Png | InputFormat::Gif => decode_with_image(bytes, format, limits, cancel),
+    }));
+    // A decoder cut short by the cancel reports a truncated file (or a partial image):
+    // what it returned then is not the answer.
+    cancel.check()?;
+    decoded.unwrap_or_else(|_| {
         Err(Error::bad_photo(format!(
             "the {} image is malformed",
             name(format)
@@ -95,12 +103,7 @@ pub(crate) fn image_limits(limits: &Limits) -> image::Limits {
     let mut l = image::Limits::default();
     l.max_image_width = Some(limits.max_side);
     l.max_image_height = Some(limits.max_side);
-    l.max_alloc = Some(
-        limits
-            .max_pixels
-            .saturating_mul(4)
-            .saturating_add(ALLOC_SLACK),
-    );
+    l.max_alloc = Some(budget::memory_budget(limits));
     l
 }
 
@@ -118,7 +121,12 @@ fn image_error(format: InputFormat, e: ImageError) -> Error {
     }
 }
 
-fn decode_with_image(bytes: &[u8], format: InputFormat, limits: &Limits) -> Result<Decoded> {
+fn decode_with_image(
+    bytes: &[u8],
+    format: InputFormat,
+    limits: &Limits,
+    cancel: &Cancel,
+) -> Result<Decoded> {
     let (w, h) = header_dimensions(bytes, format)?;
     check_dimensions(w, h, limits)?;
 
@@ -137,7 +145,7 @@ fn decode_with_image(bytes: &[u8], format: InputFormat, limits: &Limits) -> Resu
     };
     let bytes = without_iccp.as_deref().unwrap_or(bytes);
     let mut budget = image_limits(limits);
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
+    let mut reader = ImageReader::with_format(CancelReader::new(bytes, cancel), image_format);
     reader.limits(budget.clone());
     let mut decoder = reader.into_decoder().map_err(err)?;
     let (dw, dh) = decoder.dimensions();
@@ -259,14 +267,21 @@ fn decode_jpeg(
     bytes: &[u8],
     limits: &Limits,
     needed: &dyn Fn(u32, u32) -> (u32, u32),
+    cancel: &Cancel,
 ) -> Result<Decoded> {
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    // Structure and work first, before any decoder sees the file.
+    let plan = JpegPlan::read(bytes, budget::MAX_SCANS)?;
+    check_dimensions(plan.width, plan.height, limits)?;
+    budget::check_work(&plan, limits)?;
+    let mut decoder = jpeg_decoder::Decoder::new(CancelReader::new(bytes, cancel));
     decoder.read_info().map_err(jpeg_error)?;
     let info = decoder
         .info()
         .ok_or_else(|| Error::bad_photo("the JPEG image has no frame header"))?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
-    check_dimensions(w, h, limits)?;
+    if (w, h) != (plan.width, plan.height) {
+        return Err(Error::bad_photo("the JPEG frame header is inconsistent"));
+    }
 
     let (out_w, out_h) = if info.coding_process == CodingProcess::Lossless {
         (w, h)
@@ -278,8 +293,11 @@ fn decode_jpeg(
             let max_coef = limits
                 .max_pixels
                 .saturating_mul(6)
-                .saturating_add(ALLOC_SLACK);
-            if let Ok(s) = super::jpeg::decode_scaled(bytes, eighths, max_coef) {
+                .saturating_add(budget::ALLOC_SLACK);
+            let ours = super::jpeg::decode_scaled(bytes, eighths, max_coef, cancel);
+            // Cancelled: no other decoder gets a turn.
+            cancel.check()?;
+            if let Ok(s) = ours {
                 if (s.width, s.height) == (scaled(w, eighths), scaled(h, eighths)) {
                     return Ok(Decoded {
                         pixels: Pixels {
@@ -297,7 +315,9 @@ fn decode_jpeg(
         }
         if eighths == 8 && matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24) {
             // Full size: zune-jpeg decodes faster than jpeg-decoder and needs no threads.
-            return decode_jpeg_full(bytes, limits, w, h, info.pixel_format == PixelFormat::L8);
+            budget::check_fallback_memory(&plan, Fallback::Zune, limits)?;
+            let gray = info.pixel_format == PixelFormat::L8;
+            return decode_jpeg_full(bytes, limits, w, h, gray, cancel);
         }
         let (sw, sh) = (scaled(w, eighths), scaled(h, eighths));
         let (mut ow, mut oh) = scale_to(&mut decoder, sw, sh)?;
@@ -307,6 +327,12 @@ fn decode_jpeg(
         }
         (ow, oh)
     };
+    // The scale jpeg-decoder settled on, for its memory estimate.
+    let eighths = [1, 2, 4]
+        .into_iter()
+        .find(|&e| (scaled(w, e), scaled(h, e)) == (out_w, out_h))
+        .unwrap_or(8);
+    budget::check_fallback_memory(&plan, Fallback::JpegDecoder { eighths }, limits)?;
     let components = info.pixel_format.pixel_bytes() as u64;
     let max_buffer = u64::from(out_w) * u64::from(out_h) * components;
     decoder.set_max_decoding_buffer_size(usize::try_from(max_buffer).unwrap_or(usize::MAX));
@@ -344,21 +370,27 @@ fn decode_jpeg(
 
 /// A full-size decode with zune-jpeg (8-bit gray or YCbCr/RGB JPEGs, already checked
 /// against the limits from jpeg-decoder's header parse).
-fn decode_jpeg_full(bytes: &[u8], limits: &Limits, w: u32, h: u32, gray: bool) -> Result<Decoded> {
+fn decode_jpeg_full(
+    bytes: &[u8],
+    limits: &Limits,
+    w: u32,
+    h: u32,
+    gray: bool,
+    cancel: &Cancel,
+) -> Result<Decoded> {
     use zune_core::colorspace::ColorSpace;
     let side = limits.max_side as usize;
     let options = zune_core::options::DecoderOptions::default()
         .set_max_width(side)
         .set_max_height(side)
+        .jpeg_set_max_scans(budget::MAX_SCANS as usize)
         .jpeg_set_out_colorspace(if gray {
             ColorSpace::Luma
         } else {
             ColorSpace::RGB
         });
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(
-        zune_core::bytestream::ZCursor::new(bytes),
-        options,
-    );
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new_with_options(CancelReader::new(bytes, cancel), options);
     let err = |e: zune_jpeg::errors::DecodeErrors| {
         Error::bad_photo(format!("the JPEG image could not be decoded: {e}"))
     };
@@ -401,7 +433,11 @@ fn decode_jpeg_full(bytes: &[u8], limits: &Limits, w: u32, h: u32, gray: bool) -
     })
 }
 
-fn scale_to(decoder: &mut jpeg_decoder::Decoder<&[u8]>, w: u32, h: u32) -> Result<(u32, u32)> {
+fn scale_to(
+    decoder: &mut jpeg_decoder::Decoder<CancelReader>,
+    w: u32,
+    h: u32,
+) -> Result<(u32, u32)> {
     let clamp = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
     let (ow, oh) = decoder.scale(clamp(w), clamp(h)).map_err(jpeg_error)?;
     Ok((u32::from(ow), u32::from(oh)))
@@ -481,17 +517,35 @@ mod tests {
     #[test]
     fn jpeg_is_decoded_at_a_reduced_dct_scale() {
         let jpeg = crate::pipeline::testutil::make_jpeg(3000, 2000);
-        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &fit_1024).unwrap();
+        let d = decode(
+            &jpeg,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &fit_1024,
+            &Cancel::new(),
+        )
+        .unwrap();
         // 1/2 gives 1500x1000 ≥ 1024x683; 1/4 (750x500) would be too small.
         assert_eq!((d.pixels.width, d.pixels.height), (1500, 1000));
         assert_eq!((d.full_width, d.full_height), (3000, 2000));
         assert_eq!(d.pixels.data.len(), 1500 * 1000 * 3);
-        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &|_, _| {
-            (64, 64)
-        })
+        let d = decode(
+            &jpeg,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &|_, _| (64, 64),
+            &Cancel::new(),
+        )
         .unwrap();
         assert_eq!((d.pixels.width, d.pixels.height), (375, 250));
-        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &|w, h| (w, h)).unwrap();
+        let d = decode(
+            &jpeg,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &|w, h| (w, h),
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!((d.pixels.width, d.pixels.height), (3000, 2000));
     }
 
@@ -512,7 +566,14 @@ mod tests {
         jpeg_encoder::Encoder::new(&mut jpeg, 95)
             .encode(&cmyk, 16, 8, jpeg_encoder::ColorType::Cmyk)
             .unwrap();
-        let d = decode(&jpeg, InputFormat::Jpeg, &Limits::default(), &fit_1024).unwrap();
+        let d = decode(
+            &jpeg,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &fit_1024,
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!(d.pixels.layout, Layout::Rgb);
         let px = |x: usize| &d.pixels.data[(4 * 16 + x) * 3..(4 * 16 + x) * 3 + 3];
         assert!(px(1).iter().all(|&v| v > 235), "white: {:?}", px(1));
@@ -526,7 +587,14 @@ mod tests {
         jpeg_encoder::Encoder::new(&mut gray, 90)
             .encode(&[128; 64], 8, 8, jpeg_encoder::ColorType::Luma)
             .unwrap();
-        let d = decode(&gray, InputFormat::Jpeg, &Limits::default(), &fit_1024).unwrap();
+        let d = decode(
+            &gray,
+            InputFormat::Jpeg,
+            &Limits::default(),
+            &fit_1024,
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!((d.pixels.layout, d.pixels.data.len()), (Layout::Gray, 64));
     }
 
@@ -537,7 +605,7 @@ mod tests {
             (l.max_image_width, l.max_image_height),
             (Some(16384), Some(16384))
         );
-        assert_eq!(l.max_alloc, Some(200_000_000 + ALLOC_SLACK));
+        assert_eq!(l.max_alloc, Some(200_000_000 + budget::ALLOC_SLACK));
     }
 
     #[test]

@@ -9,10 +9,12 @@
 //! → thumbnail: cover-scaled then centre-cropped to exactly the policy size, JPEG (PNG when
 //! the image has alpha). Re-encoding drops every piece of metadata and trailing data.
 
+mod budget;
 mod cancel;
 mod decode;
 mod encode;
 mod jpeg;
+mod jpeg_plan;
 mod resize;
 
 pub use cancel::Cancel;
@@ -149,13 +151,17 @@ pub fn process_cancellable(
     check_thumbnail_size(thumb_width, thumb_height)?;
     let input_format = check_bytes(bytes, limits)?;
     let photo_max_side = limits.photo_max_side.max(1);
-    let decoded = decode::decode(bytes, input_format, limits, &|w, h| {
-        let photo = resize::fit_within(w, h, photo_max_side);
-        let thumb = resize::cover_needs(w, h, thumb_width, thumb_height);
-        (photo.0.max(thumb.0), photo.1.max(thumb.1))
-    })?;
-    // Between steps too (decoders check inside): a cancelled call stops here.
-    cancel.check()?;
+    let decoded = decode::decode(
+        bytes,
+        input_format,
+        limits,
+        &|w, h| {
+            let photo = resize::fit_within(w, h, photo_max_side);
+            let thumb = resize::cover_needs(w, h, thumb_width, thumb_height);
+            (photo.0.max(thumb.0), photo.1.max(thumb.1))
+        },
+        cancel,
+    )?;
     let orientation = decoded.orientation;
     let swap = swaps_axes(orientation);
     let (source_width, source_height) = oriented(decoded.full_width, decoded.full_height, swap);
@@ -166,11 +172,13 @@ pub fn process_cancellable(
     let (tw, th) = oriented(thumb_width, thumb_height, swap);
     let source = decoded.pixels;
     let (photo, thumb) = guarded(|| {
+        cancel.check()?;
         let photo = if (pw, ph) == (source.width, source.height) {
             None
         } else {
             Some(resize::resize_fit(&source, pw, ph)?)
         };
+        cancel.check()?;
         let photo_px = photo.as_ref().unwrap_or(&source);
         // The thumbnail comes from the reduced photo unless the photo is too small to cover
         // it without upscaling while the decoded pixels are not (extreme aspect ratios).
@@ -190,12 +198,13 @@ pub fn process_cancellable(
         ))
     })?;
 
-    cancel.check()?;
     let photo_format = match input_format {
         InputFormat::Jpeg => OutputFormat::Jpeg,
         InputFormat::Png | InputFormat::Gif => OutputFormat::Png,
     };
+    cancel.check()?;
     let photo = guarded(|| encode::encode(&photo, photo_format, limits.jpeg_quality))?;
+    cancel.check()?;
     let thumbnail =
         guarded(|| encode::encode(&thumb, thumbnail_format(&thumb), limits.jpeg_quality))?;
     Ok(Processed {
@@ -229,17 +238,22 @@ pub fn thumbnail_cancellable(
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
     let input_format = check_bytes(bytes, limits)?;
-    let decoded = decode::decode(bytes, input_format, limits, &|w, h| {
-        resize::cover_needs(w, h, thumb_width, thumb_height)
-    })?;
-    cancel.check()?;
+    let decoded = decode::decode(
+        bytes,
+        input_format,
+        limits,
+        &|w, h| resize::cover_needs(w, h, thumb_width, thumb_height),
+        cancel,
+    )?;
     let orientation = decoded.orientation;
     let (tw, th) = oriented(thumb_width, thumb_height, swaps_axes(orientation));
     let source = decoded.pixels;
+    cancel.check()?;
     let thumb = guarded(|| {
         let thumb = resize::resize_cover(&source, tw, th)?;
         Ok(resize::apply_orientation(thumb, orientation))
     })?;
+    cancel.check()?;
     guarded(|| encode::encode(&thumb, thumbnail_format(&thumb), limits.jpeg_quality))
 }
 

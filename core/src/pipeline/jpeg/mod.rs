@@ -22,6 +22,9 @@
 
 use image::metadata::Orientation;
 
+use super::budget::MAX_SCANS;
+use super::Cancel;
+
 /// Natural (row-major) index of the k-th coefficient in zigzag order.
 const ZIGZAG: [usize; 64] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
@@ -101,11 +104,19 @@ struct Frame {
     comps: Vec<Component>,
     mcus_x: usize,
     mcus_y: usize,
+    /// Checked once per scan and per MCU row: a cancelled decode stops within one row.
+    cancel: Cancel,
 }
 
 /// Decode `bytes` at `eighths`/8 of full size (1, 2 or 4). `Err(Unsupported)`: use another
-/// decoder. `max_coef_bytes` caps the coefficient store of a progressive file.
-pub(crate) fn decode_scaled(bytes: &[u8], eighths: u32, max_coef_bytes: u64) -> R<Scaled> {
+/// decoder (or, once `cancel` is set, stop: the caller checks it before trying another).
+/// `max_coef_bytes` caps the coefficient store of a progressive file.
+pub(crate) fn decode_scaled(
+    bytes: &[u8],
+    eighths: u32,
+    max_coef_bytes: u64,
+    cancel: &Cancel,
+) -> R<Scaled> {
     let n = match eighths {
         1 | 2 | 4 => eighths as usize,
         _ => return no("scale"),
@@ -224,10 +235,19 @@ pub(crate) fn decode_scaled(bytes: &[u8], eighths: u32, max_coef_bytes: u64) -> 
                     n,
                     adobe_transform,
                     max_coef_bytes,
+                    cancel,
                 )?);
             }
             0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return no("coding process"),
             0xDA => {
+                // The caller refused files over the scan cap already (jpeg_plan); this keeps
+                // the cap even for a file that walks differently here.
+                if scans >= MAX_SCANS as usize {
+                    return no("too many scans");
+                }
+                if cancel.is_cancelled() {
+                    return no("cancelled");
+                }
                 let f = frame.as_mut().ok_or(Unsupported("scan before frame"))?;
                 if adobe_transform == Some(0) && f.comps.len() == 3 {
                     return no("Adobe RGB");
@@ -253,6 +273,9 @@ pub(crate) fn decode_scaled(bytes: &[u8], eighths: u32, max_coef_bytes: u64) -> 
             let mut fl = [0f32; 64];
             for (i, blk) in c.coefs.chunks_exact(c.kept).enumerate() {
                 let (by, bx) = (i / c.bw, i % c.bw);
+                if bx == 0 && cancel.is_cancelled() {
+                    return no("cancelled");
+                }
                 let o = by * c.sy * stride + bx * c.sx;
                 fl[0] = f32::from(blk[0]) * q0;
                 if c.nonzero.get(i).is_some_and(|&m| m & kept_mask == 0) {
@@ -303,6 +326,7 @@ fn parse_frame(
     n: usize,
     adobe: Option<u8>,
     max_coef_bytes: u64,
+    cancel: &Cancel,
 ) -> R<Frame> {
     if seg.len() < 6 || seg[0] != 8 {
         return no("not 8-bit");
@@ -323,6 +347,9 @@ fn parse_frame(
         );
         if !(1..=2).contains(&h) || !(1..=2).contains(&v) || tq > 3 {
             return no("sampling");
+        }
+        if comps.iter().any(|o: &Component| o.id == c[0]) {
+            return no("duplicate component");
         }
         comps.push(Component {
             id: c[0],
@@ -396,6 +423,7 @@ fn parse_frame(
         comps,
         mcus_x,
         mcus_y,
+        cancel: cancel.clone(),
     })
 }
 
@@ -428,6 +456,9 @@ fn decode_scan(
         let (td, ta) = (usize::from(t >> 4), usize::from(t & 15));
         if td > 3 || ta > 3 {
             return no("scan tables");
+        }
+        if sc.iter().any(|s| s.0 == ci) {
+            return no("component twice in a scan");
         }
         sc.push((ci, td, ta));
     }

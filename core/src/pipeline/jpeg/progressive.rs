@@ -18,7 +18,7 @@ pub(super) fn decode_progressive(
             .as_ref()
             .ok_or(Unsupported("missing AC table"))?;
         let c = &mut f.comps[sc[0].0];
-        return ac_scan(bits, c, t, restart_interval, (ss, se, ah, al));
+        return ac_scan(bits, c, t, restart_interval, (ss, se, ah, al), &f.cancel);
     }
     dc_scan(bits, f, sc, dc, restart_interval, ah, al)
 }
@@ -44,6 +44,9 @@ pub(super) fn dc_scan(
     let mut pred = [0i32; 4];
     let mut count = 0usize;
     for uy in 0..units_y {
+        if f.cancel.is_cancelled() {
+            return no("cancelled");
+        }
         for ux in 0..units_x {
             if restart_interval > 0 && count > 0 && count.is_multiple_of(restart_interval) {
                 bits.restart();
@@ -62,7 +65,8 @@ pub(super) fn dc_scan(
                     if s > 11 {
                         return no("DC size");
                     }
-                    pred[i] += bits.receive_extend(s);
+                    // Wraps on hostile input (garbage, never a panic), as in sequential.rs.
+                    pred[i] = pred[i].wrapping_add(bits.receive_extend(s));
                     *coef = (pred[i] << al) as i16;
                 } else if bits.bit() {
                     *coef |= 1 << al;
@@ -81,6 +85,7 @@ pub(super) fn ac_scan(
     t: &Huffman,
     restart_interval: usize,
     (ss, se, ah, al): (usize, usize, u32, u32),
+    cancel: &super::Cancel,
 ) -> R<()> {
     // `min` again so no shift below can overflow whatever the caller checked.
     let band = Band {
@@ -91,6 +96,9 @@ pub(super) fn ac_scan(
     let mut eobrun = 0u32;
     let mut count = 0usize;
     for by in 0..c.own_bh {
+        if cancel.is_cancelled() {
+            return no("cancelled");
+        }
         for bx in 0..c.own_bw {
             if restart_interval > 0 && count > 0 && count.is_multiple_of(restart_interval) {
                 bits.restart();
@@ -289,7 +297,8 @@ pub(super) fn correct(bits: &mut Bits, blk: &mut Block, mut m: u64, p1: i16, m1:
             if word & 0x8000_0000 != 0 {
                 if let Some(c) = blk.get_mut(k) {
                     if (*c & p1) == 0 {
-                        *c += if *c >= 0 { p1 } else { m1 };
+                        // Wraps at i16::MIN on hostile input instead of panicking.
+                        *c = c.wrapping_add(if *c >= 0 { p1 } else { m1 });
                     }
                 }
             }

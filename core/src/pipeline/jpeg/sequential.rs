@@ -57,6 +57,10 @@ pub(super) fn decode_sequential(
     let mut count = 0usize;
     let mut result = Ok(());
     'scan: for uy in 0..units_y {
+        if f.cancel.is_cancelled() {
+            result = no("cancelled");
+            break;
+        }
         for ux in 0..units_x {
             if restart_interval > 0 && count > 0 && count.is_multiple_of(restart_interval) {
                 bits.restart();
@@ -126,7 +130,9 @@ pub(super) fn decode_block(
     if s > 11 {
         return no("DC size");
     }
-    *pred += bits.value(s);
+    // Hostile files can push the prediction anywhere: wrap as libjpeg does (the value is
+    // garbage then, never a panic).
+    *pred = pred.wrapping_add(bits.value(s));
     blk[0] = *pred as f32 * q[0];
     let mut ac_kept = false;
     let mut k = 1usize;

@@ -32,7 +32,8 @@ fn reference(jpeg: &[u8], eighths: u32) -> (Vec<u8>, u16, u16) {
 /// Our decode at `eighths`/8 against jpeg-decoder's: same size, mean absolute
 /// difference under 3 (of 255).
 fn close_to_reference(jpeg: &[u8], eighths: u32, what: &str) -> Scaled {
-    let ours = decode_scaled(jpeg, eighths, u64::MAX).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+    let ours = decode_scaled(jpeg, eighths, u64::MAX, &Cancel::new())
+        .unwrap_or_else(|e| panic!("{what}: {e:?}"));
     let (theirs, tw, th) = reference(jpeg, eighths);
     assert_eq!(
         (ours.width, ours.height),
@@ -117,13 +118,13 @@ fn truncated_and_garbage_never_panic() {
         e.set_progressive(progressive);
         e.encode(&px, 64, 48, ColorType::Rgb).unwrap();
         for cut in (0..jpeg.len()).step_by(37) {
-            let _ = decode_scaled(&jpeg[..cut], 4, u64::MAX);
+            let _ = decode_scaled(&jpeg[..cut], 4, u64::MAX, &Cancel::new());
         }
         let mut bad = jpeg.clone();
         for i in (200..bad.len()).step_by(11) {
             bad[i] = bad[i].wrapping_mul(31).wrapping_add(7);
         }
-        let _ = decode_scaled(&bad, 2, u64::MAX);
+        let _ = decode_scaled(&bad, 2, u64::MAX, &Cancel::new());
     }
-    assert!(decode_scaled(b"\xFF\xD8\xFF\xD9", 4, u64::MAX).is_err());
+    assert!(decode_scaled(b"\xFF\xD8\xFF\xD9", 4, u64::MAX, &Cancel::new()).is_err());
 }
