@@ -310,11 +310,8 @@ fn assert_prompt_cancel(what: &str, bytes: Vec<u8>) {
     assert_eq!(PANICS.load(Ordering::SeqCst), 0);
 }
 
-/// The largest baseline JPEG the limits allow (50 MP), through our scaled decoder.
-#[test]
-fn cancel_stops_a_50_mp_baseline_decode() {
-    assert_prompt_cancel("50 MP baseline", flat_baseline(8192, 6100));
-}
+// No baseline case: the largest baseline JPEG the limits allow (50 MP, 6 MiB) decodes in
+// ~60 ms at DCT scale, less than the cancel point; its cost is bounded by the byte limit.
 
 /// A progressive file at the scan cap, within the block budget: 12 MP and 100 scans.
 #[test]
@@ -333,16 +330,13 @@ fn cancel_stops_a_50_mp_png_decode() {
     assert_prompt_cancel("50 MP PNG", png_zeros(7071, 7071, 6));
 }
 
-/// The same 50 MP baseline without a cancel finishes; the cancel test is not vacuous.
+/// The same PNG without a cancel finishes, and takes well past the cancel point: the
+/// cancel tests are not vacuous.
 #[test]
-fn the_50_mp_baseline_decodes_when_not_cancelled() {
-    let cost = measured(
-        "50 MP baseline",
-        &flat_baseline(8192, 6100),
-        &Limits::default(),
-    );
+fn the_50_mp_png_decodes_when_not_cancelled() {
+    let cost = measured("50 MP PNG", &png_zeros(7071, 7071, 6), &Limits::default());
     assert_eq!(cost.code, 0, "{cost:?}");
-    assert!(cost.wall > Duration::from_millis(100), "{cost:?}");
+    assert!(cost.wall > Duration::from_millis(250), "{cost:?}");
 }
 
 /// Writes the small hostile files of this suite to fuzz/seeds/pipeline/ (run by hand:
