@@ -437,3 +437,48 @@ async fn a_tls_handshake_counts_against_the_first_request_timeout() {
     assert!(closed.is_ok(), "still open after 5 s");
     assert!(took < Duration::from_millis(1500), "{took:?}");
 }
+
+/// A keep-alive connection whose second request outlasts the idle timeout (its body
+/// trickles in for 2 s; idle timeout 300 ms) keeps its connection without the connection's
+/// task spinning on a wake time already past: the server's CPU over those 2 s stays low.
+#[tokio::test]
+async fn a_request_longer_than_the_idle_timeout_costs_no_cpu_while_it_runs() {
+    let s = Server::start(
+        "",
+        &[site()],
+        &[
+            "--allow-loopback-plain-http",
+            "--first-request-timeout-ms",
+            "300",
+            "--idle-timeout-ms",
+            "300",
+        ],
+    );
+    let body = format!("apiKey={KEY}&UID=u1&pad=");
+    let padding = 20usize;
+    let mut tcp = connect_from(&s, [127, 0, 0, 1]).await;
+    // A first request ends at once; the second one begins right after it, on the same
+    // connection, and runs past `first request's end + idle timeout`.
+    let first =
+        format!("GET /accounts.getPolicies?apiKey={KEY} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    tcp.write_all(first.as_bytes()).await.unwrap();
+    tcp.write_all(post_head("/accounts.getAccountInfo", body.len() + padding).as_bytes())
+        .await
+        .unwrap();
+    tcp.write_all(body.as_bytes()).await.unwrap();
+    let before = s.cpu_seconds();
+    for _ in 0..padding {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tcp.write_all(b"x").await.unwrap();
+    }
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out)).await;
+    let cpu = s.cpu_seconds() - before;
+    let answers = String::from_utf8_lossy(&out).matches("errorCode").count();
+    println!("2 s request past a 300 ms idle timeout: {cpu:.3} server CPU s");
+    assert_eq!(answers, 2, "{}", String::from_utf8_lossy(&out));
+    assert!(
+        cpu < 0.3,
+        "{cpu} server CPU s while one request trickled in"
+    );
+}

@@ -257,6 +257,11 @@ impl Watch {
             let wake = match closing {
                 Some(at) => at,
                 None if !started => self.deadline,
+                // While a request runs, the connection is not idle: look again one idle
+                // period later (waking at `last end + idle`, already past, would spin).
+                None if self.activity.in_flight.load(Ordering::Acquire) > 0 => {
+                    Instant::now() + self.idle
+                }
                 None => self.activity.idle_since() + self.idle,
             };
             tokio::select! {

@@ -10,6 +10,19 @@
 
 use crate::error::{Error, Result};
 
+/// The next marker at or after `pos` and the position just past it. Junk and fill bytes
+/// between segments are skipped, as libjpeg does; `None` at the end of the bytes. The one
+/// rule for finding markers, shared by this walk and our decoder.
+pub(crate) fn next_marker(bytes: &[u8], mut pos: usize) -> Option<(u8, usize)> {
+    while pos < bytes.len()
+        && !(bytes[pos] == 0xFF && bytes.get(pos + 1).is_some_and(|&m| m != 0 && m != 0xFF))
+    {
+        pos += 1;
+    }
+    let marker = *bytes.get(pos + 1)?;
+    Some((marker, pos + 2))
+}
+
 /// Components in a frame or a scan: JPEG allows at most 4.
 const MAX_COMPONENTS: usize = 4;
 
@@ -44,16 +57,10 @@ impl JpegPlan {
         let mut plan: Option<JpegPlan> = None;
         let mut pos = 2;
         loop {
-            // Next marker: skip junk and fill bytes, as the decoders do.
-            while pos < bytes.len()
-                && !(bytes[pos] == 0xFF && bytes.get(pos + 1).is_some_and(|&m| m != 0 && m != 0xFF))
-            {
-                pos += 1;
-            }
-            let Some(&marker) = bytes.get(pos + 1) else {
+            let Some((marker, after)) = next_marker(bytes, pos) else {
                 break;
             };
-            pos += 2;
+            pos = after;
             match marker {
                 0xD9 => break,
                 0xD0..=0xD7 | 0x01 | 0xD8 => continue,

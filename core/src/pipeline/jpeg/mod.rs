@@ -136,19 +136,13 @@ pub(crate) fn decode_scaled(
     let mut scans = 0usize;
     let mut pos = 2;
     loop {
-        // Next marker; junk between segments is skipped, as libjpeg does.
-        while pos < bytes.len()
-            && !(bytes[pos] == 0xFF && bytes.get(pos + 1).is_some_and(|&m| m != 0 && m != 0xFF))
-        {
-            pos += 1;
-        }
-        let Some(&marker) = bytes.get(pos + 1) else {
+        let Some((marker, after)) = super::jpeg_plan::next_marker(bytes, pos) else {
             if scans > 0 {
                 break; // truncated after a scan: show what we have
             }
             return no("no marker");
         };
-        pos += 2;
+        pos = after;
         if marker == 0xD9 {
             break;
         }
