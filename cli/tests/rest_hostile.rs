@@ -88,7 +88,7 @@ async fn hostile_bodies_are_refused_cheaply_before_auth() {
         .as_str()
         .unwrap()
         .contains("parameters"));
-    assert!(cpu < 0.1, "40k names cost {cpu} s");
+    assert!(cpu < 0.3, "40k names cost {cpu} s");
 
     // 10 MB of one-byte pairs, of one long name, of one long value: the same, no more.
     for (what, body) in [
@@ -108,7 +108,7 @@ async fn hostile_bodies_are_refused_cheaply_before_auth() {
         let (r, cpu) = post_cost(&s, body).await;
         eprintln!("{what}: {} in {cpu:.3} s of server CPU", r.code());
         assert_eq!(r.code(), 400006, "{what}: {}", r.body);
-        assert!(cpu < 0.1, "{what} cost {cpu} s");
+        assert!(cpu < 0.3, "{what} cost {cpu} s");
     }
 
     // An unknown apiKey is answered from the first bytes: the other 10 MB are never read.
