@@ -56,10 +56,7 @@ impl JpegPlan {
     pub(crate) fn read(bytes: &[u8], max_scans: u64) -> Result<JpegPlan> {
         let mut plan: Option<JpegPlan> = None;
         let mut pos = 2;
-        loop {
-            let Some((marker, after)) = next_marker(bytes, pos) else {
-                break;
-            };
+        while let Some((marker, after)) = next_marker(bytes, pos) {
             pos = after;
             match marker {
                 0xD9 => break,
