@@ -493,10 +493,11 @@ async fn every_error_code_through_call() {
             .photo
             .unwrap();
 
-        // 503001: one import running, one queued, the third fails fast.
+        // 503001: one fetch running, one queued, the third fails fast (slow origins hold
+        // fetch slots; the decode slot is only taken with the bytes in hand).
         let mut busy_config = c.clone();
-        busy_config.max_concurrent_imports = Some(1);
-        busy_config.max_queued_imports = Some(1);
+        busy_config.max_concurrent_fetches = 1;
+        busy_config.max_queued_fetches = 1;
         busy_config.fetch_timeout_ms = 10_000;
         let busy = Client::open(busy_config).await.unwrap();
         let slow = |u: &'static str| {
