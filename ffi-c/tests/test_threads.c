@@ -322,8 +322,10 @@ static void test_free_with_decode_in_flight(const char *dir) {
   }
   printf("free with a 35 MP decode in flight and %d queued: %ld ms (small upload: %ld ms)\n", UPLOADS - 1, took, small);
   CHECK(closed == UPLOADS, "every upload ended with 503001 (%d)", closed);
-  /* ~1 s at most on its own (close's bound), well under that once decoders stop at the flag. */
-  CHECK(took < 2000, "free took %ld ms (it must not wait for the decodes)", took);
+  /* ~1 s at most on its own (close's bound), well under that once decoders stop at the flag;
+   * measured 1.3-2.7 s under valgrind beside the other C tests on 2 cores. An uncancelled
+   * decode of this PNG takes over 10 s there, so 5 s still shows free does not wait for it. */
+  CHECK(took < 5000, "free took %ld ms (it must not wait for the decodes)", took);
 }
 
 int main(int argc, char **argv) {
