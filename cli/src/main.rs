@@ -132,13 +132,14 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     let response = if method == "purge" {
-        client.purge_envelope().await
+        client.purge_response().await
     } else {
         client.call(&method, &Value::Object(params)).await
     };
     println!(
         "{}",
-        serde_json::to_string_pretty(&response.as_map()).unwrap_or_else(|_| response.to_json())
+        serde_json::to_string_pretty(response.envelope().as_map())
+            .unwrap_or_else(|_| response.to_json())
     );
     // A decode past its deadline is cancelled rather than waited for at exit.
     let _ = client.close().await;

@@ -1,16 +1,16 @@
-//! The response envelope of SPEC.md and the parsing of Gigya-style parameters.
+//! The response envelope of SPEC.md: what goes on the wire, for every face.
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind};
 
 /// One response envelope: `callId`, `errorCode`, `statusCode`, `statusReason`, `time`,
 /// `apiVersion`, plus `errorMessage`/`errorDetails` on error, `context` when passed, and the
 /// method's own fields.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Response(Map<String, Value>);
+pub struct Envelope(Map<String, Value>);
 
-impl Response {
+impl Envelope {
     pub(crate) fn new(call_id: String, time: String, context: Option<Value>) -> Self {
         let mut m = Map::new();
         m.insert("callId".into(), Value::String(call_id));
@@ -22,7 +22,7 @@ impl Response {
         if let Some(ctx) = context {
             m.insert("context".into(), ctx);
         }
-        Response(m)
+        Envelope(m)
     }
 
     /// An error envelope for a code outside [`ErrorKind`] (the REST endpoint's own
@@ -33,10 +33,10 @@ impl Response {
         message: &str,
         details: &str,
         context: Option<Value>,
-    ) -> Response {
+    ) -> Envelope {
         use crate::clock::Clock;
         let now = crate::clock::SystemClock.now_ms();
-        let mut r = Response::new(new_call_id(), format_time(now), context);
+        let mut r = Envelope::new(new_call_id(), format_time(now), context);
         r.0.insert("errorCode".into(), Value::from(error_code));
         r.0.insert("statusCode".into(), Value::from(status_code));
         r.0.insert(
@@ -118,8 +118,8 @@ impl Response {
     }
 }
 
-impl From<Response> for Value {
-    fn from(r: Response) -> Value {
+impl From<Envelope> for Value {
+    fn from(r: Envelope) -> Value {
         r.into_value()
     }
 }
@@ -136,54 +136,6 @@ fn status_reason(status: u16) -> &'static str {
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
         _ => "Error",
-    }
-}
-
-/// Read access to a Gigya-style parameter object, with the spelling rules of SPEC.md.
-pub(crate) struct Params<'a>(&'a Map<String, Value>);
-
-impl<'a> Params<'a> {
-    pub fn new(map: &'a Map<String, Value>) -> Self {
-        Params(map)
-    }
-
-    /// The first present, non-null value among the spellings.
-    fn raw(&self, names: &[&str]) -> Option<&'a Value> {
-        names
-            .iter()
-            .filter_map(|n| self.0.get(*n))
-            .find(|v| !v.is_null())
-    }
-
-    /// A string parameter; an empty string counts as missing (as Gigya does). Numbers are
-    /// accepted in their decimal form, other JSON types are invalid.
-    pub fn string(&self, names: &[&str]) -> Result<Option<String>> {
-        match self.raw(names) {
-            None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(Error::invalid(names[0], "expected a string")),
-        }
-    }
-
-    pub fn required_string(&self, names: &[&str]) -> Result<String> {
-        self.string(names)?.ok_or_else(|| Error::missing(names[0]))
-    }
-
-    /// A boolean: JSON true/false or the strings "true"/"false" (any case); default when absent.
-    pub fn bool(&self, name: &str, default: bool) -> Result<bool> {
-        match self.raw(&[name]) {
-            None => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
-            Some(_) => Err(Error::invalid(name, "expected true or false")),
-        }
-    }
-
-    pub fn value(&self, name: &str) -> Option<&'a Value> {
-        self.raw(&[name])
     }
 }
 
@@ -218,10 +170,10 @@ mod tests {
 
     #[test]
     fn error_constructor_has_the_api_error_fields() {
-        let mut api = Response::new(new_call_id(), format_time(0), Some(Value::from("c")));
+        let mut api = Envelope::new(new_call_id(), format_time(0), Some(Value::from("c")));
         api.set_error(&Error::missing("x"));
-        let other = Response::error(403048, 403, "Rate limit", "d", Some(Value::from("c")));
-        let keys = |r: &Response| r.as_map().keys().cloned().collect::<Vec<_>>();
+        let other = Envelope::error(403048, 403, "Rate limit", "d", Some(Value::from("c")));
+        let keys = |r: &Envelope| r.as_map().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&api), keys(&other));
         assert_eq!(other.status_code(), 403);
         assert_eq!(other.get("statusReason"), Some(&Value::from("Forbidden")));
@@ -231,26 +183,5 @@ mod tests {
     fn time_format() {
         assert_eq!(format_time(1_795_782_145_943), "2026-11-27T12:22:25.943Z");
         assert_eq!(format_time(5), "1970-01-01T00:00:00.005Z");
-    }
-
-    #[test]
-    fn params_spellings_and_bools() {
-        let m: Map<String, Value> =
-            serde_json::from_str(r#"{"URL":"http://x/","publish":"TRUE","a":"", "n": 5, "o": {}}"#)
-                .unwrap();
-        let p = Params::new(&m);
-        assert_eq!(
-            p.string(&["url", "URL"]).unwrap().as_deref(),
-            Some("http://x/")
-        );
-        assert!(p.bool("publish", false).unwrap());
-        assert!(!p.bool("missing", false).unwrap());
-        assert_eq!(p.string(&["a"]).unwrap(), None);
-        assert_eq!(p.string(&["n"]).unwrap().as_deref(), Some("5"));
-        assert!(p.string(&["o"]).is_err());
-        assert_eq!(
-            p.required_string(&["zz"]).unwrap_err().kind(),
-            ErrorKind::MissingParameter
-        );
     }
 }

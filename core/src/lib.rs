@@ -1,8 +1,10 @@
 //! avatarium: the `accounts.importProfilePhoto` family of the Gigya Accounts API,
 //! self-hosted. See `SPEC.md` of the project for methods, parameters and error codes.
 //!
-//! The public face is [`Client`]: typed async methods, one per API method, and the generic
-//! [`Client::call`] that takes Gigya-style JSON parameters and returns the response envelope.
+//! The public face is [`Client`]: a typed [`Request`] per API method (the [`Method`] table
+//! says which exist and who may call them) runs with [`Client::run`] and gives a typed
+//! [`Response`] that renders Gigya's envelope; the generic [`Client::call`] takes Gigya-style
+//! JSON parameters. The typed async methods underneath are public too.
 //! The crate never builds a tokio runtime of its own: callers (and the bindings) own it.
 //!
 //! Cargo feature `service` (default) builds the service: the API, the fetcher, the stores
@@ -34,12 +36,12 @@ mod token;
 
 #[cfg(feature = "service")]
 pub use api::{
-    AccountInfo, Client, ClientBuilder, Identity, ImportResult, PhotoUrls, Policies, PurgeReport,
-    Registration,
+    Access, AccountInfo, Client, ClientBuilder, Identity, ImportResult, Method, Output, PhotoInput,
+    PhotoUrls, Policies, PolicyChange, PurgeReport, Registration, Request, Response,
 };
 pub use config::Config;
 #[cfg(feature = "service")]
-pub use envelope::Response;
+pub use envelope::Envelope;
 pub use error::{Error, ErrorKind};
 
 /// The library's version, as built.

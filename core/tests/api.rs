@@ -10,7 +10,7 @@ use avatarium::clock::ManualClock;
 use avatarium::store::{
     BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, SqlMetaStore,
 };
-use avatarium::{Client, Config, ErrorKind, Identity, Policies};
+use avatarium::{Client, Config, ErrorKind, Identity, Policies, PolicyChange};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use support::*;
@@ -289,9 +289,9 @@ async fn policies_shape_thumbnails_even_when_changed_after_import() {
         }
     );
     client
-        .set_policies(Policies {
-            thumbnail_width: 100,
-            thumbnail_height: 50,
+        .set_policies(PolicyChange {
+            thumbnail_width: Some(100),
+            thumbnail_height: Some(50),
         })
         .await
         .unwrap();
@@ -309,9 +309,9 @@ async fn policies_shape_thumbnails_even_when_changed_after_import() {
         .await
         .unwrap();
     client
-        .set_policies(Policies {
-            thumbnail_width: 30,
-            thumbnail_height: 40,
+        .set_policies(PolicyChange {
+            thumbnail_width: Some(30),
+            thumbnail_height: Some(40),
         })
         .await
         .unwrap();
@@ -319,17 +319,17 @@ async fn policies_shape_thumbnails_even_when_changed_after_import() {
     assert_eq!(dimensions(&blob_at(&urls.thumbnail_url)), (30, 40));
 
     let e = client
-        .set_policies(Policies {
-            thumbnail_width: 0,
-            thumbnail_height: 10,
+        .set_policies(PolicyChange {
+            thumbnail_width: Some(0),
+            thumbnail_height: Some(10),
         })
         .await
         .unwrap_err();
     assert_eq!(e.error_code(), 400006);
     let e = client
-        .set_policies(Policies {
-            thumbnail_width: 10,
-            thumbnail_height: 5000,
+        .set_policies(PolicyChange {
+            thumbnail_width: Some(10),
+            thumbnail_height: Some(5000),
         })
         .await
         .unwrap_err();
@@ -522,7 +522,7 @@ async fn crash_between_blob_and_metadata_leaves_only_orphans_that_purge_removes(
         .await;
     assert_eq!(r.error_code(), 500001);
     assert_eq!(
-        r.get("errorDetails"),
+        r.envelope().get("errorDetails"),
         Some(&json!("Internal error")),
         "cause leaked: {r:?}"
     );
@@ -585,11 +585,14 @@ async fn storage_down_is_500001_and_nothing_half_published() {
         )
         .await;
     assert_eq!((r.error_code(), r.status_code()), (500001, 500));
-    assert_eq!(r.get("errorMessage"), Some(&json!("General server error")));
+    assert_eq!(
+        r.envelope().get("errorMessage"),
+        Some(&json!("General server error"))
+    );
     let info = client
         .call("accounts.getAccountInfo", &json!({"UID": "ivy"}))
         .await;
-    assert_eq!(info.get("profile"), Some(&json!({})));
+    assert_eq!(info.envelope().get("profile"), Some(&json!({})));
 }
 
 fn base64_of(name: &str) -> String {
@@ -674,6 +677,7 @@ async fn envelope_shape_and_context() {
     let r = client.call("accounts.getAccountInfo", &json!({})).await;
     assert_eq!(r.error_code(), 400002);
     assert!(r
+        .envelope()
         .get("errorDetails")
         .unwrap()
         .as_str()

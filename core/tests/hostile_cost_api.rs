@@ -342,11 +342,10 @@ async fn a_reg_token_works_on_its_own_site_only() {
 
     let reg = a.call("accounts.initRegistration", &json!({})).await;
     assert!(reg.is_ok(), "{}", reg.to_json());
-    let token = reg
-        .get("regToken")
-        .and_then(|v| v.as_str())
-        .unwrap()
-        .to_string();
+    let Ok(avatarium::Output::Registration(registration)) = reg.into_result() else {
+        panic!("initRegistration gives a Registration")
+    };
+    let token = registration.reg_token;
     let info = json!({ "regToken": token });
 
     let own = a.call("accounts.getAccountInfo", &info).await;

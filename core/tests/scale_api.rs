@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use avatarium::clock::ManualClock;
-use avatarium::{Client, Config, ErrorKind, Identity, Policies};
+use avatarium::{Client, Config, ErrorKind, Identity, PolicyChange};
 use base64::Engine;
 use bytes::Bytes;
 use scale_common::{kinds, unique_png, Backend, Kind};
@@ -285,9 +285,9 @@ async fn policies_are_shared_and_shape_thumbnails() {
         let client = Client::open(config(&b, &server)).await.unwrap();
         let other = Client::open(config(&b, &server)).await.unwrap();
         client
-            .set_policies(Policies {
-                thumbnail_width: 100,
-                thumbnail_height: 50,
+            .set_policies(PolicyChange {
+                thumbnail_width: Some(100),
+                thumbnail_height: Some(50),
             })
             .await
             .unwrap();
@@ -303,9 +303,9 @@ async fn policies_are_shared_and_shape_thumbnails() {
             .await
             .unwrap();
         other
-            .set_policies(Policies {
-                thumbnail_width: 30,
-                thumbnail_height: 40,
+            .set_policies(PolicyChange {
+                thumbnail_width: Some(30),
+                thumbnail_height: Some(40),
             })
             .await
             .unwrap();
@@ -549,13 +549,13 @@ async fn every_error_code_through_call() {
             "{label}: {r:?}"
         );
         assert_eq!(
-            r.get("errorDetails"),
+            r.envelope().get("errorDetails"),
             Some(&json!("Internal error")),
             "{label}: cause leaked: {r:?}"
         );
         if kind == Kind::Scale {
             // (A local folder that is a file lists as empty: nothing to purge.)
-            let r = broken.purge_envelope().await;
+            let r = broken.purge_response().await;
             assert_eq!(r.error_code(), 500001, "{label}: {r:?}");
         }
         if kind == Kind::Embedded {

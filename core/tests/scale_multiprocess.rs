@@ -236,7 +236,7 @@ async fn run_job(job: &Job) -> Report {
             }
         }
         Mode::Purge => {
-            let r = shared.client.purge_envelope().await.into_value();
+            let r = shared.client.purge_response().await.into_value();
             shared.record(
                 "purge",
                 u32::try_from(r["errorCode"].as_u64().unwrap_or(1)).unwrap_or(1),

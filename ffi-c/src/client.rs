@@ -541,7 +541,7 @@ pub unsafe extern "C" fn avatarium_client_purge(
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
         let c = unsafe { ffi::ref_arg(client, "client") }?;
         c.run(
-            |core| async move { core.purge_envelope().await },
+            |core| async move { core.purge_response().await },
             Reply::Out(out),
         );
         Ok(())

@@ -52,11 +52,11 @@ impl NativeClient {
         })
     }
 
-    /// Start `Client::purge_envelope()`.
+    /// Start `Client::purge_response()`.
     #[napi]
     pub fn start_purge(&self) -> PendingCall {
         let client = self.inner.clone();
-        PendingCall::spawn(async move { client.purge_envelope().await })
+        PendingCall::spawn(async move { client.purge_response().await })
     }
 }
 

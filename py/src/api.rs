@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock};
 
-use avatarium::Response;
+use avatarium::Envelope;
 use base64::Engine;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -34,7 +34,7 @@ const FINALIZE: &str = "accounts.finalizeRegistration";
 const GET_POLICIES: &str = "accounts.getPolicies";
 const SET_POLICIES: &str = "accounts.setPolicies";
 
-type Convert<T> = fn(&Response) -> Result<T, ApiError>;
+type Convert<T> = fn(&Envelope) -> Result<T, ApiError>;
 
 /// Gigya parameters naming the account: `UID` and/or `regToken` as given (the core checks
 /// that there is exactly one).
@@ -49,7 +49,7 @@ fn identity(uid: Option<String>, reg_token: Option<String>) -> Map<String, Value
     m
 }
 
-fn from_envelope<T>(r: &Response, convert: Convert<T>) -> Result<T, ApiError> {
+fn from_envelope<T>(r: &Envelope, convert: Convert<T>) -> Result<T, ApiError> {
     match ApiError::from_envelope(r) {
         Some(e) => Err(e),
         None => convert(r),
@@ -85,7 +85,11 @@ impl Client {
     ) -> PyResult<T> {
         let core = self.core()?;
         let params = Value::Object(params);
-        let response = runtime::block_on(py, async move { core.call(method, &params).await })?;
+        let response =
+            runtime::block_on(
+                py,
+                async move { core.call(method, &params).await.envelope() },
+            )?;
         from_envelope(&response, convert).or_raise(py)
     }
 
@@ -102,7 +106,7 @@ impl Client {
         let core = self.core()?;
         let params = Value::Object(params);
         runtime::future_into_py(py, async move {
-            let response = core.call(method, &params).await;
+            let response = core.call(method, &params).await.envelope();
             Ok(Outcome(from_envelope(&response, convert)))
         })
     }
@@ -211,7 +215,11 @@ impl Client {
             .transpose()?
             .unwrap_or(Value::Null);
         let core = self.core()?;
-        let response = runtime::block_on(py, async move { core.call(&method, &params).await })?;
+        let response =
+            runtime::block_on(
+                py,
+                async move { core.call(&method, &params).await.envelope() },
+            )?;
         envelope::to_py(py, &response.into_value())
     }
 

@@ -6,7 +6,7 @@
 //! by the kind (never by message text). Every instance carries `error_code`, `status_code`,
 //! `error_message`, `details`, `call_id` and `code` (the stable SCREAMING_SNAKE name).
 
-use avatarium::{Error, ErrorKind, Response};
+use avatarium::{Envelope, Error, ErrorKind};
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyException, PyPermissionError, PyRuntimeError, PyTimeoutError, PyValueError,
@@ -185,7 +185,7 @@ impl ApiError {
     }
 
     /// From an error envelope; `None` when the envelope says success.
-    pub fn from_envelope(r: &Response) -> Option<Self> {
+    pub fn from_envelope(r: &Envelope) -> Option<Self> {
         if r.is_ok() {
             return None;
         }
@@ -207,7 +207,7 @@ impl ApiError {
     }
 
     /// A success envelope without a field its method always returns.
-    pub fn malformed(r: &Response, field: &str) -> Self {
+    pub fn malformed(r: &Envelope, field: &str) -> Self {
         let kind = ErrorKind::Internal;
         ApiError {
             kind: Some(kind),

@@ -1,7 +1,7 @@
 //! The typed results (core `api/types.rs`): frozen Python classes with keyword
 //! constructors, readable reprs, equality and hashing.
 
-use avatarium::Response;
+use avatarium::Envelope;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde_json::Value;
@@ -19,7 +19,7 @@ fn repr_opt(py: Python<'_>, s: Option<&str>) -> PyResult<String> {
     }
 }
 
-fn text(r: &Response, path: &[&str]) -> Option<String> {
+fn text(r: &Envelope, path: &[&str]) -> Option<String> {
     let (first, rest) = path.split_first()?;
     let mut v = r.get(first)?;
     for key in rest {
@@ -28,7 +28,7 @@ fn text(r: &Response, path: &[&str]) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
-fn required(r: &Response, path: &[&str]) -> Result<String, ApiError> {
+fn required(r: &Envelope, path: &[&str]) -> Result<String, ApiError> {
     text(r, path).ok_or_else(|| ApiError::malformed(r, &path.join(".")))
 }
 
@@ -70,7 +70,7 @@ impl ImportResult {
 }
 
 impl ImportResult {
-    pub fn from_envelope(r: &Response) -> Result<Self, ApiError> {
+    pub fn from_envelope(r: &Envelope) -> Result<Self, ApiError> {
         Ok(ImportResult {
             uid: required(r, &["UID"])?,
             photo_url: text(r, &["photoURL"]),
@@ -107,7 +107,7 @@ impl PhotoUrls {
 }
 
 impl PhotoUrls {
-    pub fn from_envelope(r: &Response) -> Result<Self, ApiError> {
+    pub fn from_envelope(r: &Envelope) -> Result<Self, ApiError> {
         Ok(PhotoUrls {
             photo_url: required(r, &["photoURL"])?,
             thumbnail_url: required(r, &["thumbnailURL"])?,
@@ -156,7 +156,7 @@ impl AccountInfo {
 }
 
 impl AccountInfo {
-    pub fn from_envelope(r: &Response) -> Result<Self, ApiError> {
+    pub fn from_envelope(r: &Envelope) -> Result<Self, ApiError> {
         Ok(AccountInfo {
             uid: required(r, &["UID"])?,
             is_registered: r
@@ -230,7 +230,7 @@ impl Policies {
 }
 
 impl Policies {
-    pub fn from_envelope(r: &Response) -> Result<Self, ApiError> {
+    pub fn from_envelope(r: &Envelope) -> Result<Self, ApiError> {
         let dim = |name: &str| {
             r.get("profilePhoto")
                 .and_then(|p| p.get(name))
@@ -281,6 +281,6 @@ impl From<avatarium::PurgeReport> for PurgeReport {
 }
 
 /// The UID a `accounts.removeProfilePhoto` envelope names.
-pub fn uid_from_envelope(r: &Response) -> Result<String, ApiError> {
+pub fn uid_from_envelope(r: &Envelope) -> Result<String, ApiError> {
     required(r, &["UID"])
 }

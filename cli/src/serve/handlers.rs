@@ -111,7 +111,7 @@ pub(crate) async fn api(
     let call_method = method.clone();
     let task = tokio::spawn(async move { client.call(&call_method, &core_params).await });
     let envelope = match task.await {
-        Ok(envelope) => envelope,
+        Ok(response) => response.envelope(),
         Err(_) => RestError::kind(ErrorKind::Internal, "Internal error").envelope(p.context()),
     };
     tracing::info!(

@@ -3,7 +3,7 @@
 //! (authentication, rate limit, body cap) use the same envelope, built by the core's
 //! `Response::error`.
 
-use avatarium::{ErrorKind, Response};
+use avatarium::{Envelope, ErrorKind};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::Value;
@@ -108,8 +108,8 @@ impl RestError {
         Self::new(403048, 403, "Api rate limit exceeded", details)
     }
 
-    pub fn envelope(&self, context: Option<Value>) -> Response {
-        Response::error(self.code, self.status, self.message, &self.details, context)
+    pub fn envelope(&self, context: Option<Value>) -> Envelope {
+        Envelope::error(self.code, self.status, self.message, &self.details, context)
     }
 }
 
@@ -163,7 +163,7 @@ impl Output {
         Ok(out)
     }
 
-    pub fn render(&self, envelope: &Response) -> HttpResponse {
+    pub fn render(&self, envelope: &Envelope) -> HttpResponse {
         let status = if self.http_status_codes {
             StatusCode::from_u16(envelope.status_code()).unwrap_or(StatusCode::OK)
         } else {

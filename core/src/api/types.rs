@@ -87,6 +87,23 @@ impl Default for Policies {
     }
 }
 
+/// A `setPolicies` call: the fields it sets; `None` keeps the current value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyChange {
+    pub thumbnail_width: Option<u32>,
+    pub thumbnail_height: Option<u32>,
+}
+
+impl Policies {
+    /// These policies with `change` applied.
+    pub fn with(self, change: PolicyChange) -> Policies {
+        Policies {
+            thumbnail_width: change.thumbnail_width.unwrap_or(self.thumbnail_width),
+            thumbnail_height: change.thumbnail_height.unwrap_or(self.thumbnail_height),
+        }
+    }
+}
+
 /// What a purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PurgeReport {

@@ -63,10 +63,8 @@ pub async fn upload(client: &Client, uid: &str, bytes: &[u8]) -> Response {
 }
 
 pub fn details(r: &Response) -> String {
-    r.get("errorDetails")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+    r.error()
+        .map_or_else(String::new, |e| e.details().to_string())
 }
 
 /// Addresses (and spellings) that must never appear in what the caller is told.
@@ -114,8 +112,9 @@ pub fn assert_no_leak(r: &Response) {
 
 /// The stored photo and thumbnail of a successful publish (read from the local blob folder).
 pub fn stored(r: &Response) -> (Vec<u8>, Vec<u8>) {
+    let envelope = r.envelope();
     let read = |field: &str| {
-        let url = r
+        let url = envelope
             .get(field)
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("no {field} in {}", r.to_json()));

@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 
-use avatarium::{Client, Config, Response};
+use avatarium::{Client, Config, Identity, Output, PolicyChange, Request, Response};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -19,14 +19,8 @@ fn show_photo_info(response: &Response) {
     if response.is_ok() {
         println!("Photo imported: {}", response.to_json());
     } else {
-        println!(
-            "Error: {} ({})",
-            response
-                .get("errorMessage")
-                .and_then(|v| v.as_str())
-                .unwrap_or(""),
-            response.error_code()
-        );
+        let message = response.error_kind().map_or("", |kind| kind.message());
+        println!("Error: {message} ({})", response.error_code());
     }
 }
 
@@ -41,12 +35,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Config::default()
     })
     .await?;
+    // Typed: a Request per method, a Response with a typed result.
     client
-        .call(
-            "accounts.setPolicies",
-            &json!({"profilePhoto": {"thumbnailWidth": 64, "thumbnailHeight": 64}}),
-        )
-        .await;
+        .run(Request::SetPolicies(PolicyChange {
+            thumbnail_width: Some(64),
+            thumbnail_height: Some(64),
+        }))
+        .await
+        .into_result()?;
 
     // function doImportPhoto() { gigya.accounts.importProfilePhoto({URL: …, publish: false, callback: showPhotoInfo}) }
     let photo_params = json!({
@@ -63,23 +59,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Later: publish it.
+    let who = Identity::uid("example-user");
     let published = client
-        .call(
-            "accounts.publishProfilePhoto",
-            &json!({"UID": "example-user"}),
-        )
+        .run(Request::PublishProfilePhoto { who: who.clone() })
         .await;
     println!("Published: {}", published.to_json());
-    let info = client
-        .call("accounts.getAccountInfo", &json!({"UID": "example-user"}))
-        .await;
+    let info = client.run(Request::GetAccountInfo { who }).await;
     println!("Account: {}", info.to_json());
-    let thumbnail = info
-        .get("profile")
-        .and_then(|p| p.get("thumbnailURL"))
-        .and_then(|u| u.as_str())
-        .ok_or("no thumbnailURL after publishing")?;
-    println!("thumbnailURL = {thumbnail}");
+    let Ok(Output::Account(account)) = info.into_result() else {
+        return Err("getAccountInfo failed".into());
+    };
+    let photo = account.photo.ok_or("no photo after publishing")?;
+    println!("thumbnailURL = {}", photo.thumbnail_url);
     Ok(())
 }
 

@@ -1,0 +1,213 @@
+//! A call's typed result, and its one rendering into Gigya's envelope.
+
+use serde_json::{json, Map, Value};
+
+use super::types::{AccountInfo, ImportResult, PhotoUrls, Policies, PurgeReport, Registration};
+use crate::envelope::Envelope;
+use crate::error::{Error, ErrorKind};
+
+/// What a successful call returns, by method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Output {
+    /// `importProfilePhoto`, `setProfilePhoto`.
+    Imported(ImportResult),
+    /// `publishProfilePhoto`. `uid` is echoed when the call named the account by UID.
+    Published {
+        uid: Option<String>,
+        urls: PhotoUrls,
+    },
+    /// `removeProfilePhoto`.
+    Removed { uid: String },
+    /// `getAccountInfo`, `finalizeRegistration`.
+    Account(AccountInfo),
+    /// `initRegistration`.
+    Registration(Registration),
+    /// `getPolicies`, `setPolicies`.
+    Policies(Policies),
+    /// The operator's purge.
+    Purged(PurgeReport),
+}
+
+impl Output {
+    /// The method's own fields of the envelope (SPEC.md), the only place they are named.
+    pub fn fields(&self) -> Map<String, Value> {
+        let urls =
+            |u: &PhotoUrls| json!({ "photoURL": u.photo_url, "thumbnailURL": u.thumbnail_url });
+        let v = match self {
+            Output::Imported(r) => {
+                let mut m = json!({ "UID": r.uid });
+                if let (Some(u), Value::Object(o)) = (&r.published, &mut m) {
+                    o.extend(to_map(urls(u)));
+                }
+                m
+            }
+            Output::Published { uid, urls: u } => {
+                let mut m = urls(u);
+                if let (Some(uid), Value::Object(o)) = (uid, &mut m) {
+                    o.insert("UID".into(), Value::from(uid.as_str()));
+                }
+                m
+            }
+            Output::Removed { uid } => json!({ "UID": uid }),
+            Output::Account(info) => {
+                let profile = info.photo.as_ref().map_or_else(|| json!({}), urls);
+                json!({ "UID": info.uid, "isRegistered": info.is_registered, "profile": profile })
+            }
+            Output::Registration(r) => json!({ "regToken": r.reg_token }),
+            Output::Policies(p) => json!({ "profilePhoto": {
+                "thumbnailWidth": p.thumbnail_width,
+                "thumbnailHeight": p.thumbnail_height,
+            }}),
+            Output::Purged(r) => json!(r),
+        };
+        to_map(v)
+    }
+}
+
+fn to_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// One call's response: its id and time, the caller's `context`, and the typed result.
+/// Faces with types render [`Response::result`]; faces that speak Gigya's wire format
+/// render [`Response::envelope`].
+#[derive(Debug)]
+pub struct Response {
+    call_id: String,
+    time: String,
+    context: Option<Value>,
+    result: Result<Output, Error>,
+}
+
+impl Response {
+    pub(crate) fn new(
+        call_id: String,
+        time: String,
+        context: Option<Value>,
+        result: Result<Output, Error>,
+    ) -> Response {
+        Response {
+            call_id,
+            time,
+            context,
+            result,
+        }
+    }
+
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// Gigya's `time`: `2026-11-27T10:42:25.943Z`.
+    pub fn time(&self) -> &str {
+        &self.time
+    }
+
+    pub fn context(&self) -> Option<&Value> {
+        self.context.as_ref()
+    }
+
+    pub fn result(&self) -> Result<&Output, &Error> {
+        self.result.as_ref()
+    }
+
+    pub fn into_result(self) -> Result<Output, Error> {
+        self.result
+    }
+
+    pub fn error(&self) -> Option<&Error> {
+        self.result.as_ref().err()
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    /// Gigya's `errorCode`: 0 on success.
+    pub fn error_code(&self) -> u32 {
+        self.error().map_or(0, Error::error_code)
+    }
+
+    pub fn status_code(&self) -> u16 {
+        self.error().map_or(200, Error::status_code)
+    }
+
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        self.error().map(Error::kind)
+    }
+
+    /// The envelope of SPEC.md.
+    pub fn envelope(&self) -> Envelope {
+        let mut envelope = Envelope::new(
+            self.call_id.clone(),
+            self.time.clone(),
+            self.context.clone(),
+        );
+        match &self.result {
+            Ok(output) => envelope.extend(output.fields()),
+            Err(err) => envelope.set_error(err),
+        }
+        envelope
+    }
+
+    /// The envelope as a JSON object.
+    pub fn into_value(self) -> Value {
+        self.envelope().into_value()
+    }
+
+    /// The envelope as one JSON line.
+    pub fn to_json(&self) -> String {
+        self.envelope().to_json()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(result: Result<Output, Error>) -> Response {
+        Response::new("c".into(), "t".into(), Some(Value::from("ctx")), result)
+    }
+
+    #[test]
+    fn renders_gigya_fields() {
+        let urls = PhotoUrls {
+            photo_url: "p".into(),
+            thumbnail_url: "t".into(),
+        };
+        let published = response(Ok(Output::Published {
+            uid: None,
+            urls: urls.clone(),
+        }));
+        let e = published.envelope();
+        assert_eq!(e.get("photoURL"), Some(&Value::from("p")));
+        assert_eq!(e.get("UID"), None);
+        assert_eq!(e.get("context"), Some(&Value::from("ctx")));
+        assert_eq!(e.error_code(), 0);
+        let imported = response(Ok(Output::Imported(ImportResult {
+            uid: "u".into(),
+            published: Some(urls),
+        })));
+        let e = imported.envelope();
+        assert_eq!(e.get("UID"), Some(&Value::from("u")));
+        assert_eq!(e.get("thumbnailURL"), Some(&Value::from("t")));
+    }
+
+    #[test]
+    fn errors_render_their_kind() {
+        let r = response(Err(Error::missing("UID")));
+        assert_eq!(r.error_code(), 400002);
+        assert_eq!(r.status_code(), 400);
+        let e = r.envelope();
+        assert_eq!(e.error_code(), 400002);
+        assert_eq!(
+            e.get("errorDetails"),
+            Some(&Value::from("Missing parameter: UID"))
+        );
+        assert_eq!(e.call_id(), "c");
+    }
+}
