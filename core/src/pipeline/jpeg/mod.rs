@@ -1,5 +1,6 @@
-//! A JPEG decoder for the one thing the pipeline does most: decode a large photo at 1/2,
-//! 1/4 or 1/8 scale in the DCT domain (shrink-on-load). Safe Rust, no threads.
+//! JPEG: [`decode_jpeg`] chooses the decoder and its budget (`select.rs`); the rest of this
+//! module is our own decoder, for the one thing the pipeline does most: decode a large photo
+//! at 1/2, 1/4 or 1/8 scale in the DCT domain (shrink-on-load). Safe Rust, no threads.
 //!
 //! It covers 8-bit Huffman-coded JPEGs, sequential (SOF0/SOF1) and progressive (SOF2), gray
 //! or YCbCr, with chroma subsampled by 1 or 2 in each direction. Everything else (and any
@@ -56,9 +57,12 @@ mod color;
 mod huffman;
 mod idct;
 mod progressive;
+mod select;
 mod sequential;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use select::decode_jpeg;
 
 use color::ycc_to_rgb;
 use huffman::{Bits, Huffman};
