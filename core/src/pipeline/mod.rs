@@ -22,6 +22,8 @@ mod via_image;
 pub use cancel::Cancel;
 pub use format::{sniff, InputFormat, OutputFormat};
 
+use std::ops::RangeInclusive;
+
 use crate::error::{Error, Result};
 use format::Format;
 use image::metadata::Orientation;
@@ -83,9 +85,10 @@ pub struct Processed {
     pub thumbnail: Encoded,
 }
 
-/// The largest thumbnail side we make. Thumbnails are cut from the already reduced photo, so
-/// anything bigger is an upscale of it at best; a policy beyond this is refused as absurd.
-pub const MAX_THUMBNAIL_SIDE: u32 = 2048;
+/// The thumbnail sides a policy or a caller may ask for, in pixels. Thumbnails are cut from
+/// the already reduced photo (1024 px by default), so anything bigger is an upscale of it
+/// at best. The one statement of this rule: the API's policy check uses it too.
+pub const THUMBNAIL_SIDES: RangeInclusive<u32> = 1..=1024;
 
 /// Run the whole pipeline. Errors: 409010 (`MissingPhoto`) for bytes that are not a valid
 /// GIF/PNG/JPEG, 413004 (`PhotoTooLarge`) for byte/pixel/side/aspect limits, 400006 for a bad
@@ -269,10 +272,14 @@ impl Layout {
 
 fn check_thumbnail_size(width: u32, height: u32) -> Result<()> {
     for (param, value) in [("thumbnailWidth", width), ("thumbnailHeight", height)] {
-        if value == 0 || value > MAX_THUMBNAIL_SIDE {
+        if !THUMBNAIL_SIDES.contains(&value) {
             return Err(Error::invalid(
                 param,
-                format!("{value} is not between 1 and {MAX_THUMBNAIL_SIDE} pixels"),
+                format!(
+                    "{value} is not between {} and {} pixels",
+                    THUMBNAIL_SIDES.start(),
+                    THUMBNAIL_SIDES.end()
+                ),
             ));
         }
     }
