@@ -66,7 +66,7 @@ pub(crate) use select::decode_jpeg;
 
 use color::ycc_to_rgb;
 use huffman::{Bits, Huffman};
-use idct::{clamp, Idct};
+use idct::{clamp, points, Idct};
 use progressive::decode_progressive;
 use sequential::decode_sequential;
 
@@ -384,12 +384,9 @@ fn parse_frame(
     let mcus_y = height.div_ceil(8 * vmax);
     let mut coef_bytes = 0u64;
     for c in &mut comps {
-        // Subsampled chroma: a twice larger IDCT lands it on the output grid directly while
-        // that IDCT is at most 4 points; an 8-point one (at 1/2 scale) costs more than the
-        // luma-sized IDCT plus upsampling afterwards, as libjpeg does.
-        let grid = |n_full: usize, f: usize| if n_full <= 4 { (n_full, 1) } else { (n, f) };
-        (c.sx, c.fx) = grid(n * hmax / c.h, hmax / c.h);
-        (c.sy, c.fy) = grid(n * vmax / c.v, vmax / c.v);
+        // Factors are 1 or 2 and the luma's the largest (checked above): ratios are 1 or 2.
+        (c.sx, c.fx) = points(n, hmax / c.h);
+        (c.sy, c.fy) = points(n, vmax / c.v);
         c.bw = mcus_x * c.h;
         c.bh = mcus_y * c.v;
         c.own_bw = (width * c.h).div_ceil(hmax).div_ceil(8);
