@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use avatarium::pipeline::OutputFormat;
 use avatarium::ErrorKind;
 use axum::body::Body;
 use axum::extract::{Path, Request, State as AxumState};
@@ -221,11 +222,7 @@ pub(crate) fn photo_type(key: &str) -> Option<&'static str> {
     if hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
-    match ext {
-        "jpg" => Some("image/jpeg"),
-        "png" => Some("image/png"),
-        _ => None,
-    }
+    OutputFormat::from_extension(ext).map(OutputFormat::content_type)
 }
 
 #[cfg(test)]

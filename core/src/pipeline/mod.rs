@@ -13,45 +13,20 @@ mod budget;
 mod cancel;
 mod decode;
 mod encode;
+mod format;
 mod jpeg;
 mod jpeg_plan;
 mod resize;
+mod via_image;
 
 pub use cancel::Cancel;
+pub use format::{sniff, InputFormat, OutputFormat};
+
+use std::ops::RangeInclusive;
 
 use crate::error::{Error, Result};
+use format::Format;
 use image::metadata::Orientation;
-
-/// The three accepted input types, decided by magic bytes only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputFormat {
-    Gif,
-    Png,
-    Jpeg,
-}
-
-/// What we write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    Jpeg,
-    Png,
-}
-
-impl OutputFormat {
-    pub fn extension(self) -> &'static str {
-        match self {
-            OutputFormat::Jpeg => "jpg",
-            OutputFormat::Png => "png",
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            OutputFormat::Jpeg => "image/jpeg",
-            OutputFormat::Png => "image/png",
-        }
-    }
-}
 
 /// Limits and output settings (from the operator configuration).
 #[derive(Debug, Clone, PartialEq)]
@@ -110,22 +85,10 @@ pub struct Processed {
     pub thumbnail: Encoded,
 }
 
-/// The type of `bytes` from its magic number, or `None`.
-pub fn sniff(bytes: &[u8]) -> Option<InputFormat> {
-    if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some(InputFormat::Gif)
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(InputFormat::Png)
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(InputFormat::Jpeg)
-    } else {
-        None
-    }
-}
-
-/// The largest thumbnail side we make. Thumbnails are cut from the already reduced photo, so
-/// anything bigger is an upscale of it at best; a policy beyond this is refused as absurd.
-pub const MAX_THUMBNAIL_SIDE: u32 = 2048;
+/// The thumbnail sides a policy or a caller may ask for, in pixels. Thumbnails are cut from
+/// the already reduced photo (1024 px by default), so anything bigger is an upscale of it
+/// at best. The one statement of this rule: the API's policy check uses it too.
+pub const THUMBNAIL_SIDES: RangeInclusive<u32> = 1..=1024;
 
 /// Run the whole pipeline. Errors: 409010 (`MissingPhoto`) for bytes that are not a valid
 /// GIF/PNG/JPEG, 413004 (`PhotoTooLarge`) for byte/pixel/side/aspect limits, 400006 for a bad
@@ -149,11 +112,11 @@ pub fn process_cancellable(
 ) -> Result<Processed> {
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
-    let input_format = check_bytes(bytes, limits)?;
+    let format = check_bytes(bytes, limits)?;
     let photo_max_side = limits.photo_max_side.max(1);
     let decoded = decode::decode(
         bytes,
-        input_format,
+        format,
         limits,
         &|w, h| {
             let photo = resize::fit_within(w, h, photo_max_side);
@@ -198,17 +161,13 @@ pub fn process_cancellable(
         ))
     })?;
 
-    let photo_format = match input_format {
-        InputFormat::Jpeg => OutputFormat::Jpeg,
-        InputFormat::Png | InputFormat::Gif => OutputFormat::Png,
-    };
     cancel.check()?;
-    let photo = guarded(|| encode::encode(&photo, photo_format, limits.jpeg_quality))?;
+    let photo = guarded(|| encode::encode(&photo, format.photo, limits.jpeg_quality))?;
     cancel.check()?;
     let thumbnail =
         guarded(|| encode::encode(&thumb, thumbnail_format(&thumb), limits.jpeg_quality))?;
     Ok(Processed {
-        input_format,
+        input_format: format.input,
         source_width,
         source_height,
         photo,
@@ -237,10 +196,10 @@ pub fn thumbnail_cancellable(
 ) -> Result<Encoded> {
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
-    let input_format = check_bytes(bytes, limits)?;
+    let format = check_bytes(bytes, limits)?;
     let decoded = decode::decode(
         bytes,
-        input_format,
+        format,
         limits,
         &|w, h| resize::cover_needs(w, h, thumb_width, thumb_height),
         cancel,
@@ -276,6 +235,22 @@ impl std::fmt::Debug for Pixels {
     }
 }
 
+/// What a decoder produced.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    /// Pixels in the file's own frame (orientation not applied); JPEGs may be smaller than
+    /// the full image because of DCT scaling.
+    pub pixels: Pixels,
+    /// Full image dimensions from the header, in the file's own frame.
+    pub full_width: u32,
+    pub full_height: u32,
+    pub orientation: Orientation,
+}
+
+/// `needed(w, h)`: how many pixels the caller needs in each direction from a `w`×`h` image;
+/// a decoder that can scale while decoding (JPEG) may stop there.
+pub(crate) type Needed<'a> = &'a dyn Fn(u32, u32) -> (u32, u32);
+
 /// The channel layouts the pipeline works in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Layout {
@@ -297,10 +272,14 @@ impl Layout {
 
 fn check_thumbnail_size(width: u32, height: u32) -> Result<()> {
     for (param, value) in [("thumbnailWidth", width), ("thumbnailHeight", height)] {
-        if value == 0 || value > MAX_THUMBNAIL_SIDE {
+        if !THUMBNAIL_SIDES.contains(&value) {
             return Err(Error::invalid(
                 param,
-                format!("{value} is not between 1 and {MAX_THUMBNAIL_SIDE} pixels"),
+                format!(
+                    "{value} is not between {} and {} pixels",
+                    THUMBNAIL_SIDES.start(),
+                    THUMBNAIL_SIDES.end()
+                ),
             ));
         }
     }
@@ -308,7 +287,7 @@ fn check_thumbnail_size(width: u32, height: u32) -> Result<()> {
 }
 
 /// The byte cap (first, before looking at anything else), then the magic bytes.
-fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<InputFormat> {
+fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<&'static Format> {
     let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     if len > limits.max_bytes {
         return Err(Error::too_large(format!(
@@ -319,8 +298,12 @@ fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<InputFormat> {
     if bytes.is_empty() {
         return Err(Error::bad_photo("photo is empty"));
     }
-    sniff(bytes)
-        .ok_or_else(|| Error::bad_photo("not a GIF, PNG or JPEG image (unrecognised magic bytes)"))
+    format::sniff_format(bytes).ok_or_else(|| {
+        Error::bad_photo(format!(
+            "not a {} image (unrecognised magic bytes)",
+            format::accepted_names()
+        ))
+    })
 }
 
 /// Header dimensions against the pixel, side and aspect-ratio limits (T12, T21). Called with
@@ -359,7 +342,7 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
 
 /// The photo size in the decoder's frame: the full image fitted inside `max_side`, unless the
 /// decoder handed us fewer pixels than that (then fit what we have, never upscaling).
-fn photo_target(decoded: &decode::Decoded, max_side: u32) -> (u32, u32) {
+fn photo_target(decoded: &Decoded, max_side: u32) -> (u32, u32) {
     let (w, h) = resize::fit_within(decoded.full_width, decoded.full_height, max_side);
     if w <= decoded.pixels.width && h <= decoded.pixels.height {
         (w, h)

@@ -74,15 +74,26 @@ fn byte_cap_is_checked_first() {
 #[test]
 fn thumbnail_size_is_validated() {
     let jpg = make_jpeg(16, 16);
+    // The one rule, which the API's policy check shares: 1..=1024 on each side.
+    assert_eq!(THUMBNAIL_SIDES, 1..=1024);
+    let edge = process(&jpg, &limits(), 1024, 1).unwrap().thumbnail;
+    assert_eq!((edge.width, edge.height), (1024, 1));
+    assert_eq!(code(process(&jpg, &limits(), 1025, 1)), 400006);
+    assert_eq!(code(thumbnail(&jpg, &limits(), 1, 1025)), 400006);
     for (w, h) in [
         (0, 64),
         (64, 0),
-        (MAX_THUMBNAIL_SIDE + 1, 64),
+        (THUMBNAIL_SIDES.end() + 1, 64),
         (64, u32::MAX),
     ] {
         let e = process(&jpg, &limits(), w, h).unwrap_err();
         assert_eq!(e.error_code(), 400006, "{w}x{h}");
         assert!(e.details().contains("thumbnail"), "{}", e.details());
+        assert!(
+            e.details().contains("between 1 and 1024 pixels"),
+            "{}",
+            e.details()
+        );
         assert_eq!(
             thumbnail(&jpg, &limits(), w, h).unwrap_err().error_code(),
             400006

@@ -1,8 +1,31 @@
-//! The reduced inverse DCT: `s`×`s` pixels from the low `s`×`s` coefficients of a block.
+//! The reduced inverse DCT: `sx`×`sy` pixels from the low `sx`×`sy` coefficients of a block.
+
+/// The most points per direction a block is transformed to. The decoder only runs at 1/2,
+/// 1/4 or 1/8 scale (`n` = 4, 2 or 1 pixels per luma block side) and gives subsampled chroma
+/// a twice larger IDCT only while that is at most 4 points ([`points`]), so every block is
+/// 1, 2 or 4 points in each direction, never 8.
+pub(super) const MAX_POINTS: usize = 4;
+
+/// IDCT points and upsampling factor in one direction for a component that is `ratio` (1 or
+/// 2) times subsampled against the luma, at `n` (1, 2 or 4) output pixels per luma block:
+/// a twice larger IDCT lands subsampled chroma on the output grid directly while that IDCT
+/// is at most [`MAX_POINTS`]; an 8-point one (at 1/2 scale) costs more than the luma-sized
+/// IDCT plus upsampling afterwards, as libjpeg does.
+pub(super) fn points(n: usize, ratio: usize) -> (usize, usize) {
+    debug_assert!(
+        matches!(n, 1 | 2 | 4) && matches!(ratio, 1 | 2),
+        "{n} {ratio}"
+    );
+    if n * ratio <= MAX_POINTS {
+        (n * ratio, 1)
+    } else {
+        (n, ratio)
+    }
+}
 
 /// `M[s][x][u]` = ½·C(u)·cos((2x+1)uπ/2s): the `s`-point reduced IDCT.
-pub(super) fn idct_matrix(s: usize) -> [[f32; 8]; 8] {
-    let mut m = [[0f32; 8]; 8];
+pub(super) fn idct_matrix(s: usize) -> [[f32; MAX_POINTS]; MAX_POINTS] {
+    let mut m = [[0f32; MAX_POINTS]; MAX_POINTS];
     for (x, row) in m.iter_mut().enumerate().take(s) {
         for (u, e) in row.iter_mut().enumerate().take(s) {
             let c = if u == 0 {
@@ -16,20 +39,24 @@ pub(super) fn idct_matrix(s: usize) -> [[f32; 8]; 8] {
     m
 }
 
+/// An `s`×`s` matrix in the top-left corner of a [`MAX_POINTS`]-square one.
+type Matrix = [[f32; MAX_POINTS]; MAX_POINTS];
+
 pub(super) struct Idct {
-    pub(super) m: [[[f32; 8]; 8]; 9],
+    /// `m[s]` for `s` = 1, 2 and 4 (the other rows stay zero and are never read).
+    pub(super) m: [Matrix; MAX_POINTS + 1],
     /// The same matrices transposed: `t[s][u][x]` = `m[s][x][u]`.
-    pub(super) t: [[[f32; 8]; 8]; 9],
+    pub(super) t: [Matrix; MAX_POINTS + 1],
 }
 
 impl Idct {
     pub(super) fn new() -> Self {
-        let mut m = [[[0f32; 8]; 8]; 9];
-        let mut t = [[[0f32; 8]; 8]; 9];
-        for s in [1, 2, 4, 8] {
+        let mut m = [[[0f32; MAX_POINTS]; MAX_POINTS]; MAX_POINTS + 1];
+        let mut t = m;
+        for s in [1, 2, 4] {
             m[s] = idct_matrix(s);
-            for x in 0..8 {
-                for u in 0..8 {
+            for x in 0..MAX_POINTS {
+                for u in 0..MAX_POINTS {
                     t[s][u][x] = m[s][x][u];
                 }
             }
@@ -38,18 +65,19 @@ impl Idct {
     }
 
     /// Dequantized coefficients (natural order, only the low `sy`×`sx` used) → `sy`×`sx`
-    /// pixels written at `out[y * stride + x]`.
+    /// pixels written at `out[y * stride + x]`. `sx` and `sy` are 1, 2 or 4 ([`points`]).
     #[inline(always)]
     pub(super) fn block(&self, f: &[f32; 64], sx: usize, sy: usize, out: &mut [u8], stride: usize) {
-        // One monomorphised copy per layout the decoder meets, so the loops unroll.
+        debug_assert!(sx <= MAX_POINTS && sy <= MAX_POINTS, "{sx}x{sy}");
+        // One monomorphised copy per common layout, so the loops unroll: 4:4:4 and 4:2:0
+        // blocks at every scale, and 4:2:2 chroma. The rest (4:4:0 chroma: (1, 2), (2, 4))
+        // is rare enough for the general loop.
         match (sx, sy) {
             (1, 1) => out[0] = clamp(f[0] * 0.125 + 128.0),
             (2, 2) => block_2x2(f, out, stride),
             (4, 4) => self.block_n::<4, 4>(f, out, stride),
             (2, 1) => self.block_n::<2, 1>(f, out, stride),
             (4, 2) => self.block_n::<4, 2>(f, out, stride),
-            (8, 4) => self.block_n::<8, 4>(f, out, stride),
-            (8, 8) => self.block_n::<8, 8>(f, out, stride),
             _ => self.block_dyn(f, sx, sy, out, stride),
         }
     }
@@ -104,9 +132,9 @@ impl Idct {
     ) {
         let (mx, my) = (&self.m[sx], &self.m[sy]);
         // Rows: tmp[v][x] = Σ_u mx[x][u]·f[v][u].
-        let mut tmp = [[0f32; 8]; 8];
+        let mut tmp = [[0f32; MAX_POINTS]; MAX_POINTS];
         for v in 0..sy {
-            let row = &f[v * 8..v * 8 + 8];
+            let row = &f[v * 8..v * 8 + sx];
             for x in 0..sx {
                 let mut acc = 0.0;
                 for u in 0..sx {

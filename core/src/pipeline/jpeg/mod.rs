@@ -1,5 +1,6 @@
-//! A JPEG decoder for the one thing the pipeline does most: decode a large photo at 1/2,
-//! 1/4 or 1/8 scale in the DCT domain (shrink-on-load). Safe Rust, no threads.
+//! JPEG: [`decode_jpeg`] chooses the decoder and its budget (`select.rs`); the rest of this
+//! module is our own decoder, for the one thing the pipeline does most: decode a large photo
+//! at 1/2, 1/4 or 1/8 scale in the DCT domain (shrink-on-load). Safe Rust, no threads.
 //!
 //! It covers 8-bit Huffman-coded JPEGs, sequential (SOF0/SOF1) and progressive (SOF2), gray
 //! or YCbCr, with chroma subsampled by 1 or 2 in each direction. Everything else (and any
@@ -56,13 +57,16 @@ mod color;
 mod huffman;
 mod idct;
 mod progressive;
+mod select;
 mod sequential;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use select::decode_jpeg;
+
 use color::ycc_to_rgb;
 use huffman::{Bits, Huffman};
-use idct::{clamp, Idct};
+use idct::{clamp, points, Idct};
 use progressive::decode_progressive;
 use sequential::decode_sequential;
 
@@ -380,12 +384,9 @@ fn parse_frame(
     let mcus_y = height.div_ceil(8 * vmax);
     let mut coef_bytes = 0u64;
     for c in &mut comps {
-        // Subsampled chroma: a twice larger IDCT lands it on the output grid directly while
-        // that IDCT is at most 4 points; an 8-point one (at 1/2 scale) costs more than the
-        // luma-sized IDCT plus upsampling afterwards, as libjpeg does.
-        let grid = |n_full: usize, f: usize| if n_full <= 4 { (n_full, 1) } else { (n, f) };
-        (c.sx, c.fx) = grid(n * hmax / c.h, hmax / c.h);
-        (c.sy, c.fy) = grid(n * vmax / c.v, vmax / c.v);
+        // Factors are 1 or 2 and the luma's the largest (checked above): ratios are 1 or 2.
+        (c.sx, c.fx) = points(n, hmax / c.h);
+        (c.sy, c.fy) = points(n, vmax / c.v);
         c.bw = mcus_x * c.h;
         c.bh = mcus_y * c.v;
         c.own_bw = (width * c.h).div_ceil(hmax).div_ceil(8);

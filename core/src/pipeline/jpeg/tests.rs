@@ -128,3 +128,33 @@ fn truncated_and_garbage_never_panic() {
     }
     assert!(decode_scaled(b"\xFF\xD8\xFF\xD9", 4, u64::MAX, &Cancel::new()).is_err());
 }
+
+/// Every frame the decoder accepts, at every scale it runs at, transforms blocks of 1, 2 or
+/// 4 points per direction: the IDCT needs no 8-point case.
+#[test]
+fn blocks_are_at_most_four_points_for_every_layout_and_scale() {
+    let mut seen = std::collections::BTreeSet::new();
+    let factors = [0x11u8, 0x12, 0x21, 0x22];
+    for n in [1, 2, 4] {
+        for y in factors {
+            for cb in factors {
+                for cr in factors {
+                    let mut sof = vec![8, 0, 77, 0, 99, 3];
+                    sof.extend_from_slice(&[1, y, 0, 2, cb, 1, 3, cr, 1]);
+                    let Ok(f) = parse_frame(&sof, true, n, None, u64::MAX, &Cancel::new()) else {
+                        continue; // the luma does not carry the largest factors
+                    };
+                    for c in &f.comps {
+                        assert!(c.sx <= idct::MAX_POINTS && c.sy <= idct::MAX_POINTS);
+                        seen.insert((c.sx, c.sy));
+                    }
+                }
+            }
+        }
+    }
+    let all: Vec<(usize, usize)> = seen.into_iter().collect();
+    assert_eq!(
+        all,
+        [(1, 1), (1, 2), (2, 1), (2, 2), (2, 4), (4, 2), (4, 4)]
+    );
+}
