@@ -7,9 +7,10 @@ use super::types::{
     AccountInfo, Identity, ImportResult, PhotoUrls, Policies, PolicyChange, PurgeReport,
     Registration,
 };
-use super::{Client, THUMBNAIL_SIDES};
+use super::Client;
 use crate::error::{Error, Result};
 use crate::pipeline;
+use crate::pipeline::THUMBNAIL_SIDES;
 
 impl Client {
     /// `accounts.importProfilePhoto`: fetch the photo at `url`, validate and re-encode it,

@@ -43,9 +43,6 @@ use limiter::Limiter;
 /// How long [`Client::close`] waits for in-flight work to end after cancelling it.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// Thumbnail sizes a policy may set.
-const THUMBNAIL_SIDES: std::ops::RangeInclusive<u32> = 1..=1024;
-
 /// The engine. Cheap to clone; all clones share stores, limits and the fetcher.
 ///
 /// It needs a tokio runtime to run on (the caller's); it never starts one of its own.
