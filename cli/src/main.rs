@@ -10,10 +10,9 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use avatarium::{Client, Config};
-use base64::Engine;
+use avatarium::{Client, Config, Identity, Method, PolicyChange, Request};
 use clap::{Parser, Subcommand};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,7 +30,7 @@ struct Cli {
     data_dir: Option<PathBuf>,
 
     /// The account, as a trusted server-side UID.
-    #[arg(long, global = true, conflicts_with = "reg_token")]
+    #[arg(long, global = true)]
     uid: Option<String>,
 
     /// The account, as a regToken from `init-registration`.
@@ -60,11 +59,11 @@ enum Command {
     Remove,
     /// Delete expired pending photos and unreferenced blobs.
     Purge,
-    /// Show the site policy, or set the thumbnail size.
+    /// Show the site policy, or set the thumbnail size (a side left out is kept).
     Policies {
-        #[arg(long, requires = "height")]
+        #[arg(long)]
         width: Option<u32>,
-        #[arg(long, requires = "width")]
+        #[arg(long)]
         height: Option<u32>,
     },
     /// Create a pending account and print its regToken.
@@ -124,17 +123,17 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (method, params) = match request(&cli) {
-        Ok(r) => r,
+    let response = match command(&cli) {
+        Ok(Call::Typed(method, request)) => match request {
+            Ok(request) => client.run(request).await,
+            Err(e) => client.refused(method, e),
+        },
+        Ok(Call::Generic(method, params)) => client.call(&method, &params).await,
+        Ok(Call::Purge) => client.purge_response().await,
         Err(e) => {
             eprintln!("avatarium: {e}");
             return ExitCode::from(2);
         }
-    };
-    let response = if method == "purge" {
-        client.purge_response().await
-    } else {
-        client.call(&method, &Value::Object(params)).await
     };
     println!(
         "{}",
@@ -162,58 +161,85 @@ fn load_config(cli: &Cli) -> Result<Config, avatarium::Error> {
     Ok(config)
 }
 
-/// The API method and its parameters for a command.
-fn request(cli: &Cli) -> Result<(String, Map<String, Value>), String> {
-    let mut params = Map::new();
-    if let Some(uid) = &cli.uid {
-        params.insert("UID".into(), Value::from(uid.as_str()));
-    }
-    if let Some(token) = &cli.reg_token {
-        params.insert("regToken".into(), Value::from(token.as_str()));
-    }
-    let method = match &cli.command {
+/// What a command asks the engine for.
+enum Call {
+    /// A typed request, or the core's reason it cannot be one (answered as a refusal).
+    Typed(Method, Result<Request, avatarium::Error>),
+    /// `call METHOD PARAMS`: Gigya's generic form.
+    Generic(String, Value),
+    Purge,
+}
+
+/// The call a command makes. The core owns every parameter rule: this only gathers the
+/// command line's values into a [`Request`].
+fn command(cli: &Cli) -> Result<Call, String> {
+    let who = || Identity::from_parts(cli.uid.clone(), cli.reg_token.clone());
+    let typed = |method: Method, request: Result<Request, avatarium::Error>| {
+        Ok(Call::Typed(method, request))
+    };
+    match &cli.command {
         Command::Import { source, publish } => {
-            params.insert("publish".into(), Value::from(*publish));
+            let publish = *publish;
             let lower = source.to_ascii_lowercase();
             if lower.starts_with("http://") || lower.starts_with("https://") {
-                params.insert("url".into(), Value::from(source.as_str()));
-                "accounts.importProfilePhoto"
+                let request = who().map(|who| Request::ImportProfilePhoto {
+                    who,
+                    url: source.clone(),
+                    publish,
+                });
+                typed(Method::ImportProfilePhoto, request)
             } else {
-                let bytes = std::fs::read(source).map_err(|e| format!("{source}: {e}"))?;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-                params.insert("photoBytes".into(), Value::from(encoded));
-                "accounts.setProfilePhoto"
+                let photo = std::fs::read(source).map_err(|e| format!("{source}: {e}"))?;
+                let request = who().map(|who| Request::SetProfilePhoto {
+                    who,
+                    photo: photo.into(),
+                    publish,
+                });
+                typed(Method::SetProfilePhoto, request)
             }
         }
-        Command::Publish => "accounts.publishProfilePhoto",
-        Command::Info => "accounts.getAccountInfo",
-        Command::Remove => "accounts.removeProfilePhoto",
-        Command::Purge => "purge",
-        Command::Policies { width, height } => match (width, height) {
-            (Some(w), Some(h)) => {
-                params.insert(
-                    "profilePhoto".into(),
-                    json!({ "thumbnailWidth": w, "thumbnailHeight": h }),
-                );
-                "accounts.setPolicies"
+        Command::Publish => typed(
+            Method::PublishProfilePhoto,
+            who().map(|who| Request::PublishProfilePhoto { who }),
+        ),
+        Command::Info => typed(
+            Method::GetAccountInfo,
+            who().map(|who| Request::GetAccountInfo { who }),
+        ),
+        Command::Remove => typed(
+            Method::RemoveProfilePhoto,
+            who().map(|who| Request::RemoveProfilePhoto { who }),
+        ),
+        Command::Purge => Ok(Call::Purge),
+        Command::Policies { width, height } if width.is_none() && height.is_none() => {
+            typed(Method::GetPolicies, Ok(Request::GetPolicies))
+        }
+        Command::Policies { width, height } => typed(
+            Method::SetPolicies,
+            Ok(Request::SetPolicies(PolicyChange {
+                thumbnail_width: *width,
+                thumbnail_height: *height,
+            })),
+        ),
+        Command::InitRegistration => typed(Method::InitRegistration, Ok(Request::InitRegistration)),
+        Command::FinalizeRegistration => typed(
+            Method::FinalizeRegistration,
+            cli.reg_token
+                .clone()
+                .ok_or_else(|| avatarium::Error::missing("regToken"))
+                .map(|reg_token| Request::FinalizeRegistration { reg_token }),
+        ),
+        Command::Serve(_) => Err("serve is not an API call".into()),
+        Command::Call { method, params } => {
+            if cli.uid.is_some() || cli.reg_token.is_some() {
+                return Err("call takes the account in its JSON parameters (UID or regToken), not --uid/--reg-token".into());
             }
-            _ => "accounts.getPolicies",
-        },
-        Command::InitRegistration => "accounts.initRegistration",
-        Command::FinalizeRegistration => "accounts.finalizeRegistration",
-        Command::Serve(_) => return Err("serve is not an API call".into()),
-        Command::Call {
-            method,
-            params: text,
-        } => {
-            let extra: Value =
-                serde_json::from_str(text).map_err(|e| format!("params are not JSON: {e}"))?;
-            let Value::Object(extra) = extra else {
+            let params: Value =
+                serde_json::from_str(params).map_err(|e| format!("params are not JSON: {e}"))?;
+            if !params.is_object() {
                 return Err("params must be a JSON object".into());
-            };
-            params.extend(extra);
-            return Ok((method.clone(), params));
+            }
+            Ok(Call::Generic(method.clone(), params))
         }
-    };
-    Ok((method.to_string(), params))
+    }
 }

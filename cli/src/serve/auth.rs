@@ -23,17 +23,6 @@ use super::{Site, State};
 /// Seconds a signed request's `timestamp` may be away from the server's clock.
 pub(crate) const WINDOW_SECS: i64 = 120;
 
-/// Methods a browser may call with only the `apiKey` and a `regToken`.
-const CLIENT_METHODS: [&str; 7] = [
-    "accounts.importprofilephoto",
-    "accounts.setprofilephoto",
-    "accounts.uploadprofilephoto",
-    "accounts.publishprofilephoto",
-    "accounts.removeprofilephoto",
-    "accounts.getaccountinfo",
-    "accounts.finalizeregistration",
-];
-
 /// The parts of the request authentication looks at.
 pub(crate) struct RequestInfo<'a> {
     pub method: &'a Method,
@@ -115,7 +104,9 @@ pub(crate) fn authenticate(
         };
     }
 
-    let client_call = CLIENT_METHODS.contains(&req.api_method.to_ascii_lowercase().as_str());
+    // Who may call what is the core's method table; REST only checks it.
+    let client_call =
+        avatarium::Method::from_name(req.api_method).is_some_and(|m| m.access().reg_token);
     if client_call && p.get("regToken").is_some() && p.get("UID").is_none() {
         return Ok(Caller::RegToken);
     }
