@@ -2,6 +2,7 @@
 """Report import cycles between the files of Rust crates.
 
     python3 scripts/check-import-cycles.py core/src cli/src ffi-c/src py/src node/src
+    python3 scripts/check-import-cycles.py --self-test
 
 For each source folder (a crate's `src/`, whose root is lib.rs or main.rs) it reads every
 `.rs` file, finds what each file refers to in another file of the same crate, and prints
@@ -325,6 +326,48 @@ def cycles(nodes, edges):
     return groups
 
 
+def self_test():
+    """The checker on small crates written here: what must and must not be a cycle."""
+    import tempfile
+
+    def crate(files):
+        with tempfile.TemporaryDirectory(prefix="cycles-") as root:
+            for name, text in files.items():
+                path = os.path.join(root, name)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
+            c = Crate(root)
+        edges = {}
+        for a, b, _, _ in c.references():
+            edges.setdefault(a, set()).add(b)
+        return cycles(c.files, edges)
+
+    # Siblings that import each other, through `use` and through a written-out path.
+    assert crate({
+        "lib.rs": "mod a;\nmod b;\n",
+        "a.rs": "use crate::b::B;\npub struct A;\n",
+        "b.rs": "pub struct B;\nfn f() { let _ = super::a::A; }\n",
+    }) == [["a.rs", "b.rs"]]
+    # A facade that only re-exports (`pub use`, or a private `use` children see) is not a
+    # cycle; comments, strings and `mod tests { use super::*; }` are not references.
+    assert crate({
+        "lib.rs": "mod s;\n",
+        "s/mod.rs": "mod t;\nmod u;\npub use t::T;\nuse u::U;\n// use u::*;\n",
+        "s/t.rs": "pub trait T {}\nconst X: &str = \"super::U\";\n",
+        "s/u.rs": "use super::T;\npub struct U;\nimpl T for U {}\n"
+        "#[cfg(test)]\nmod tests {\n    use super::*;\n}\n",
+    }) == []
+    # The parent defines what a child uses and uses the child: a cycle.
+    assert crate({
+        "main.rs": "mod p;\n",
+        "p/mod.rs": "mod c;\npub struct P;\nfn g() { c::f(); }\n",
+        "p/c.rs": "use super::{P};\npub fn f() {}\n",
+    }) == [["p/c.rs", "p/mod.rs"]]
+    print("self-test passed")
+    return 0
+
+
 def main(folders):
     found = 0
     for src in folders:
@@ -351,4 +394,6 @@ def main(folders):
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
+    if sys.argv[1:] == ["--self-test"]:
+        sys.exit(self_test())
     sys.exit(main(sys.argv[1:]))
