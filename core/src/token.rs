@@ -7,12 +7,19 @@
 //! the payload, so sites that share `secrets` still refuse each other's tokens, with the
 //! error a forged token gets. The scope is signed, not carried: the token stays short.
 //! `v1` tokens (unbound) are refused.
+//!
+//! The keys are the operator's `secrets`, or else (the embedded default) one key generated
+//! once into `data_dir/secret.key`, readable by its owner only.
+
+use std::io::Write;
+use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -40,6 +47,21 @@ pub(crate) struct TokenClaims {
 }
 
 impl TokenKeys {
+    /// The keys of `config`, valid for its site: its `secrets`, or else the key kept in
+    /// `data_dir` (created on first use, see [`load_or_create_secret`]).
+    pub fn from_config(config: &Config, data_dir: &Path) -> Result<Self> {
+        let keys = if config.secrets.is_empty() {
+            vec![load_or_create_secret(data_dir)?]
+        } else {
+            config
+                .secrets
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect()
+        };
+        Self::new(keys, config.token_scope())
+    }
+
     /// `keys` must not be empty; the first signs. Tokens are valid for `scope` only.
     pub fn new(keys: Vec<Vec<u8>>, scope: &str) -> Result<Self> {
         if keys.is_empty() {
@@ -105,6 +127,118 @@ impl TokenKeys {
         m.update(payload);
         m
     }
+}
+
+/// The generated key's file in `data_dir`.
+const SECRET_FILE: &str = "secret.key";
+
+/// Shortest key a secret file may hold: the generated one is 64 hex characters (32
+/// random bytes), and the file's text is the key.
+const MIN_SECRET_LEN: usize = 64;
+
+/// The regToken key kept in `data_dir/secret.key`, generated on first use. The file
+/// appears complete or not at all: it is written and synced under a temporary name, then
+/// hard-linked into place, which fails when another process got there first, so
+/// concurrent first starts all end up with the winner's key and nobody ever reads half a
+/// file. An existing file that others may read or write, or that is too short, is refused
+/// (not repaired): it is the operator's to fix.
+pub(crate) fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>> {
+    let path = data_dir.join(SECRET_FILE);
+    match read_secret(&path) {
+        Err(SecretError::Missing) => {}
+        other => return other.map_err(|e| e.into_error(&path)),
+    }
+    create_secret(data_dir, &path)?;
+    read_secret(&path).map_err(|e| e.into_error(&path))
+}
+
+enum SecretError {
+    Missing,
+    Io(std::io::Error),
+    OpenToOthers(u32),
+    TooShort,
+}
+
+impl SecretError {
+    fn into_error(self, path: &Path) -> Error {
+        let path = path.display();
+        match self {
+            SecretError::Missing => Error::internal(format!("{path} vanished after it was created")),
+            SecretError::Io(e) => Error::internal(format!("{path}: {e}")),
+            SecretError::OpenToOthers(mode) => Error::invalid(
+                "secrets",
+                format!("{path} is open to other users (mode {mode:03o}): `chmod 600` it"),
+            ),
+            SecretError::TooShort => Error::invalid(
+                "secrets",
+                format!(
+                    "{path} holds fewer than {MIN_SECRET_LEN} characters: remove it to generate a new key"
+                ),
+            ),
+        }
+    }
+}
+
+fn read_secret(path: &Path) -> std::result::Result<Vec<u8>, SecretError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SecretError::Missing),
+        Err(e) => return Err(SecretError::Io(e)),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(SecretError::Io)?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(SecretError::OpenToOthers(mode & 0o777));
+        }
+    }
+    let key = text.trim();
+    if key.len() < MIN_SECRET_LEN {
+        return Err(SecretError::TooShort);
+    }
+    Ok(key.as_bytes().to_vec())
+}
+
+/// Write a new key to `path` unless a file is there already (then the other one stays).
+fn create_secret(data_dir: &Path, path: &Path) -> Result<()> {
+    std::fs::create_dir_all(data_dir).map_err(Error::internal)?;
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| Error::internal(e.to_string()))?;
+    let mut tag = [0u8; 8];
+    getrandom::fill(&mut tag).map_err(|e| Error::internal(e.to_string()))?;
+    let staging = data_dir.join(format!(".{SECRET_FILE}.{}.tmp", hex::encode(tag)));
+    let written = write_private(&staging, hex::encode(key).as_bytes());
+    let linked = written.and_then(|()| match std::fs::hard_link(&staging, path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    });
+    // The staging name is ours alone; a crash may leave one behind, never a half key.
+    let _ = std::fs::remove_file(&staging);
+    linked.map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
+    // The new name durable too: a key lost in a power cut would void the tokens issued.
+    #[cfg(unix)]
+    if let Ok(dir) = std::fs::File::open(data_dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// A new file with `bytes`, mode 0600 from the start, synced.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 #[cfg(test)]
@@ -194,5 +328,118 @@ mod tests {
         }
         // Another operator's key.
         assert!(keys(&["someone-else-0123456"]).verify(&t, 0).is_err());
+    }
+
+    #[test]
+    fn secret_file_created_once_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("new");
+        let key = load_or_create_secret(&data_dir).unwrap();
+        assert_eq!(key.len(), 64);
+        assert!(key.iter().all(u8::is_ascii_hexdigit));
+        assert_eq!(load_or_create_secret(&data_dir).unwrap(), key);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(data_dir.join(SECRET_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        // Only the key is left: no staging file.
+        let names: Vec<_> = std::fs::read_dir(&data_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [SECRET_FILE]);
+    }
+
+    #[test]
+    fn concurrent_first_starts_agree_on_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let data_dir = dir.path().to_path_buf();
+            let start = std::sync::Barrier::new(8);
+            let keys: Vec<_> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            load_or_create_secret(&data_dir)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let first = keys[0].as_ref().unwrap();
+            for k in &keys {
+                assert_eq!(k.as_ref().unwrap(), first);
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secret_file_open_to_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        load_or_create_secret(dir.path()).unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        for mode in [0o644, 0o640, 0o602] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = load_or_create_secret(dir.path()).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter, "{e}");
+            assert!(e.details().contains("chmod 600"), "{e}");
+            assert!(e.details().contains(&format!("{mode:03o}")), "{e}");
+        }
+        // Not repaired behind the operator's back.
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o602);
+    }
+
+    /// A crash of the old writer (create, then write) left an empty file that every later
+    /// start waited a second on and then failed with "too short". An empty or short file
+    /// is refused at once, saying what to do.
+    #[test]
+    fn short_secret_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        for text in ["", "0123abcd\n"] {
+            std::fs::write(&path, text).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            let started = std::time::Instant::now();
+            let e = load_or_create_secret(dir.path()).unwrap_err();
+            let took = started.elapsed();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter, "{e}");
+            assert!(e.details().contains("remove it"), "{e}");
+            assert!(took < std::time::Duration::from_millis(100), "{took:?}");
+            // The file stays as it was: a key is never replaced.
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn operator_secrets_take_precedence_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            secrets: vec!["operator-key-0123456789".into()],
+            ..Config::default()
+        };
+        let keys = TokenKeys::from_config(&config, dir.path()).unwrap();
+        let token = keys.issue("u1", 5000);
+        let by_name = TokenKeys::new(
+            vec![b"operator-key-0123456789".to_vec()],
+            config.token_scope(),
+        );
+        assert_eq!(by_name.unwrap().verify(&token, 0).unwrap().uid, "u1");
+        assert!(
+            !dir.path().join(SECRET_FILE).exists(),
+            "a file was generated"
+        );
     }
 }

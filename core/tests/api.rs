@@ -496,6 +496,18 @@ impl MetaStore for FailingWrites {
     async fn is_referenced(&self, key: &str) -> avatarium::error::Result<bool> {
         self.0.is_referenced(key).await
     }
+    // Purge coordination works: only the account writes are broken.
+    async fn note_blob_write(&self, key: &str, now: i64) -> avatarium::error::Result<()> {
+        self.0.note_blob_write(key, now).await
+    }
+    async fn delete_blob_if_unused(
+        &self,
+        key: &str,
+        cutoff: i64,
+        blobs: &dyn BlobStore,
+    ) -> avatarium::error::Result<bool> {
+        self.0.delete_blob_if_unused(key, cutoff, blobs).await
+    }
 }
 
 #[tokio::test]

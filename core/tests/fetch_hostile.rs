@@ -11,8 +11,7 @@
 //! - TO: refused by a deadline (504002).
 //! - OK: fetched.
 
-#[path = "common/http_server.rs"]
-mod http_server;
+mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,8 +22,9 @@ use avatarium::error::{Error, ErrorKind};
 use avatarium::fetch::{FetchConfig, Fetcher, NameResolver};
 use bytes::Bytes;
 
-use http_server::{
-    head, ok, read_head, redirect, response, status, Step, StubResolver, TestServer, LOCALHOST,
+use support::http_server::{
+    self, head, ok, read_head, redirect, response, status, Step, StubResolver, TestServer,
+    LOCALHOST,
 };
 
 const LOOPBACK_2: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));

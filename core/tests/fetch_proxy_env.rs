@@ -2,15 +2,14 @@
 //! binary of its own, so the variables never leak into other tests; they are set before
 //! any runtime or thread starts.
 
-#[path = "common/http_server.rs"]
-mod http_server;
+mod support;
 
 use std::time::Duration;
 
 use avatarium::error::ErrorKind;
 use avatarium::fetch::{FetchConfig, Fetcher};
 
-use http_server::{ok, StubResolver, TestServer, LOCALHOST};
+use support::http_server::{self, ok, StubResolver, TestServer, LOCALHOST};
 
 const PROXY_VARS: [&str; 6] = [
     "HTTP_PROXY",

@@ -6,18 +6,16 @@
 //! deadline. The tests of this file take a lock so that only one of them allocates at a
 //! time; the numbers are printed (run with `--nocapture` to see them).
 
-#[path = "hostile_support/mod.rs"]
-mod hostile_support;
-#[path = "common/http_server.rs"]
-mod http_server;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use avatarium::{Client, Config, Response};
-use http_server::{ok, StubResolver, TestServer};
+use support::http_server::{self, ok, StubResolver, TestServer};
 
-use hostile_support::*;
+use support::craft::*;
+use support::hostile::*;
 
 /// One measured test at a time in this binary.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -6,18 +6,16 @@
 //! One test in this binary, so nothing else allocates while it measures (peak RSS through
 //! /proc/self/status VmHWM, reset with /proc/self/clear_refs before the burst).
 
-#[path = "hostile_support/mod.rs"]
-mod hostile_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use avatarium::Config;
 
-use hostile_support::*;
-
-#[path = "common/http_server.rs"]
-mod http_server;
+use support::craft::*;
+use support::hostile::*;
+use support::http_server;
 
 const CALLERS: usize = 32;
 const RUNNING: usize = 2;

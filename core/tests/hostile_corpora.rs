@@ -5,10 +5,7 @@
 //! are an empty `photoBytes`, 400002). THREATS.md (b) 53, 54, 62–72,
 //! 76, 77, 85. Skips with a message when the corpora folder is absent.
 
-#[path = "hostile_support/mod.rs"]
-mod hostile_support;
-#[path = "common/http_server.rs"]
-mod http_server;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +14,8 @@ use std::time::{Duration, Instant};
 use avatarium::Config;
 use futures::StreamExt;
 
-use hostile_support::*;
+use support::hostile::*;
+use support::http_server;
 
 /// A file that takes longer than this through the whole API is a hang.
 const PER_FILE: Duration = Duration::from_secs(30);

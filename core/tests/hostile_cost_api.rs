@@ -3,20 +3,17 @@
 //! site only. Every bound is measured and printed: time to answer, time until the decode
 //! slot is free, process CPU seconds after the call was answered.
 
-#[path = "hostile_support/mod.rs"]
-mod hostile_support;
-
-#[path = "common/http_server.rs"]
-mod http_server;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use avatarium::{Config, Identity};
 use bytes::Bytes;
-use http_server::{head, Step, StubResolver, TestServer};
 use serde_json::json;
+use support::http_server::{head, Step, StubResolver, TestServer};
 
-use hostile_support::*;
+use support::craft::*;
+use support::hostile::*;
 
 /// User + system CPU seconds of this process so far (`/proc/self/stat`, fields 14 and 15,
 /// in USER_HZ ticks, which Linux fixes at 100 per second for user space).

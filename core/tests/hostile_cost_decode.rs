@@ -7,10 +7,7 @@
 //! time. A panic hook counts every panic in this binary; the tests assert it stays at 0.
 //! One measured test runs at a time (SERIAL). Run with `--nocapture` to see the figures.
 
-#[path = "hostile_support/mod.rs"]
-mod hostile_support;
-#[path = "hostile_support/jpeg_craft.rs"]
-mod jpeg_craft;
+mod support;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,8 +17,9 @@ use std::time::{Duration, Instant};
 use avatarium::pipeline::{process_cancellable, Cancel, Limits};
 use jpeg_encoder::SamplingFactor;
 
-use hostile_support::{png_zeros, reset_peak, rss_hwm, MIB};
-use jpeg_craft::*;
+use support::craft::png_zeros;
+use support::hostile::{reset_peak, rss_hwm, MIB};
+use support::jpeg_craft::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 /// Panics raised inside a pipeline call (not the tests' own failed assertions).

@@ -16,10 +16,7 @@
 //! Bombs with memory measurements live in `hostile_bombs.rs`, the concurrency bound in
 //! `hostile_concurrency.rs`, the corpora in `hostile_corpora.rs`.
 
-#[path = "hostile_support/mod.rs"]
-mod hostile_support;
-#[path = "common/http_server.rs"]
-mod http_server;
+mod support;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,9 +25,12 @@ use std::time::{Duration, Instant};
 
 use avatarium::fetch::NameResolver;
 use avatarium::Config;
-use http_server::{head, ok, redirect, response, Step, StubResolver, TestServer, LOCALHOST};
+use support::http_server::{
+    self, head, ok, redirect, response, Step, StubResolver, TestServer, LOCALHOST,
+};
 
-use hostile_support::*;
+use support::craft::*;
+use support::hostile::{self, *};
 
 const V6_LOOPBACK: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 
@@ -848,7 +848,7 @@ async fn netns_inner() {
         answers: vec![LOCALHOST, ip("169.254.169.254")],
     });
     let dir2 = tempfile::tempdir().unwrap();
-    let client2 = hostile_support::client(config(dir2.path(), &[p]), rebind.clone()).await;
+    let client2 = hostile::client(config(dir2.path(), &[p]), rebind.clone()).await;
     let url = format!("http://rebind.example:{p}/photo.png");
     assert!(import(&client2, "n", &url).await.is_ok());
     let r = import(&client2, "n", &url).await;

@@ -2,7 +2,6 @@
 //! what `api.rs` checks on the embedded default, plus several clients sharing one set of
 //! stores (as several processes do), and every error code of SPEC.md through `call`.
 
-mod scale_common;
 mod support;
 
 use std::sync::Arc;
@@ -12,8 +11,8 @@ use avatarium::clock::ManualClock;
 use avatarium::{Client, Config, ErrorKind, Identity, PolicyChange};
 use base64::Engine;
 use bytes::Bytes;
-use scale_common::{kinds, unique_png, Backend, Kind};
 use serde_json::json;
+use support::scale::{kinds, unique_png, Backend, Kind};
 use support::{fixture, repo_root, Reply, TestServer};
 
 async fn server() -> TestServer {

@@ -1,16 +1,15 @@
 //! `conformance/cases.json` through `Client::call` on both backends: the embedded default
 //! and PostgreSQL + S3 (format and set-up in conformance/README.md; the runner is the one
-//! of `conformance.rs`, with the stores of `scale_common` and a fresh database and bucket
+//! of `conformance.rs`, with the stores of `support::scale` and a fresh database and bucket
 //! prefix per case). On top of the cases' own expectations, every photo URL a response
 //! returns must name a blob that exists in the store.
 
-mod scale_common;
 mod support;
 
 use avatarium::Client;
-use scale_common::{kinds, Backend};
 use serde_json::Value;
 use support::conformance::{cases, lookup, CaseVars};
+use support::scale::{kinds, Backend};
 use support::{repo_root, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

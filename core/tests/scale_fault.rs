@@ -2,12 +2,12 @@
 //! is stopped while calls are running. Calls fail with 500001 (quickly, not hanging),
 //! nothing is half-published, and once the service is back the next call works.
 //!
-//! Needs the services (see `scale_common`) and the commands that stop and start them:
+//! Needs the services (see `support::scale`) and the commands that stop and start them:
 //! `AVATARIUM_TEST_S3_STOP` / `AVATARIUM_TEST_S3_START` (the node of `AVATARIUM_TEST_BLOB_STORE`) and
 //! `AVATARIUM_TEST_PG_STOP` / `AVATARIUM_TEST_PG_START`, all set by scripts/test-scale.sh. Its one test
 //! runs alone in this binary, since it takes the shared services down.
 
-mod scale_common;
+mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use avatarium::store::MetaStore;
 use avatarium::{Client, Response};
 use base64::Engine;
-use scale_common::{run_control, services, services_required, unique_png, Backend, Kind};
 use serde_json::{json, Value};
+use support::scale::{run_control, services, services_required, unique_png, Backend, Kind};
 
 const UIDS: [&str; 3] = ["fault-a", "fault-b", "fault-c"];
 

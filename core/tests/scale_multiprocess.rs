@@ -12,7 +12,6 @@
 //! `AVATARIUM_SCALE_HAMMER_SECS` sets the hammering time (default 12 s on PostgreSQL + S3, 5 s on
 //! the embedded default).
 
-mod scale_common;
 mod support;
 
 use std::collections::{BTreeMap, HashSet};
@@ -25,9 +24,9 @@ use std::time::{Duration, Instant};
 use avatarium::store::{BlobStore, MetaStore, ObjectBlobStore, S3Location};
 use avatarium::{Client, Config};
 use base64::Engine;
-use scale_common::{kinds, unique_png, Backend, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use support::scale::{kinds, unique_png, Backend, Kind};
 use support::{repo_root, TestServer};
 
 const UIDS: [&str; 4] = ["mp-a", "mp-b", "mp-c", "mp-d"];

@@ -1,9 +1,9 @@
 //! The storage layer on both backends: SQLite + folder and PostgreSQL + S3 (see
-//! `scale_common` for how the services are found). Migrations, the account statements
+//! `support::scale` for how the services are found). Migrations, the account statements
 //! under concurrency, the blob stores, and the purge lock that keeps a deletion and a
 //! write of the same key apart across processes.
 
-mod scale_common;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use avatarium::store::{
     BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, S3Location, SqlMetaStore,
 };
 use bytes::Bytes;
-use scale_common::{kinds, Backend, Kind};
 use sqlx::Connection;
+use support::scale::{kinds, Backend, Kind};
 
 fn photo(key: &str, created_ms: i64) -> PhotoRecord {
     PhotoRecord {

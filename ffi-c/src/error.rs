@@ -1,14 +1,16 @@
-//! `avatarium_status`, the thread-local last-error message and the error code names. API errors
-//! are never statuses: they are born in core (`avatarium_core::ErrorKind`) and travel in the
-//! response envelope; this file only maps core errors that happen before there is a client.
+//! `avatarium_status` and the thread-local last-error message. API errors are never
+//! statuses: they are born in core (`avatarium_core::ErrorKind`) and travel in the response
+//! envelope; this file only maps core errors that happen before there is a client.
+//!
+//! A leaf: the files that report failures (`ffi.rs`, `panic.rs`, `client.rs`, …) import it,
+//! and it imports none of them.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
-use std::sync::OnceLock;
 
 use avatarium_core::ErrorKind;
 
-use crate::ffi;
+use crate::cstring::c_string;
 
 /// What a library function reports about the call itself. An API error (an envelope with
 /// `errorCode` != 0) is not a failure of the call: it comes with `AVATARIUM_STATUS_OK`.
@@ -84,7 +86,7 @@ thread_local! {
 }
 
 pub(crate) fn set_last_error(message: &str) {
-    let text = ffi::c_string(message.to_string());
+    let text = c_string(message.to_string());
     LAST_ERROR.with(|e| *e.borrow_mut() = text);
 }
 
@@ -108,25 +110,4 @@ pub extern "C" fn avatarium_last_error_message() -> *const c_char {
     LAST_ERROR
         .try_with(|e| e.borrow().as_ptr())
         .unwrap_or(c"".as_ptr())
-}
-
-/// The stable SCREAMING_SNAKE name of an envelope's `errorCode` (400002 ->
-/// "MISSING_PARAMETER", 504002 -> "TIMEOUT", 503001 -> "BUSY", ...), the same string the
-/// Python and Node bindings use. NULL for 0 and for codes this library never returns.
-/// The string is static: never free it.
-#[no_mangle]
-pub extern "C" fn avatarium_error_code_name(error_code: u32) -> *const c_char {
-    crate::panic::pointer_boundary(|| {
-        static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
-        let names = NAMES.get_or_init(|| {
-            ErrorKind::ALL
-                .iter()
-                .map(|k| (k.error_code(), ffi::c_string(k.code().to_string())))
-                .collect()
-        });
-        names
-            .iter()
-            .find(|(code, _)| *code == error_code)
-            .map_or(std::ptr::null(), |(_, name)| name.as_ptr())
-    })
 }

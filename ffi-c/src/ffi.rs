@@ -1,10 +1,12 @@
 //! Checked conversions of C arguments (the model is rustls-ffi's `try_ref_from_ptr!`
 //! family): NULL gives `AVATARIUM_STATUS_NULL_ARGUMENT`, never a crash.
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 
 use serde_json::Value;
 
+// Kept in the leaf cstring.rs, so that error.rs can use it without importing this file.
+pub(crate) use crate::cstring::c_string;
 use crate::error::{avatarium_status, Failure};
 
 /// A required string argument.
@@ -98,12 +100,4 @@ pub(crate) unsafe fn out_arg<'a, T>(
     let slot = unsafe { out.as_mut() }.ok_or_else(|| Failure::null(name))?;
     *slot = std::ptr::null_mut();
     Ok(slot)
-}
-
-/// A C string from Rust text; interior NULs (never produced by serde_json) become U+FFFD.
-pub(crate) fn c_string(text: String) -> CString {
-    CString::new(text).unwrap_or_else(|e| {
-        let cleaned = String::from_utf8_lossy(&e.into_vec()).replace('\0', "\u{fffd}");
-        CString::new(cleaned).unwrap_or_default()
-    })
 }

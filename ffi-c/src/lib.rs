@@ -10,7 +10,9 @@
 
 mod client;
 mod config;
+mod cstring;
 mod error;
+mod error_names;
 mod ffi;
 mod panic;
 
@@ -23,7 +25,8 @@ pub use client::{
     avatarium_client_new, avatarium_client_publish_photo, avatarium_client_purge,
     avatarium_client_upload_photo, avatarium_client_upload_photo_async,
 };
-pub use error::{avatarium_error_code_name, avatarium_last_error_message, avatarium_status};
+pub use error::{avatarium_last_error_message, avatarium_status};
+pub use error_names::avatarium_error_code_name;
 
 /// The library's version (e.g. "0.1.0"), a NUL-terminated string owned by the library
 /// (static: never free it).

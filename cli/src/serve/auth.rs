@@ -15,8 +15,8 @@ use std::sync::Arc;
 use axum::http::{header, HeaderMap, Method, Uri};
 use subtle::ConstantTimeEq;
 
+use super::error::RestError;
 use super::params::Params;
-use super::reply::RestError;
 use super::sign;
 use super::{Site, State};
 

@@ -12,8 +12,9 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 
 use super::auth::{self, Caller, RequestInfo};
+use super::error::RestError;
 use super::params;
-use super::reply::{Output, RestError};
+use super::reply::Output;
 use super::{Conn, Site, State};
 
 /// `/<namespace>.<method>`. Order matters for cost: the caller's address budget first, then

@@ -3,6 +3,7 @@
 //! authentication, limits and photo serving. How to run and call it: docs/rest.md.
 
 mod auth;
+mod error;
 mod form;
 mod handlers;
 mod limits;
@@ -11,6 +12,7 @@ mod params;
 mod reply;
 mod sign;
 mod sites;
+mod state;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -27,6 +29,8 @@ use tokio::net::TcpListener;
 
 use limits::{AddressLimits, NonceCache, RateLimit};
 use params::BodyBudget;
+// Defined in state.rs, which imports no file that imports it; the handlers say `super::…`.
+use state::{Conn, Site, State};
 
 /// Form overhead allowed on top of the base64 of a site's largest photo.
 const FORM_OVERHEAD: usize = 64 * 1024;
@@ -91,57 +95,6 @@ pub(crate) struct ServeArgs {
     /// Seconds to let calls in flight finish after SIGTERM or ctrl-c.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
-}
-
-/// The connection a request came in on.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Conn {
-    pub peer: SocketAddr,
-    pub tls: bool,
-}
-
-/// One site: its credentials, its own core client and budget.
-pub(crate) struct Site {
-    pub name: String,
-    secret: Vec<u8>,
-    user_keys: Vec<(String, Vec<u8>)>,
-    pub client: Client,
-    pub rate: RateLimit,
-    /// Nonces of this site's signed requests (403004): one table per site, so one site's
-    /// traffic never fills another's.
-    pub nonces: NonceCache,
-    /// The largest request body this site takes: the base64 of its largest photo, a
-    /// quarter for form encoding, and the other fields.
-    pub body_cap: usize,
-    /// The local blob folder whose photos `/photos/<name>/` serves.
-    pub photo_dir: Option<PathBuf>,
-}
-
-impl Site {
-    pub fn secret(&self) -> &[u8] {
-        &self.secret
-    }
-
-    pub fn user_key_secret(&self, user_key: &str) -> Option<&[u8]> {
-        self.user_keys
-            .iter()
-            .find(|(k, _)| k == user_key)
-            .map(|(_, s)| s.as_slice())
-    }
-}
-
-/// Shared by every request.
-pub(crate) struct State {
-    /// By apiKey.
-    pub sites: HashMap<String, Arc<Site>>,
-    /// By name (the photo path segment).
-    pub by_name: HashMap<String, Arc<Site>>,
-    /// Budgets of client addresses, for calls not authenticated by a site's secret.
-    pub addresses: AddressLimits,
-    /// Request body bytes held at once.
-    pub body_budget: BodyBudget,
-    pub allow_loopback_plain_http: bool,
-    pub public_url: Option<String>,
 }
 
 pub(crate) async fn run(

@@ -19,8 +19,8 @@ use serde_json::{Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use super::error::RestError;
 use super::form::{self, Pairs};
-use super::reply::RestError;
 
 /// A slow body is abandoned after this long (slowloris).
 const BODY_TIMEOUT: Duration = Duration::from_secs(60);

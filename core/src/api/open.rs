@@ -1,6 +1,6 @@
-//! Opening a [`Client`]: the builder, the embedded default's stores and generated secret.
+//! Opening a [`Client`]: the builder, which wires the stores (`store::open_*`), the
+//! regToken keys (`token.rs`), the fetcher and the limits together.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fetch::{FetchConfig, Fetcher, NameResolver, SystemResolver};
 use crate::pipeline::Limits;
-use crate::store::{BlobStore, MetaStore, ObjectBlobStore, SqlMetaStore};
+use crate::store::{self, BlobStore, MetaStore};
 use crate::token::TokenKeys;
 
 /// Builds a [`Client`]; every part can be replaced (tests inject clocks, resolvers and
@@ -70,39 +70,18 @@ impl ClientBuilder {
         let config = self.config;
         config.validate()?;
         let data_dir = std::path::absolute(&config.data_dir).map_err(Error::internal)?;
-        let needs_dir = self.meta.is_none() && config.database_url.is_none()
-            || self.blobs.is_none() && config.blob_store.is_none()
-            || config.secrets.is_empty();
-        if needs_dir {
-            std::fs::create_dir_all(&data_dir).map_err(Error::internal)?;
-        }
-
-        let meta: Arc<dyn MetaStore> = match self.meta {
+        let meta = match self.meta {
             Some(m) => m,
-            None => {
-                let url = match &config.database_url {
-                    Some(u) => u.clone(),
-                    None => sqlite_url(&data_dir.join("avatarium.db")),
-                };
-                Arc::new(SqlMetaStore::connect(&url).await?)
-            }
+            None => store::open_meta_store(config.database_url.as_deref(), &data_dir).await?,
         };
-
-        let blob_dir = blob_folder(&config, &data_dir)?;
-        let local_blob_dir = match self.blobs {
-            None => blob_dir.clone(),
-            Some(_) => None,
+        let blob_dir = store::blob_folder(config.blob_store.as_deref(), &data_dir)?;
+        let (blobs, local_blob_dir) = match self.blobs {
+            Some(b) => (b, None),
+            None => (
+                store::open_blob_store(config.blob_store.as_deref(), &data_dir)?,
+                blob_dir.clone(),
+            ),
         };
-        let blobs: Arc<dyn BlobStore> = match self.blobs {
-            Some(b) => b,
-            None => match (&blob_dir, &config.blob_store) {
-                (Some(dir), _) => Arc::new(ObjectBlobStore::local(dir)?),
-                // A remote store: `s3://bucket?endpoint=…` (docs/scale-out.md).
-                (None, Some(spec)) => crate::store::open_blob_store(spec)?,
-                (None, None) => return Err(Error::missing("blob_store")),
-            },
-        };
-
         let public_base_url = match (&config.public_base_url, &blob_dir) {
             (Some(u), _) => with_trailing_slash(u),
             (None, Some(dir)) => url::Url::from_directory_path(dir)
@@ -110,16 +89,7 @@ impl ClientBuilder {
                 .to_string(),
             (None, None) => return Err(Error::missing("public_base_url")),
         };
-
-        let secrets = if config.secrets.is_empty() {
-            vec![load_or_create_secret(&data_dir)?]
-        } else {
-            config
-                .secrets
-                .iter()
-                .map(|s| s.as_bytes().to_vec())
-                .collect()
-        };
+        let tokens = TokenKeys::from_config(&config, &data_dir)?;
 
         let fetcher = Fetcher::with_resolver(
             fetch_config(&config),
@@ -142,7 +112,7 @@ impl ClientBuilder {
         );
         Ok(Client {
             inner: Arc::new(Inner {
-                tokens: TokenKeys::new(secrets, config.token_scope())?,
+                tokens,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 config,
                 meta,
@@ -179,59 +149,4 @@ fn with_trailing_slash(u: &str) -> String {
     } else {
         format!("{u}/")
     }
-}
-
-fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}", path.display())
-}
-
-/// The local blob folder, when the blob store is one (`None` for remote stores).
-fn blob_folder(config: &Config, data_dir: &Path) -> Result<Option<PathBuf>> {
-    match config.blob_store.as_deref() {
-        None => Ok(Some(data_dir.join("blobs"))),
-        Some(s) if s.starts_with("file://") => {
-            let url = url::Url::parse(s).map_err(|e| Error::invalid("blob_store", e))?;
-            let path = url
-                .to_file_path()
-                .map_err(|_| Error::invalid("blob_store", "not a local path"))?;
-            Ok(Some(path))
-        }
-        Some(s) if s.contains("://") => Ok(None),
-        Some(s) => Ok(Some(std::path::absolute(s).map_err(Error::internal)?)),
-    }
-}
-
-/// The regToken key kept in `data_dir`, created once (atomically, so concurrent first
-/// starts agree on one key).
-fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>> {
-    use std::io::Write;
-    let path = data_dir.join("secret.key");
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| Error::internal(e.to_string()))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(&path) {
-        Ok(mut f) => {
-            f.write_all(hex::encode(key).as_bytes())
-                .and_then(|_| f.sync_all())
-                .map_err(Error::internal)?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(Error::internal(e)),
-    }
-    // Another process may have just created it: wait until its content is complete.
-    for _ in 0..50 {
-        let text = std::fs::read_to_string(&path).map_err(Error::internal)?;
-        let text = text.trim();
-        if text.len() >= 64 {
-            return Ok(text.as_bytes().to_vec());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Err(Error::internal(format!("{} is too short", path.display())))
 }

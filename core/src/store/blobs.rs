@@ -10,7 +10,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use super::{BlobMeta, BlobStore};
+use super::traits::{BlobMeta, BlobStore};
 use crate::error::{Error, Result};
 
 #[derive(Clone)]

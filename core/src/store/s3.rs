@@ -25,7 +25,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
-use super::ObjectBlobStore;
+use super::blobs::ObjectBlobStore;
 use crate::error::{Error, Result};
 
 /// A parsed `s3://` blob store location.

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use super::{AccountRecord, BlobStore, MetaStore, PhotoRecord};
+use super::traits::{AccountRecord, BlobStore, MetaStore, PhotoRecord};
 use crate::error::{Error, Result};
 
 /// Schema steps, applied in order once each; the index + 1 is the schema version.

@@ -1,8 +1,22 @@
-//! Test support: a real HTTP server on 127.0.0.1 with routes that behave well or badly,
-//! and clients on a fresh embedded store.
+//! The one support module of the core test binaries: each declares `mod support;` and
+//! uses what it needs. Here: a file server on 127.0.0.1 with routes that behave well or
+//! badly, fixtures, and clients on a fresh embedded store. Submodules:
+//!
+//! - `http_server`: a raw-TCP server that misbehaves step by step, and a stub resolver;
+//! - `hostile`: clients, envelope checks and cost measurement of the hostile suites;
+//! - `craft`, `jpeg_craft`: hostile files built byte by byte;
+//! - `conformance`: the runner of `conformance/cases.json`;
+//! - `scale`: the backends (embedded, PostgreSQL + S3) of the scale-out suites.
+//!
+//! No binary uses all of it; what one leaves unused is not dead code.
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod craft;
+pub mod hostile;
+pub mod http_server;
+pub mod jpeg_craft;
+pub mod scale;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,8 +1,5 @@
 //! Hand-made JPEGs for the decoder-cost suite (hostile_cost_decode.rs): real small files
 //! from jpeg-encoder, then their headers edited, scans appended or entropy data replaced.
-//!
-//! Include with `#[path = "hostile_support/jpeg_craft.rs"] mod jpeg_craft;`.
-#![allow(dead_code)]
 
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 

@@ -9,7 +9,6 @@
 //!   `AVATARIUM_TEST_BLOB_STORES` may list one such URL per node of a cluster (space-separated).
 //! - `AVATARIUM_REQUIRE_SERVICES=1`: the variables above must be set; a test FAILS instead of
 //!   running the embedded variant alone (the test script sets it once it has started them).
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

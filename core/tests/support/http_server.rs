@@ -1,9 +1,8 @@
 //! A raw-TCP HTTP/1.1 test server on 127.0.0.1 that can misbehave on purpose (trickle
 //! bytes, lie about Content-Length, never answer, redirect, flood headers), and a stub
-//! name resolver. Include it with `#[path = "common/http_server.rs"] mod http_server;`.
+//! name resolver. (The plain file server of the API suites is `support::TestServer`.)
 //!
 //! Every socket here is bound to, or connects to, 127.0.0.1 only.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -1,0 +1,63 @@
+//! What every request of `serve` reads: the sites (credentials, core client, budgets),
+//! the shared limits, and the connection a request came in on.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use avatarium::Client;
+
+use super::limits::{AddressLimits, NonceCache, RateLimit};
+use super::params::BodyBudget;
+
+/// The connection a request came in on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conn {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// One site: its credentials, its own core client and budget.
+pub(crate) struct Site {
+    pub name: String,
+    pub(super) secret: Vec<u8>,
+    pub(super) user_keys: Vec<(String, Vec<u8>)>,
+    pub client: Client,
+    pub rate: RateLimit,
+    /// Nonces of this site's signed requests (403004): one table per site, so one site's
+    /// traffic never fills another's.
+    pub nonces: NonceCache,
+    /// The largest request body this site takes: the base64 of its largest photo, a
+    /// quarter for form encoding, and the other fields.
+    pub body_cap: usize,
+    /// The local blob folder whose photos `/photos/<name>/` serves.
+    pub photo_dir: Option<PathBuf>,
+}
+
+impl Site {
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    pub fn user_key_secret(&self, user_key: &str) -> Option<&[u8]> {
+        self.user_keys
+            .iter()
+            .find(|(k, _)| k == user_key)
+            .map(|(_, s)| s.as_slice())
+    }
+}
+
+/// Shared by every request.
+pub(crate) struct State {
+    /// By apiKey.
+    pub sites: HashMap<String, Arc<Site>>,
+    /// By name (the photo path segment).
+    pub by_name: HashMap<String, Arc<Site>>,
+    /// Budgets of client addresses, for calls not authenticated by a site's secret.
+    pub addresses: AddressLimits,
+    /// Request body bytes held at once.
+    pub body_budget: BodyBudget,
+    pub allow_loopback_plain_http: bool,
+    pub public_url: Option<String>,
+}

@@ -1,0 +1,160 @@
+//! The two storage traits and the records they exchange. Every method is required: a
+//! default that silently did nothing (or deleted without checking) would be a purge race
+//! in any store, or wrapper around one, that forgot it.
+//!
+//! ```compile_fail,E0046
+//! // A wrapper that forwards the account methods but not the purge coordination does
+//! // not compile: it must say what `note_blob_write` and `delete_blob_if_unused` do.
+//! use avatarium::error::Result;
+//! use avatarium::store::{AccountRecord, MetaStore, PhotoRecord, SqlMetaStore};
+//! use std::collections::HashSet;
+//!
+//! #[derive(Debug)]
+//! struct Forgetful(SqlMetaStore);
+//!
+//! #[async_trait::async_trait]
+//! impl MetaStore for Forgetful {
+//!     async fn create_account(&self, u: &str, r: bool, n: i64) -> Result<bool> { self.0.create_account(u, r, n).await }
+//!     async fn ensure_account(&self, u: &str, n: i64) -> Result<()> { self.0.ensure_account(u, n).await }
+//!     async fn account(&self, u: &str) -> Result<Option<AccountRecord>> { self.0.account(u).await }
+//!     async fn finalize(&self, u: &str) -> Result<bool> { self.0.finalize(u).await }
+//!     async fn set_pending(&self, u: &str, p: &PhotoRecord) -> Result<bool> { self.0.set_pending(u, p).await }
+//!     async fn publish_photo(&self, u: &str, p: &PhotoRecord) -> Result<bool> { self.0.publish_photo(u, p).await }
+//!     async fn publish_pending(&self, u: &str, p: &str, t: &str, n: i64) -> Result<bool> { self.0.publish_pending(u, p, t, n).await }
+//!     async fn remove_photos(&self, u: &str) -> Result<bool> { self.0.remove_photos(u).await }
+//!     async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>> { self.0.thumbnail_policy().await }
+//!     async fn set_thumbnail_policy(&self, w: u32, h: u32) -> Result<()> { self.0.set_thumbnail_policy(w, h).await }
+//!     async fn purge_expired_pending(&self, b: i64) -> Result<u64> { self.0.purge_expired_pending(b).await }
+//!     async fn referenced_keys(&self) -> Result<HashSet<String>> { self.0.referenced_keys().await }
+//!     async fn is_referenced(&self, k: &str) -> Result<bool> { self.0.is_referenced(k).await }
+//! }
+//! ```
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+
+/// A processed photo as the metadata records it: blob keys, never caller text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoRecord {
+    pub photo_key: String,
+    pub thumb_key: String,
+    pub thumb_width: u32,
+    pub thumb_height: u32,
+    pub created_ms: i64,
+}
+
+/// One account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub uid: String,
+    pub is_registered: bool,
+    pub created_ms: i64,
+    /// The published photo: `(photo_key, thumb_key)`.
+    pub published: Option<(String, String)>,
+    /// The pending (temporary) photo, expired or not: callers check the TTL.
+    pub pending: Option<PhotoRecord>,
+}
+
+/// Account and photo metadata. Every method is one atomic statement or transaction, so
+/// concurrent callers (threads, processes, machines) never see half an update.
+#[async_trait::async_trait]
+pub trait MetaStore: Send + Sync + std::fmt::Debug {
+    /// Create an account; `false` if the UID already exists.
+    async fn create_account(&self, uid: &str, registered: bool, now_ms: i64) -> Result<bool>;
+
+    /// Create the account when absent (trusted server-side UID calls).
+    async fn ensure_account(&self, uid: &str, now_ms: i64) -> Result<()>;
+
+    async fn account(&self, uid: &str) -> Result<Option<AccountRecord>>;
+
+    /// Mark registered; `false` when the account is missing or already registered.
+    async fn finalize(&self, uid: &str) -> Result<bool>;
+
+    /// Replace the pending photo; `false` when the account is missing.
+    async fn set_pending(&self, uid: &str, photo: &PhotoRecord) -> Result<bool>;
+
+    /// Publish `photo` directly (import with `publish=true`) and clear any pending photo;
+    /// `false` when the account is missing.
+    async fn publish_photo(&self, uid: &str, photo: &PhotoRecord) -> Result<bool>;
+
+    /// Move the pending photo to the profile if it is still the one with `photo_key`,
+    /// created at or after `not_before_ms` (the TTL), using `thumb_key` as its thumbnail.
+    /// `false` when another call took or replaced it first (two publishes race safely).
+    async fn publish_pending(
+        &self,
+        uid: &str,
+        photo_key: &str,
+        thumb_key: &str,
+        not_before_ms: i64,
+    ) -> Result<bool>;
+
+    /// Clear the published photo and any pending one; `false` when the account is missing.
+    async fn remove_photos(&self, uid: &str) -> Result<bool>;
+
+    /// The site policy's thumbnail size, if one was set.
+    async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>>;
+
+    async fn set_thumbnail_policy(&self, width: u32, height: u32) -> Result<()>;
+
+    /// Drop pending photos created before `before_ms`; returns how many.
+    async fn purge_expired_pending(&self, before_ms: i64) -> Result<u64>;
+
+    /// Every blob key some account points at (pending or published).
+    async fn referenced_keys(&self) -> Result<HashSet<String>>;
+
+    /// Whether some account points at blob `key` (pending or published). Asked on every
+    /// photo request, so no default: a store answers it with one indexed look-up.
+    async fn is_referenced(&self, key: &str) -> Result<bool>;
+
+    /// Record that blob `key` is about to be written (called before the blob write).
+    /// Until `now_ms` is older than the purge cutoff, no purge in any process deletes the
+    /// blob, even if it was an orphan with the same content a moment before.
+    ///
+    /// No default: a store that did nothing here would let a purge in another process
+    /// delete a blob that an import is writing and about to point at. A wrapper forwards
+    /// it to the store it wraps.
+    async fn note_blob_write(&self, key: &str, now_ms: i64) -> Result<()>;
+
+    /// Purge's last step for one blob: delete `key` from `blobs` unless an account points
+    /// at it or a write of it was noted at or after `cutoff_ms`. The decision and the
+    /// deletion are atomic with respect to [`MetaStore::note_blob_write`] for the same key
+    /// in every process sharing the store, so an import that notes its write either
+    /// stops the deletion or writes its blob after it. `true` when this call deleted it.
+    ///
+    /// No default: deleting on the caller's snapshot alone is the race this method exists
+    /// to close. A wrapper forwards it to the store it wraps.
+    async fn delete_blob_if_unused(
+        &self,
+        key: &str,
+        cutoff_ms: i64,
+        blobs: &dyn BlobStore,
+    ) -> Result<bool>;
+}
+
+/// One stored blob, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub key: String,
+    pub last_modified_ms: i64,
+}
+
+/// Content-addressed blobs.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Store `bytes` under `key` (idempotent: keys are content hashes).
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<()>;
+
+    async fn get(&self, key: &str) -> Result<Bytes>;
+
+    async fn exists(&self, key: &str) -> Result<bool>;
+
+    /// Delete; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+
+    /// The engine's blobs: keys of the shape it writes (`<sha256 hex>.<ext>`); other
+    /// objects sharing the bucket, prefix or folder are not listed, so never purged.
+    async fn list(&self) -> Result<Vec<BlobMeta>>;
+}
