@@ -187,6 +187,13 @@ impl Error {
         Error::new(ErrorKind::PhotoTooLarge, why)
     }
 
+    /// A photo file of `len` bytes over the `max` limit.
+    pub fn photo_too_large(len: u64, max: u64) -> Self {
+        Error::too_large(format!(
+            "The photo is {len} bytes; the limit is {max} bytes"
+        ))
+    }
+
     pub fn timeout(why: impl Into<String>) -> Self {
         Error::new(ErrorKind::Timeout, why)
     }

@@ -2,12 +2,12 @@
 
 use bytes::Bytes;
 
-use super::internals::{new_uid, too_many_bytes, ttl_ms};
+use super::client::Client;
+use super::internals::{new_uid, ttl_ms};
 use super::types::{
     AccountInfo, Identity, ImportResult, PhotoUrls, Policies, PolicyChange, PurgeReport,
     Registration,
 };
-use super::Client;
 use crate::error::{Error, Result};
 use crate::pipeline;
 use crate::pipeline::THUMBNAIL_SIDES;
@@ -48,7 +48,7 @@ impl Client {
             .life
             .track(async {
                 if bytes.len() as u64 > self.inner.limits.max_bytes {
-                    return Err(too_many_bytes(
+                    return Err(Error::photo_too_large(
                         bytes.len() as u64,
                         self.inner.limits.max_bytes,
                     ));

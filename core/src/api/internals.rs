@@ -6,10 +6,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use super::client::Client;
 use super::lifecycle::CancelOnDrop;
 use super::limiter;
 use super::types::{Identity, ImportResult, PhotoUrls};
-use super::Client;
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Cancel, Encoded};
 use crate::store::{AccountRecord, PhotoRecord};
@@ -157,12 +157,6 @@ impl Client {
             thumbnail_url: sanitize_url(&format!("{}{}", self.inner.public_base_url, thumb_key)),
         }
     }
-}
-
-pub(super) fn too_many_bytes(len: u64, max: u64) -> Error {
-    Error::too_large(format!(
-        "The photo is {len} bytes; the limit is {max} bytes"
-    ))
 }
 
 pub(super) fn ttl_ms(secs: u64) -> i64 {

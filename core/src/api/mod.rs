@@ -3,6 +3,7 @@
 //! are public too (`accounts.rs`). [`Client::call`] is the generic Gigya-style entry point.
 
 mod accounts;
+mod client;
 mod internals;
 mod lifecycle;
 mod limiter;
@@ -14,12 +15,11 @@ mod response;
 mod served;
 mod types;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+pub use client::Client;
 pub use method::{Access, Method, PhotoInput};
 pub use open::ClientBuilder;
 pub use request::Request;
@@ -29,66 +29,13 @@ pub use types::{
     Registration,
 };
 
-use crate::clock::Clock;
-use crate::config::Config;
 use crate::envelope::{format_time, new_call_id};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::Fetcher;
-use crate::pipeline::Limits;
-use crate::store::{BlobStore, MetaStore};
-use crate::token::TokenKeys;
-use lifecycle::Lifecycle;
-use limiter::Limiter;
 
 /// How long [`Client::close`] waits for in-flight work to end after cancelling it.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// The engine. Cheap to clone; all clones share stores, limits and the fetcher.
-///
-/// It needs a tokio runtime to run on (the caller's); it never starts one of its own.
-#[derive(Clone, Debug)]
-pub struct Client {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    config: Config,
-    meta: Arc<dyn MetaStore>,
-    blobs: Arc<dyn BlobStore>,
-    fetcher: Fetcher,
-    tokens: TokenKeys,
-    clock: Arc<dyn Clock>,
-    limits: Limits,
-    public_base_url: String,
-    /// Decode slots: held from the moment the bytes are in hand until the pipeline ends.
-    limiter: Limiter,
-    /// Fetch slots: held while fetching and while the fetched bytes wait for a decode slot.
-    fetches: Limiter,
-    life: Lifecycle,
-    local_blob_dir: Option<PathBuf>,
-}
-
 impl Client {
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-
-    /// The local folder the blobs are kept in, when the blob store is one (the default):
-    /// faces that serve the photos themselves (the REST endpoint) read them from there.
-    pub fn local_blob_dir(&self) -> Option<&Path> {
-        self.inner.local_blob_dir.as_deref()
-    }
-
-    /// The largest photo file accepted (`max_photo_bytes`), for faces that bound uploads.
-    pub fn max_photo_bytes(&self) -> u64 {
-        self.inner.limits.max_bytes
-    }
-
-    fn now_ms(&self) -> i64 {
-        self.inner.clock.now_ms()
-    }
-
     /// Run one request. Never fails: an error is the response's result.
     pub async fn run(&self, request: Request) -> Response {
         let method = request.method();

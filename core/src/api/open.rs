@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::client::{Client, Inner};
 use super::lifecycle::Lifecycle;
 use super::limiter::Limiter;
-use super::{Client, Inner};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::{Error, Result};

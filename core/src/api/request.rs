@@ -181,7 +181,7 @@ fn decode_photo_bytes(encoded: &str, max_bytes: u64) -> Result<Bytes> {
     };
     let decoded_len = (text.len() as u64).saturating_mul(3) / 4;
     if decoded_len > max_bytes.saturating_add(2) {
-        return Err(super::internals::too_many_bytes(decoded_len, max_bytes));
+        return Err(Error::photo_too_large(decoded_len, max_bytes));
     }
     let bytes = BASE64
         .decode(text)
@@ -191,10 +191,7 @@ fn decode_photo_bytes(encoded: &str, max_bytes: u64) -> Result<Bytes> {
 
 fn check_photo_len(photo: Bytes, max_bytes: u64) -> Result<Bytes> {
     if photo.len() as u64 > max_bytes {
-        return Err(super::internals::too_many_bytes(
-            photo.len() as u64,
-            max_bytes,
-        ));
+        return Err(Error::photo_too_large(photo.len() as u64, max_bytes));
     }
     Ok(photo)
 }

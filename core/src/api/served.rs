@@ -2,7 +2,7 @@
 //! account points at it (published or pending). After `removeProfilePhoto` (or a newer
 //! photo) the old key is refused at once, although its blob stays until purge.
 
-use super::Client;
+use super::client::Client;
 use crate::error::Result;
 
 impl Client {
