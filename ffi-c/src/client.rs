@@ -9,10 +9,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use avatarium_core::{Client, Response};
-use base64::Engine;
+use avatarium_core::{Client, Error, Identity, Method, Request, Response};
 use futures::FutureExt;
-use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 
 use crate::error::{avatarium_status, Failure};
@@ -166,16 +164,36 @@ fn callback_reply(
     }))
 }
 
-/// `UID` / `regToken` as given (NULL = absent); core decides whether the pair is valid.
-fn identity_params(uid: Option<&str>, reg_token: Option<&str>) -> Map<String, Value> {
-    let mut params = Map::new();
-    if let Some(uid) = uid {
-        params.insert("UID".into(), Value::from(uid));
+/// A typed request, or the core's refusal of the arguments it was built from.
+type Built = Result<Request, (Method, Error)>;
+
+/// The account named by exactly one of `uid` and `reg_token` (NULL or "" = absent): the
+/// core's rule (`Identity::from_parts`); its refusal is answered as an envelope.
+///
+/// # Safety
+/// `uid` and `reg_token` are NULL or NUL-terminated strings.
+unsafe fn identity(
+    method: Method,
+    uid: *const c_char,
+    reg_token: *const c_char,
+) -> Result<Result<Identity, (Method, Error)>, Failure> {
+    // SAFETY (both): the caller's contract.
+    let uid = unsafe { ffi::opt_str_arg(uid, "uid") }?.map(str::to_owned);
+    let reg_token = unsafe { ffi::opt_str_arg(reg_token, "reg_token") }?.map(str::to_owned);
+    Ok(Identity::from_parts(uid, reg_token).map_err(|e| (method, e)))
+}
+
+impl avatarium_client {
+    /// Run a typed request, or answer its refusal (with a callId, like any call).
+    fn run_request(&self, built: Built, reply: Reply<'_>) {
+        match built {
+            Ok(request) => self.run(|core| async move { core.run(request).await }, reply),
+            Err((method, err)) => {
+                let response = self.client.refused(method, err);
+                self.run(|_| async move { response }, reply)
+            }
+        }
     }
-    if let Some(token) = reg_token {
-        params.insert("regToken".into(), Value::from(token));
-    }
-    params
 }
 
 /// Open a client.
@@ -334,26 +352,26 @@ pub unsafe extern "C" fn avatarium_client_call_async(
     })
 }
 
-/// The parameters of `accounts.importProfilePhoto`.
+/// The request of `avatarium_client_import_photo()`.
 ///
 /// # Safety
 /// `uid`, `reg_token` and `url` are NULL or NUL-terminated strings.
-unsafe fn import_params(
+unsafe fn import_request(
     uid: *const c_char,
     reg_token: *const c_char,
     url: *const c_char,
     publish: bool,
-) -> Result<Value, Failure> {
-    // SAFETY (all three): the caller's contract.
-    let mut params = identity_params(unsafe { ffi::opt_str_arg(uid, "uid") }?, unsafe {
-        ffi::opt_str_arg(reg_token, "reg_token")
-    }?);
-    params.insert(
-        "url".into(),
-        Value::from(unsafe { ffi::str_arg(url, "url") }?),
-    );
-    params.insert("publish".into(), Value::from(publish));
-    Ok(Value::Object(params))
+) -> Result<Built, Failure> {
+    const METHOD: Method = Method::ImportProfilePhoto;
+    // SAFETY (both): the caller's contract.
+    let url = unsafe { ffi::str_arg(url, "url") }?.to_owned();
+    Ok(
+        unsafe { identity(METHOD, uid, reg_token) }?.map(|who| Request::ImportProfilePhoto {
+            who,
+            url,
+            publish,
+        }),
+    )
 }
 
 /// `accounts.importProfilePhoto`, blocking: fetch the photo at `url` for the account named
@@ -376,11 +394,8 @@ pub unsafe extern "C" fn avatarium_client_import_photo(
         // SAFETY (all three): the caller's contract.
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
         let c = unsafe { ffi::ref_arg(client, "client") }?;
-        let params = unsafe { import_params(uid, reg_token, url, publish) }?;
-        c.run(
-            |core| async move { core.call("accounts.importProfilePhoto", &params).await },
-            Reply::Out(out),
-        );
+        let built = unsafe { import_request(uid, reg_token, url, publish) }?;
+        c.run_request(built, Reply::Out(out));
         Ok(())
     })
 }
@@ -402,37 +417,33 @@ pub unsafe extern "C" fn avatarium_client_import_photo_async(
     status_boundary(|| {
         // SAFETY (both): the caller's contract.
         let c = unsafe { ffi::ref_arg(client, "client") }?;
-        let params = unsafe { import_params(uid, reg_token, url, publish) }?;
-        let reply = callback_reply(callback, user_data)?;
-        c.run(
-            |core| async move { core.call("accounts.importProfilePhoto", &params).await },
-            reply,
-        );
+        let built = unsafe { import_request(uid, reg_token, url, publish) }?;
+        c.run_request(built, callback_reply(callback, user_data)?);
         Ok(())
     })
 }
 
-/// The parameters of `accounts.setProfilePhoto`: the bytes go to core base64-encoded, the
-/// form its generic call reads (core decodes and checks them).
+/// The request of `avatarium_client_upload_photo()`: the bytes copied raw (the core
+/// checks their size).
 ///
 /// # Safety
 /// As `avatarium_client_upload_photo()`.
-unsafe fn upload_params(
+unsafe fn upload_request(
     uid: *const c_char,
     reg_token: *const c_char,
     photo: *const u8,
     photo_len: usize,
     publish: bool,
-) -> Result<Value, Failure> {
-    // SAFETY (all three): the caller's contract.
-    let mut params = identity_params(unsafe { ffi::opt_str_arg(uid, "uid") }?, unsafe {
-        ffi::opt_str_arg(reg_token, "reg_token")
-    }?);
+) -> Result<Built, Failure> {
+    // SAFETY (both): the caller's contract.
+    let who = unsafe { identity(Method::SetProfilePhoto, uid, reg_token) }?;
     let bytes = unsafe { ffi::bytes_arg(photo, photo_len, "photo") }?;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-    params.insert("photoBytes".into(), Value::from(encoded));
-    params.insert("publish".into(), Value::from(publish));
-    Ok(Value::Object(params))
+    Ok(who.map(|who| Request::SetProfilePhoto {
+        who,
+        // One copy, owned by the request (`Vec` → `Bytes` moves it).
+        photo: bytes.to_vec().into(),
+        publish,
+    }))
 }
 
 /// `accounts.setProfilePhoto` from raw bytes, blocking: the photo file's `photo_len` bytes
@@ -457,11 +468,8 @@ pub unsafe extern "C" fn avatarium_client_upload_photo(
         // SAFETY (all three): the caller's contract.
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
         let c = unsafe { ffi::ref_arg(client, "client") }?;
-        let params = unsafe { upload_params(uid, reg_token, photo, photo_len, publish) }?;
-        c.run(
-            |core| async move { core.call("accounts.setProfilePhoto", &params).await },
-            Reply::Out(out),
-        );
+        let built = unsafe { upload_request(uid, reg_token, photo, photo_len, publish) }?;
+        c.run_request(built, Reply::Out(out));
         Ok(())
     })
 }
@@ -485,12 +493,8 @@ pub unsafe extern "C" fn avatarium_client_upload_photo_async(
     status_boundary(|| {
         // SAFETY (both): the caller's contract.
         let c = unsafe { ffi::ref_arg(client, "client") }?;
-        let params = unsafe { upload_params(uid, reg_token, photo, photo_len, publish) }?;
-        let reply = callback_reply(callback, user_data)?;
-        c.run(
-            |core| async move { core.call("accounts.setProfilePhoto", &params).await },
-            reply,
-        );
+        let built = unsafe { upload_request(uid, reg_token, photo, photo_len, publish) }?;
+        c.run_request(built, callback_reply(callback, user_data)?);
         Ok(())
     })
 }
@@ -513,14 +517,9 @@ pub unsafe extern "C" fn avatarium_client_publish_photo(
         // SAFETY (all four): the caller's contract.
         let out = unsafe { ffi::out_arg(response_json, "response_json") }?;
         let c = unsafe { ffi::ref_arg(client, "client") }?;
-        let params = Value::Object(identity_params(
-            unsafe { ffi::opt_str_arg(uid, "uid") }?,
-            unsafe { ffi::opt_str_arg(reg_token, "reg_token") }?,
-        ));
-        c.run(
-            |core| async move { core.call("accounts.publishProfilePhoto", &params).await },
-            Reply::Out(out),
-        );
+        let built = unsafe { identity(Method::PublishProfilePhoto, uid, reg_token) }?
+            .map(|who| Request::PublishProfilePhoto { who });
+        c.run_request(built, Reply::Out(out));
         Ok(())
     })
 }
