@@ -1,63 +1,93 @@
-//! The native client (core `api/`): one blocking method and one `_async` twin per API
-//! method, plus the Gigya-style `call`.
+//! The native client (core `api/`): each API method defined once, as a core [`Request`]
+//! built from the typed arguments, and emitted twice by [`methods!`]: blocking (the GIL
+//! released) and `_async` (an asyncio awaitable). Plus the Gigya-style `call`, which answers
+//! with the envelope, and the async open / close.
 //!
-//! Each method copies its arguments into owned values, runs one core call on the binding's
-//! runtime (blocking: with the GIL released; `_async`: as an asyncio awaitable) and converts
-//! the result. Methods with Gigya parameters go through the core's `call` with the Gigya
-//! parameter names, so every parameter rule (exactly one of UID / regToken, empty strings,
-//! base64, policy ranges) is the core's and errors carry the envelope's `callId`.
+//! Every parameter rule (exactly one of UID / regToken, sizes, policy ranges) is the core's:
+//! arguments it refuses are answered by `Client::refused`, so the error has a `callId` like
+//! any other.
 
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock};
 
-use avatarium::Envelope;
-use base64::Engine;
+use avatarium::{Error, Identity, Method, PolicyChange, Request};
+use bytes::Bytes;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::Settings;
-use crate::envelope::{self, Json};
+use crate::envelope;
 use crate::error::{ApiError, OrRaise, Outcome};
+use crate::render::Answer;
 use crate::runtime;
-use crate::types::{
-    uid_from_envelope, AccountInfo, ImportResult, PhotoUrls, Policies, PurgeReport, Registration,
-};
 
-const IMPORT: &str = "accounts.importProfilePhoto";
-const SET: &str = "accounts.setProfilePhoto";
-const PUBLISH: &str = "accounts.publishProfilePhoto";
-const REMOVE: &str = "accounts.removeProfilePhoto";
-const GET_ACCOUNT_INFO: &str = "accounts.getAccountInfo";
-const FINALIZE: &str = "accounts.finalizeRegistration";
-const GET_POLICIES: &str = "accounts.getPolicies";
-const SET_POLICIES: &str = "accounts.setPolicies";
-
-type Convert<T> = fn(&Envelope) -> Result<T, ApiError>;
-
-/// Gigya parameters naming the account: `UID` and/or `regToken` as given (the core checks
-/// that there is exactly one).
-fn identity(uid: Option<String>, reg_token: Option<String>) -> Map<String, Value> {
-    let mut m = Map::new();
-    if let Some(uid) = uid {
-        m.insert("UID".into(), Value::String(uid));
-    }
-    if let Some(token) = reg_token {
-        m.insert("regToken".into(), Value::String(token));
-    }
-    m
+/// What a method asks of the core, built from owned values while the GIL is held.
+enum Call {
+    /// A typed request, or the core's refusal of the arguments it was to be built from.
+    Typed(Method, Result<Request, Error>),
+    /// Gigya's generic form: a method name and its parameters, answered with the envelope.
+    Gigya(String, Value),
+    /// The operator's purge.
+    Purge,
 }
 
-fn from_envelope<T>(r: &Envelope, convert: Convert<T>) -> Result<T, ApiError> {
-    match ApiError::from_envelope(r) {
-        Some(e) => Err(e),
-        None => convert(r),
+impl Call {
+    async fn answer(self, core: avatarium::Client) -> Answer {
+        match self {
+            Call::Typed(_, Ok(request)) => Answer::Typed(core.run(request).await),
+            Call::Typed(method, Err(e)) => Answer::Typed(core.refused(method, e)),
+            Call::Gigya(name, params) => Answer::Envelope(core.call(&name, &params).await),
+            Call::Purge => Answer::Typed(core.purge_response().await),
+        }
     }
 }
 
-fn core_result<T, U: From<T>>(r: Result<T, avatarium::Error>) -> Result<U, ApiError> {
-    r.map(U::from).map_err(|e| ApiError::from_core(&e))
+/// A request that names an account by `uid` or `reg_token` (the core's one rule).
+fn for_account(
+    method: Method,
+    uid: Option<String>,
+    reg_token: Option<String>,
+    build: impl FnOnce(Identity) -> Request,
+) -> PyResult<Call> {
+    Ok(Call::Typed(
+        method,
+        Identity::from_parts(uid, reg_token).map(build),
+    ))
+}
+
+fn typed(request: Request) -> PyResult<Call> {
+    Ok(Call::Typed(request.method(), Ok(request)))
+}
+
+/// A size from Python: one outside `u32` is the core's invalid parameter, like any size
+/// the core refuses, not an overflow error of the binding.
+fn side(value: Option<i64>, name: &str) -> Result<Option<u32>, Error> {
+    value
+        .map(|v| u32::try_from(v).map_err(|_| Error::invalid(name, "expected a positive integer")))
+        .transpose()
+}
+
+fn policies(width: Option<i64>, height: Option<i64>) -> PyResult<Call> {
+    let change = side(width, "profilePhoto.thumbnailWidth").and_then(|w| {
+        Ok(PolicyChange {
+            thumbnail_width: w,
+            thumbnail_height: side(height, "profilePhoto.thumbnailHeight")?,
+        })
+    });
+    Ok(Call::Typed(
+        Method::SetPolicies,
+        change.map(Request::SetPolicies),
+    ))
+}
+
+fn gigya(method: String, params: Option<&Bound<'_, PyAny>>) -> PyResult<Call> {
+    let params = params
+        .map(envelope::to_json)
+        .transpose()?
+        .unwrap_or(Value::Null);
+    Ok(Call::Gigya(method, params))
 }
 
 /// `avatarium._native.Client`: the engine on the configured stores. Thread-safe; one
@@ -68,6 +98,12 @@ pub struct Client {
 }
 
 impl Client {
+    fn new_open(core: avatarium::Client) -> Self {
+        Client {
+            inner: RwLock::new(Some(core)),
+        }
+    }
+
     fn core(&self) -> PyResult<avatarium::Client> {
         self.inner
             .read()
@@ -76,383 +112,179 @@ impl Client {
             .ok_or_else(|| PyRuntimeError::new_err("the avatarium Client is closed"))
     }
 
-    fn run<T: Send + 'static>(
-        &self,
-        py: Python<'_>,
-        method: &'static str,
-        params: Map<String, Value>,
-        convert: Convert<T>,
-    ) -> PyResult<T> {
-        let core = self.core()?;
-        let params = Value::Object(params);
-        let response =
-            runtime::block_on(
-                py,
-                async move { core.call(method, &params).await.envelope() },
-            )?;
-        from_envelope(&response, convert).or_raise(py)
-    }
-
-    fn run_async<'py, T>(
-        &self,
-        py: Python<'py>,
-        method: &'static str,
-        params: Map<String, Value>,
-        convert: Convert<T>,
-    ) -> PyResult<Bound<'py, PyAny>>
-    where
-        T: for<'a> IntoPyObject<'a> + Send + 'static,
-    {
-        let core = self.core()?;
-        let params = Value::Object(params);
-        runtime::future_into_py(py, async move {
-            let response = core.call(method, &params).await.envelope();
-            Ok(Outcome(from_envelope(&response, convert)))
-        })
-    }
-}
-
-fn import_params(
-    url: String,
-    uid: Option<String>,
-    reg_token: Option<String>,
-    publish: bool,
-) -> Map<String, Value> {
-    let mut m = identity(uid, reg_token);
-    m.insert("url".into(), Value::String(url));
-    m.insert("publish".into(), Value::Bool(publish));
-    m
-}
-
-fn set_params(
-    photo_bytes: &[u8],
-    uid: Option<String>,
-    reg_token: Option<String>,
-    publish: bool,
-) -> Map<String, Value> {
-    let mut m = identity(uid, reg_token);
-    let encoded = base64::engine::general_purpose::STANDARD.encode(photo_bytes);
-    m.insert("photoBytes".into(), Value::String(encoded));
-    m.insert("publish".into(), Value::Bool(publish));
-    m
-}
-
-fn finalize_params(reg_token: String) -> Map<String, Value> {
-    identity(None, Some(reg_token))
-}
-
-fn policy_params(width: Option<i64>, height: Option<i64>) -> Map<String, Value> {
-    let mut policy = Map::new();
-    if let Some(w) = width {
-        policy.insert("thumbnailWidth".into(), Value::from(w));
-    }
-    if let Some(h) = height {
-        policy.insert("thumbnailHeight".into(), Value::from(h));
-    }
-    let mut m = Map::new();
-    m.insert("profilePhoto".into(), Value::Object(policy));
-    m
-}
-
-#[pymethods]
-impl Client {
-    /// Open a client: `settings` are SPEC.md config keys (a dict), or `config_file` a TOML
-    /// file; `use_env` overlays `AVATARIUM_<KEY>` variables.
-    #[new]
-    #[pyo3(signature = (settings=None, config_file=None, use_env=false))]
-    fn new(
-        py: Python<'_>,
-        settings: Option<&Bound<'_, PyDict>>,
-        config_file: Option<PathBuf>,
-        use_env: bool,
-    ) -> PyResult<Self> {
-        let settings = Settings::extract(settings, config_file, use_env)?;
-        let opened = runtime::block_on(py, async move {
-            let config = settings.into_config()?;
-            avatarium::Client::open(config).await
-        })?;
-        Ok(Client {
-            inner: RwLock::new(Some(opened.or_raise(py)?)),
-        })
-    }
-
-    /// Close the client: calls in flight end at once (`BusyError`, "The client is
-    /// closed") and their decodes are cancelled; returns when that work has stopped (at most
-    /// ~2 s, the GIL released meanwhile). Later calls raise `RuntimeError`. Idempotent.
-    fn close(&self, py: Python<'_>) {
-        let taken = self
-            .inner
+    fn take(&self) -> Option<avatarium::Client> {
+        self.inner
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(core) = taken {
-            let closing = core.clone();
-            // A close that timed out, or a runtime already shut down, leaves nothing to do.
-            let _ = runtime::block_on(py, async move { closing.close().await });
-            runtime::drop_in_runtime(core);
-        }
+            .take()
     }
 
-    #[getter]
-    fn closed(&self) -> bool {
-        self.inner
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_none()
+    /// Run a call on the runtime and wait for it with the GIL released.
+    fn blocking<'py>(&self, py: Python<'py>, call: PyResult<Call>) -> PyResult<Bound<'py, PyAny>> {
+        let (call, core) = (call?, self.core()?);
+        runtime::block_on(py, call.answer(core))?.into_pyobject(py)
+    }
+
+    /// Run a call on the runtime as an asyncio awaitable.
+    fn awaitable<'py>(&self, py: Python<'py>, call: PyResult<Call>) -> PyResult<Bound<'py, PyAny>> {
+        let (call, core) = (call?, self.core()?);
+        runtime::future_into_py(py, async move { Ok(call.answer(core).await) })
+    }
+}
+
+/// The one `#[pymethods]` block: the methods written out (`{ … }`), then each API method
+/// once, as `fn blocking_name / async_name (args) => a PyResult<Call>;`, emitted as both.
+macro_rules! methods {
+    (
+        { $($plain:tt)* }
+        $(
+            $(#[$attr:meta])*
+            fn $name:ident / $name_async:ident ($($arg:ident: $ty:ty),*) => $call:expr;
+        )*
+    ) => {
+        #[pymethods]
+        impl Client {
+            $($plain)*
+            $(
+                $(#[$attr])*
+                fn $name<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
+                    self.blocking(py, $call)
+                }
+                $(#[$attr])*
+                fn $name_async<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
+                    self.awaitable(py, $call)
+                }
+            )*
+        }
+    };
+}
+
+methods! {
+    {
+        /// Open a client: `settings` are SPEC.md config keys (a dict), or `config_file` a
+        /// TOML file; `use_env` overlays `AVATARIUM_<KEY>` variables. Blocks (GIL released)
+        /// while the stores open; `open_async` does the same without blocking the loop.
+        #[new]
+        #[pyo3(signature = (settings=None, config_file=None, use_env=false))]
+        fn new(
+            py: Python<'_>,
+            settings: Option<&Bound<'_, PyDict>>,
+            config_file: Option<PathBuf>,
+            use_env: bool,
+        ) -> PyResult<Self> {
+            let settings = Settings::extract(settings, config_file, use_env)?;
+            let opened = runtime::block_on(py, settings.open())?;
+            Ok(Client::new_open(opened.or_raise(py)?))
+        }
+
+        /// An awaitable of an open client (the stores opened on the runtime).
+        #[staticmethod]
+        #[pyo3(signature = (settings=None, config_file=None, use_env=false))]
+        fn open_async<'py>(
+            py: Python<'py>,
+            settings: Option<&Bound<'py, PyDict>>,
+            config_file: Option<PathBuf>,
+            use_env: bool,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            let settings = Settings::extract(settings, config_file, use_env)?;
+            runtime::future_into_py(py, async move {
+                let opened = settings.open().await;
+                Ok(Outcome(opened.map(Client::new_open).map_err(|e| ApiError::new(&e, None))))
+            })
+        }
+
+        /// Close the client: calls in flight end at once (`BusyError`, "The client is
+        /// closed") and their decodes are cancelled; returns when that work has stopped (at
+        /// most ~2 s, the GIL released meanwhile). Later calls raise `RuntimeError`.
+        /// Idempotent.
+        fn close(&self, py: Python<'_>) {
+            if let Some(core) = self.take() {
+                let closing = core.clone();
+                // A close that timed out, or a runtime already shut down, leaves nothing to do.
+                let _ = runtime::block_on(py, async move { closing.close().await });
+                runtime::drop_in_runtime(core);
+            }
+        }
+
+        /// `close` as an awaitable: the wait happens on the runtime, not the event loop.
+        fn close_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+            // Checked before taking the core, so a shut-down runtime leaves it to `Drop`.
+            runtime::handle()?;
+            let taken = self.take();
+            runtime::future_into_py(py, async move {
+                if let Some(core) = taken {
+                    // Timed out or not, the client is closed for callers.
+                    let _ = core.close().await;
+                }
+                Ok(())
+            })
+        }
+
+        #[getter]
+        fn closed(&self) -> bool {
+            self.inner
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none()
+        }
     }
 
     /// The Gigya-compatible form: the response envelope as a dict. Never raises for API
     /// errors (they are in `errorCode`); raises `TypeError` for parameters that are not JSON.
     #[pyo3(signature = (method, params=None))]
-    fn call<'py>(
-        &self,
-        py: Python<'py>,
-        method: String,
-        params: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let params = params
-            .map(envelope::to_json)
-            .transpose()?
-            .unwrap_or(Value::Null);
-        let core = self.core()?;
-        let response =
-            runtime::block_on(
-                py,
-                async move { core.call(&method, &params).await.envelope() },
-            )?;
-        envelope::to_py(py, &response.into_value())
-    }
-
-    #[pyo3(signature = (method, params=None))]
-    fn call_async<'py>(
-        &self,
-        py: Python<'py>,
-        method: String,
-        params: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let params = params
-            .map(envelope::to_json)
-            .transpose()?
-            .unwrap_or(Value::Null);
-        let core = self.core()?;
-        runtime::future_into_py(py, async move {
-            Ok(Json(core.call(&method, &params).await.into_value()))
-        })
-    }
+    fn call / call_async (method: String, params: Option<&Bound<'py, PyAny>>) => gigya(method, params);
 
     #[pyo3(signature = (url, *, uid=None, reg_token=None, publish=false))]
-    fn import_profile_photo(
-        &self,
-        py: Python<'_>,
-        url: String,
-        uid: Option<String>,
-        reg_token: Option<String>,
-        publish: bool,
-    ) -> PyResult<ImportResult> {
-        let params = import_params(url, uid, reg_token, publish);
-        self.run(py, IMPORT, params, ImportResult::from_envelope)
-    }
+    fn import_profile_photo / import_profile_photo_async
+        (url: String, uid: Option<String>, reg_token: Option<String>, publish: bool)
+        => for_account(Method::ImportProfilePhoto, uid, reg_token, |who| {
+            Request::ImportProfilePhoto { who, url, publish }
+        });
 
-    #[pyo3(signature = (url, *, uid=None, reg_token=None, publish=false))]
-    fn import_profile_photo_async<'py>(
-        &self,
-        py: Python<'py>,
-        url: String,
-        uid: Option<String>,
-        reg_token: Option<String>,
-        publish: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let params = import_params(url, uid, reg_token, publish);
-        self.run_async(py, IMPORT, params, ImportResult::from_envelope)
-    }
-
+    /// The file's bytes, as they are (copied once, before the GIL is released).
     #[pyo3(signature = (photo_bytes, *, uid=None, reg_token=None, publish=false))]
-    fn set_profile_photo(
-        &self,
-        py: Python<'_>,
-        photo_bytes: &[u8],
-        uid: Option<String>,
-        reg_token: Option<String>,
-        publish: bool,
-    ) -> PyResult<ImportResult> {
-        let params = set_params(photo_bytes, uid, reg_token, publish);
-        self.run(py, SET, params, ImportResult::from_envelope)
-    }
-
-    #[pyo3(signature = (photo_bytes, *, uid=None, reg_token=None, publish=false))]
-    fn set_profile_photo_async<'py>(
-        &self,
-        py: Python<'py>,
-        photo_bytes: &[u8],
-        uid: Option<String>,
-        reg_token: Option<String>,
-        publish: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let params = set_params(photo_bytes, uid, reg_token, publish);
-        self.run_async(py, SET, params, ImportResult::from_envelope)
-    }
+    fn set_profile_photo / set_profile_photo_async
+        (photo_bytes: &[u8], uid: Option<String>, reg_token: Option<String>, publish: bool)
+        => for_account(Method::SetProfilePhoto, uid, reg_token, |who| {
+            Request::SetProfilePhoto { who, photo: Bytes::copy_from_slice(photo_bytes), publish }
+        });
 
     #[pyo3(signature = (*, uid=None, reg_token=None))]
-    fn publish_profile_photo(
-        &self,
-        py: Python<'_>,
-        uid: Option<String>,
-        reg_token: Option<String>,
-    ) -> PyResult<PhotoUrls> {
-        self.run(
-            py,
-            PUBLISH,
-            identity(uid, reg_token),
-            PhotoUrls::from_envelope,
-        )
-    }
+    fn publish_profile_photo / publish_profile_photo_async
+        (uid: Option<String>, reg_token: Option<String>)
+        => for_account(Method::PublishProfilePhoto, uid, reg_token, |who| {
+            Request::PublishProfilePhoto { who }
+        });
 
     #[pyo3(signature = (*, uid=None, reg_token=None))]
-    fn publish_profile_photo_async<'py>(
-        &self,
-        py: Python<'py>,
-        uid: Option<String>,
-        reg_token: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.run_async(
-            py,
-            PUBLISH,
-            identity(uid, reg_token),
-            PhotoUrls::from_envelope,
-        )
-    }
+    fn remove_profile_photo / remove_profile_photo_async
+        (uid: Option<String>, reg_token: Option<String>)
+        => for_account(Method::RemoveProfilePhoto, uid, reg_token, |who| {
+            Request::RemoveProfilePhoto { who }
+        });
 
     #[pyo3(signature = (*, uid=None, reg_token=None))]
-    fn remove_profile_photo(
-        &self,
-        py: Python<'_>,
-        uid: Option<String>,
-        reg_token: Option<String>,
-    ) -> PyResult<String> {
-        self.run(py, REMOVE, identity(uid, reg_token), uid_from_envelope)
-    }
+    fn get_account_info / get_account_info_async
+        (uid: Option<String>, reg_token: Option<String>)
+        => for_account(Method::GetAccountInfo, uid, reg_token, |who| {
+            Request::GetAccountInfo { who }
+        });
 
-    #[pyo3(signature = (*, uid=None, reg_token=None))]
-    fn remove_profile_photo_async<'py>(
-        &self,
-        py: Python<'py>,
-        uid: Option<String>,
-        reg_token: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.run_async(py, REMOVE, identity(uid, reg_token), uid_from_envelope)
-    }
+    fn init_registration / init_registration_async () => typed(Request::InitRegistration);
 
-    #[pyo3(signature = (*, uid=None, reg_token=None))]
-    fn get_account_info(
-        &self,
-        py: Python<'_>,
-        uid: Option<String>,
-        reg_token: Option<String>,
-    ) -> PyResult<AccountInfo> {
-        self.run(
-            py,
-            GET_ACCOUNT_INFO,
-            identity(uid, reg_token),
-            AccountInfo::from_envelope,
-        )
-    }
+    fn finalize_registration / finalize_registration_async (reg_token: String)
+        => typed(Request::FinalizeRegistration { reg_token });
 
-    #[pyo3(signature = (*, uid=None, reg_token=None))]
-    fn get_account_info_async<'py>(
-        &self,
-        py: Python<'py>,
-        uid: Option<String>,
-        reg_token: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.run_async(
-            py,
-            GET_ACCOUNT_INFO,
-            identity(uid, reg_token),
-            AccountInfo::from_envelope,
-        )
-    }
-
-    fn init_registration(&self, py: Python<'_>) -> PyResult<Registration> {
-        let core = self.core()?;
-        let result = runtime::block_on(py, async move { core.init_registration().await })?;
-        core_result(result).or_raise(py)
-    }
-
-    fn init_registration_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let core = self.core()?;
-        runtime::future_into_py(py, async move {
-            Ok(Outcome(core_result::<_, Registration>(
-                core.init_registration().await,
-            )))
-        })
-    }
-
-    fn finalize_registration(&self, py: Python<'_>, reg_token: String) -> PyResult<AccountInfo> {
-        self.run(
-            py,
-            FINALIZE,
-            finalize_params(reg_token),
-            AccountInfo::from_envelope,
-        )
-    }
-
-    fn finalize_registration_async<'py>(
-        &self,
-        py: Python<'py>,
-        reg_token: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.run_async(
-            py,
-            FINALIZE,
-            finalize_params(reg_token),
-            AccountInfo::from_envelope,
-        )
-    }
-
-    fn get_policies(&self, py: Python<'_>) -> PyResult<Policies> {
-        self.run(py, GET_POLICIES, Map::new(), Policies::from_envelope)
-    }
-
-    fn get_policies_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.run_async(py, GET_POLICIES, Map::new(), Policies::from_envelope)
-    }
+    fn get_policies / get_policies_async () => typed(Request::GetPolicies);
 
     /// Omitted sizes keep their current values.
     #[pyo3(signature = (*, thumbnail_width=None, thumbnail_height=None))]
-    fn set_policies(
-        &self,
-        py: Python<'_>,
-        thumbnail_width: Option<i64>,
-        thumbnail_height: Option<i64>,
-    ) -> PyResult<Policies> {
-        let params = policy_params(thumbnail_width, thumbnail_height);
-        self.run(py, SET_POLICIES, params, Policies::from_envelope)
-    }
-
-    #[pyo3(signature = (*, thumbnail_width=None, thumbnail_height=None))]
-    fn set_policies_async<'py>(
-        &self,
-        py: Python<'py>,
-        thumbnail_width: Option<i64>,
-        thumbnail_height: Option<i64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let params = policy_params(thumbnail_width, thumbnail_height);
-        self.run_async(py, SET_POLICIES, params, Policies::from_envelope)
-    }
+    fn set_policies / set_policies_async
+        (thumbnail_width: Option<i64>, thumbnail_height: Option<i64>)
+        => policies(thumbnail_width, thumbnail_height);
 
     /// Delete expired pending photos and unreferenced blobs.
-    fn purge(&self, py: Python<'_>) -> PyResult<PurgeReport> {
-        let core = self.core()?;
-        let result = runtime::block_on(py, async move { core.purge().await })?;
-        core_result(result).or_raise(py)
-    }
-
-    fn purge_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let core = self.core()?;
-        runtime::future_into_py(py, async move {
-            Ok(Outcome(core_result::<_, PurgeReport>(core.purge().await)))
-        })
-    }
+    fn purge / purge_async () => Ok(Call::Purge);
 }
 
 impl Drop for Client {

@@ -41,7 +41,12 @@ impl Settings {
         })
     }
 
-    pub fn into_config(self) -> Result<Config, Error> {
+    /// Open a core client on these settings (reading the config file, if any).
+    pub async fn open(self) -> Result<avatarium::Client, Error> {
+        avatarium::Client::open(self.into_config()?).await
+    }
+
+    fn into_config(self) -> Result<Config, Error> {
         let config = match (self.file, self.keywords) {
             (Some(path), _) => Config::from_toml_file(&path)?,
             (None, Some(keywords)) => Config::from_value(keywords)?,

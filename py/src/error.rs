@@ -1,12 +1,12 @@
 //! Python exceptions for the core's errors (STYLE.md §4).
 //!
-//! One package base, `ProfilePhotoError(Exception)`, and one subclass per core
-//! [`ErrorKind`], which also inherits the fitting built-in (`ValueError`, `PermissionError`,
-//! `TimeoutError`). The table below is the only place that maps kinds to classes; it is keyed
-//! by the kind (never by message text). Every instance carries `error_code`, `status_code`,
-//! `error_message`, `details`, `call_id` and `code` (the stable SCREAMING_SNAKE name).
+//! One package base, `ProfilePhotoError(Exception)`, and one subclass per core [`ErrorKind`],
+//! derived from `ErrorKind::ALL`: the class name from the kind's stable `code()`
+//! (`MISSING_PARAMETER` → `MissingParameterError`), the docstring from its Gigya code and
+//! message, and the fitting built-in base from its HTTP status. Every instance carries
+//! `error_code`, `status_code`, `error_message`, `details`, `call_id` and `code`.
 
-use avatarium::{Envelope, Error, ErrorKind};
+use avatarium::{Error, ErrorKind};
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyException, PyPermissionError, PyRuntimeError, PyTimeoutError, PyValueError,
@@ -25,113 +25,71 @@ create_exception!(
      made), code (stable SCREAMING_SNAKE name)."
 );
 
-/// The built-in a class inherits besides `ProfilePhotoError`.
-#[derive(Clone, Copy)]
-enum Builtin {
-    None,
-    Value,
-    Permission,
-    Timeout,
+/// `MISSING_PARAMETER` → `MissingParameterError`; a name Python's built-ins already use
+/// (`TimeoutError`) gets a `Request` prefix so the class does not shadow the built-in.
+fn class_name(py: Python<'_>, kind: ErrorKind) -> PyResult<String> {
+    let mut name = String::new();
+    for word in kind.code().split('_') {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.push(first);
+            name.extend(chars.map(|c| c.to_ascii_lowercase()));
+        }
+    }
+    name.push_str("Error");
+    if py.import("builtins")?.hasattr(name.as_str())? {
+        name.insert_str(0, "Request");
+    }
+    Ok(name)
 }
 
-/// Kind → (class name, extra built-in base, docstring).
-const CLASSES: [(ErrorKind, &str, Builtin, &str); 9] = [
-    (
-        ErrorKind::MissingParameter,
-        "MissingParameterError",
-        Builtin::Value,
-        "400002: a required parameter is missing.",
-    ),
-    (
-        ErrorKind::InvalidParameter,
-        "InvalidParameterError",
-        Builtin::Value,
-        "400006: a parameter (or setting) has a value that cannot be accepted.",
-    ),
-    (
-        ErrorKind::Unauthorized,
-        "UnauthorizedError",
-        Builtin::Permission,
-        "403005: bad, expired or finalized regToken, or unknown UID.",
-    ),
-    (
-        ErrorKind::InvalidUrl,
-        "InvalidUrlError",
-        Builtin::None,
-        "404004: the URL is refused or cannot be fetched.",
-    ),
-    (
-        ErrorKind::MissingPhoto,
-        "MissingPhotoError",
-        Builtin::None,
-        "409010: nothing pending to publish, or the bytes are not a GIF/PNG/JPEG.",
-    ),
-    (
-        ErrorKind::PhotoTooLarge,
-        "PhotoTooLargeError",
-        Builtin::Value,
-        "413004: over the byte, pixel or side limit.",
-    ),
-    (
-        ErrorKind::Internal,
-        "InternalError",
-        Builtin::None,
-        "500001: storage or internal failure.",
-    ),
-    (
-        ErrorKind::Timeout,
-        "RequestTimeoutError",
-        Builtin::Timeout,
-        "504002: a deadline passed (fetching or processing the photo).",
-    ),
-    (
-        ErrorKind::Busy,
-        "BusyError",
-        Builtin::None,
-        "503001: too many imports are waiting; try again later.",
-    ),
-];
+/// The built-in a kind's class also inherits, by what its HTTP status says about the call:
+/// the caller's values (400, 413), its rights (403), a deadline (504).
+fn builtin_base(py: Python<'_>, kind: ErrorKind) -> Option<Bound<'_, PyType>> {
+    match kind.status_code() {
+        400 | 413 => Some(py.get_type::<PyValueError>()),
+        403 => Some(py.get_type::<PyPermissionError>()),
+        504 => Some(py.get_type::<PyTimeoutError>()),
+        _ => None,
+    }
+}
 
-static CLASS_OBJECTS: PyOnceLock<Vec<(ErrorKind, Py<PyType>)>> = PyOnceLock::new();
+/// Kind → (class name, class), built once from `ErrorKind::ALL`.
+type Classes = Vec<(ErrorKind, String, Py<PyType>)>;
 
-fn classes(py: Python<'_>) -> PyResult<&Vec<(ErrorKind, Py<PyType>)>> {
+static CLASS_OBJECTS: PyOnceLock<Classes> = PyOnceLock::new();
+
+fn classes(py: Python<'_>) -> PyResult<&Classes> {
     CLASS_OBJECTS.get_or_try_init(py, || {
         let base = py.get_type::<ProfilePhotoError>();
         let type_type = py.get_type::<PyType>();
-        CLASSES
-            .iter()
-            .map(|&(kind, name, builtin, doc)| {
-                let extra = match builtin {
-                    Builtin::None => None,
-                    Builtin::Value => Some(py.get_type::<PyValueError>()),
-                    Builtin::Permission => Some(py.get_type::<PyPermissionError>()),
-                    Builtin::Timeout => Some(py.get_type::<PyTimeoutError>()),
-                };
-                let bases = match extra {
+        ErrorKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let name = class_name(py, kind)?;
+                let bases = match builtin_base(py, kind) {
                     Some(extra) => PyTuple::new(py, [base.clone(), extra])?,
                     None => PyTuple::new(py, [base.clone()])?,
                 };
                 let namespace = PyDict::new(py);
                 namespace.set_item("__module__", "avatarium")?;
+                let doc = format!("{}: {}.", kind.error_code(), kind.message());
                 namespace.set_item("__doc__", doc)?;
                 let class = type_type
-                    .call1((name, bases, namespace))?
+                    .call1((name.as_str(), bases, namespace))?
                     .cast_into::<PyType>()?;
-                Ok((kind, class.unbind()))
+                Ok((kind, name, class.unbind()))
             })
             .collect()
     })
 }
 
-/// The class for a kind (the base for kinds newer than this table).
-fn class_for<'py>(py: Python<'py>, kind: Option<ErrorKind>) -> PyResult<Bound<'py, PyType>> {
-    let found = kind.and_then(|kind| {
-        classes(py)
-            .ok()?
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, c)| c.bind(py).clone())
-    });
+/// The class for a kind (the base for kinds newer than this build).
+fn class_for(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
+    let found = classes(py)?
+        .iter()
+        .find(|(k, ..)| *k == kind)
+        .map(|(.., c)| c.bind(py).clone());
     Ok(found.unwrap_or_else(|| py.get_type::<ProfilePhotoError>()))
 }
 
@@ -139,13 +97,8 @@ fn class_for<'py>(py: Python<'py>, kind: Option<ErrorKind>) -> PyResult<Bound<'p
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("ProfilePhotoError", py.get_type::<ProfilePhotoError>())?;
-    for (kind, class) in classes(py)? {
-        let name = CLASSES
-            .iter()
-            .find(|(k, ..)| k == kind)
-            .map(|(_, name, ..)| *name)
-            .unwrap_or("ProfilePhotoError");
-        m.add(name, class.bind(py))?;
+    for (_, name, class) in classes(py)? {
+        m.add(name.as_str(), class.bind(py))?;
     }
     Ok(())
 }
@@ -154,19 +107,16 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// later, where the GIL is held.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    kind: Option<ErrorKind>,
-    error_code: u32,
-    status_code: u16,
-    message: String,
+    kind: ErrorKind,
     details: String,
+    /// The response's `callId`; `None` for errors no call answered (opening a client).
     call_id: Option<String>,
     /// The core error's `source()` chain, outermost first (becomes `__cause__`).
     causes: Vec<String>,
 }
 
 impl ApiError {
-    /// From a core error (calls that return `Result`, no envelope).
-    pub fn from_core(err: &Error) -> Self {
+    pub fn new(err: &Error, call_id: Option<&str>) -> Self {
         let mut causes = Vec::new();
         let mut source = std::error::Error::source(err);
         while let Some(s) = source {
@@ -174,54 +124,11 @@ impl ApiError {
             source = s.source();
         }
         ApiError {
-            kind: Some(err.kind()),
-            error_code: err.error_code(),
-            status_code: err.status_code(),
-            message: err.kind().message().to_string(),
+            kind: err.kind(),
             details: err.details().to_string(),
-            call_id: None,
+            call_id: call_id.map(str::to_owned),
             causes,
         }
-    }
-
-    /// From an error envelope; `None` when the envelope says success.
-    pub fn from_envelope(r: &Envelope) -> Option<Self> {
-        if r.is_ok() {
-            return None;
-        }
-        let text = |key: &str| {
-            r.get(key)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
-        Some(ApiError {
-            kind: r.error_kind(),
-            error_code: r.error_code(),
-            status_code: r.status_code(),
-            message: text("errorMessage"),
-            details: text("errorDetails"),
-            call_id: Some(r.call_id().to_string()),
-            causes: Vec::new(),
-        })
-    }
-
-    /// A success envelope without a field its method always returns.
-    pub fn malformed(r: &Envelope, field: &str) -> Self {
-        let kind = ErrorKind::Internal;
-        ApiError {
-            kind: Some(kind),
-            error_code: kind.error_code(),
-            status_code: kind.status_code(),
-            message: kind.message().to_string(),
-            details: format!("The response has no {field}"),
-            call_id: Some(r.call_id().to_string()),
-            causes: Vec::new(),
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        self.kind.map(ErrorKind::code).unwrap_or("UNKNOWN")
     }
 
     /// The Python exception, with its attributes and `__cause__` chain.
@@ -230,15 +137,21 @@ impl ApiError {
     }
 
     fn build(self, py: Python<'_>) -> PyResult<PyErr> {
-        let class = class_for(py, self.kind)?;
-        let text = format!("{} ({}): {}", self.message, self.error_code, self.details);
+        let kind = self.kind;
+        let class = class_for(py, kind)?;
+        let text = format!(
+            "{} ({}): {}",
+            kind.message(),
+            kind.error_code(),
+            self.details
+        );
         let exc = class.call1((text,))?;
-        exc.setattr("error_code", self.error_code)?;
-        exc.setattr("status_code", self.status_code)?;
-        exc.setattr("error_message", &self.message)?;
+        exc.setattr("error_code", kind.error_code())?;
+        exc.setattr("status_code", kind.status_code())?;
+        exc.setattr("error_message", kind.message())?;
         exc.setattr("details", &self.details)?;
         exc.setattr("call_id", &self.call_id)?;
-        exc.setattr("code", self.code())?;
+        exc.setattr("code", kind.code())?;
         let err = PyErr::from_value(exc);
         let mut chain: Option<PyErr> = None;
         for cause in self.causes.iter().rev() {
@@ -253,20 +166,15 @@ impl ApiError {
     }
 }
 
-/// `Result<T, avatarium::Error>` → `PyResult<T>` where the GIL is held.
+/// `Result<T, avatarium::Error>` (no call answered it: no `callId`) → `PyResult<T>` where
+/// the GIL is held.
 pub trait OrRaise<T> {
     fn or_raise(self, py: Python<'_>) -> PyResult<T>;
 }
 
 impl<T> OrRaise<T> for Result<T, Error> {
     fn or_raise(self, py: Python<'_>) -> PyResult<T> {
-        self.map_err(|e| ApiError::from_core(&e).into_pyerr(py))
-    }
-}
-
-impl<T> OrRaise<T> for Result<T, ApiError> {
-    fn or_raise(self, py: Python<'_>) -> PyResult<T> {
-        self.map_err(|e| e.into_pyerr(py))
+        self.map_err(|e| ApiError::new(&e, None).into_pyerr(py))
     }
 }
 

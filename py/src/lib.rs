@@ -1,7 +1,7 @@
 //! `avatarium._native`: the compiled half of the `avatarium` Python package.
 //!
 //! Thin by design (STYLE.md §2): every file converts between Python and one part of the
-//! core — `api.rs` (the client), `types.rs` (typed results), `config.rs` (settings),
+//! core — `api.rs` (the client), `types.rs` (typed results), `render.rs` (responses), `config.rs` (settings),
 //! `envelope.rs` (JSON values), `error.rs` (exceptions) — and `runtime.rs` owns the one
 //! tokio runtime (§9, §10). The pure-Python layer (`python/avatarium/`) adds the
 //! `client.accounts` namespace, keyword settings and the `async def` wrappers.
@@ -12,6 +12,7 @@ mod api;
 mod config;
 mod envelope;
 mod error;
+mod render;
 mod runtime;
 mod types;
 

@@ -1,12 +1,8 @@
 //! The typed results (core `api/types.rs`): frozen Python classes with keyword
-//! constructors, readable reprs, equality and hashing.
+//! constructors, readable reprs, equality and hashing, each made from its core type.
 
-use avatarium::Envelope;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use serde_json::Value;
-
-use crate::error::ApiError;
 
 fn repr_str(py: Python<'_>, s: &str) -> PyResult<String> {
     Ok(PyString::new(py, s).repr()?.to_str()?.to_owned())
@@ -17,19 +13,6 @@ fn repr_opt(py: Python<'_>, s: Option<&str>) -> PyResult<String> {
         Some(s) => repr_str(py, s),
         None => Ok("None".to_owned()),
     }
-}
-
-fn text(r: &Envelope, path: &[&str]) -> Option<String> {
-    let (first, rest) = path.split_first()?;
-    let mut v = r.get(first)?;
-    for key in rest {
-        v = v.get(key)?;
-    }
-    v.as_str().map(str::to_owned)
-}
-
-fn required(r: &Envelope, path: &[&str]) -> Result<String, ApiError> {
-    text(r, path).ok_or_else(|| ApiError::malformed(r, &path.join(".")))
 }
 
 /// An import or upload: the account's UID, and the URLs when it was published at once.
@@ -69,13 +52,17 @@ impl ImportResult {
     }
 }
 
-impl ImportResult {
-    pub fn from_envelope(r: &Envelope) -> Result<Self, ApiError> {
-        Ok(ImportResult {
-            uid: required(r, &["UID"])?,
-            photo_url: text(r, &["photoURL"]),
-            thumbnail_url: text(r, &["thumbnailURL"]),
-        })
+impl From<avatarium::ImportResult> for ImportResult {
+    fn from(r: avatarium::ImportResult) -> Self {
+        let (photo_url, thumbnail_url) = match r.published {
+            Some(u) => (Some(u.photo_url), Some(u.thumbnail_url)),
+            None => (None, None),
+        };
+        ImportResult {
+            uid: r.uid,
+            photo_url,
+            thumbnail_url,
+        }
     }
 }
 
@@ -106,12 +93,12 @@ impl PhotoUrls {
     }
 }
 
-impl PhotoUrls {
-    pub fn from_envelope(r: &Envelope) -> Result<Self, ApiError> {
-        Ok(PhotoUrls {
-            photo_url: required(r, &["photoURL"])?,
-            thumbnail_url: required(r, &["thumbnailURL"])?,
-        })
+impl From<avatarium::PhotoUrls> for PhotoUrls {
+    fn from(u: avatarium::PhotoUrls) -> Self {
+        PhotoUrls {
+            photo_url: u.photo_url,
+            thumbnail_url: u.thumbnail_url,
+        }
     }
 }
 
@@ -155,17 +142,18 @@ impl AccountInfo {
     }
 }
 
-impl AccountInfo {
-    pub fn from_envelope(r: &Envelope) -> Result<Self, ApiError> {
-        Ok(AccountInfo {
-            uid: required(r, &["UID"])?,
-            is_registered: r
-                .get("isRegistered")
-                .and_then(Value::as_bool)
-                .ok_or_else(|| ApiError::malformed(r, "isRegistered"))?,
-            photo_url: text(r, &["profile", "photoURL"]),
-            thumbnail_url: text(r, &["profile", "thumbnailURL"]),
-        })
+impl From<avatarium::AccountInfo> for AccountInfo {
+    fn from(a: avatarium::AccountInfo) -> Self {
+        let (photo_url, thumbnail_url) = match a.photo {
+            Some(u) => (Some(u.photo_url), Some(u.thumbnail_url)),
+            None => (None, None),
+        };
+        AccountInfo {
+            uid: a.uid,
+            is_registered: a.is_registered,
+            photo_url,
+            thumbnail_url,
+        }
     }
 }
 
@@ -229,19 +217,12 @@ impl Policies {
     }
 }
 
-impl Policies {
-    pub fn from_envelope(r: &Envelope) -> Result<Self, ApiError> {
-        let dim = |name: &str| {
-            r.get("profilePhoto")
-                .and_then(|p| p.get(name))
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| ApiError::malformed(r, &format!("profilePhoto.{name}")))
-        };
-        Ok(Policies {
-            thumbnail_width: dim("thumbnailWidth")?,
-            thumbnail_height: dim("thumbnailHeight")?,
-        })
+impl From<avatarium::Policies> for Policies {
+    fn from(p: avatarium::Policies) -> Self {
+        Policies {
+            thumbnail_width: p.thumbnail_width,
+            thumbnail_height: p.thumbnail_height,
+        }
     }
 }
 
@@ -278,9 +259,4 @@ impl From<avatarium::PurgeReport> for PurgeReport {
             blobs_deleted: r.blobs_deleted,
         }
     }
-}
-
-/// The UID a `accounts.removeProfilePhoto` envelope names.
-pub fn uid_from_envelope(r: &Envelope) -> Result<String, ApiError> {
-    required(r, &["UID"])
 }

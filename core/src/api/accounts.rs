@@ -24,6 +24,10 @@ impl Client {
         self.inner
             .life
             .track(async {
+                // Empty is missing, as for Gigya's parameters (typed faces get the same answer).
+                if url.is_empty() {
+                    return Err(Error::missing("url"));
+                }
                 let uid = self.resolve_for_write(who).await?;
                 // A slow origin holds only a fetch slot, never a decode slot. The fetch slot is
                 // kept until the decode slot is ours, so the bytes of fetched imports waiting
@@ -163,6 +167,9 @@ impl Client {
         self.inner
             .life
             .track(async {
+                if reg_token.is_empty() {
+                    return Err(Error::missing("regToken"));
+                }
                 let account = self
                     .resolve_existing(&Identity::RegToken(reg_token.to_string()))
                     .await?;

@@ -137,10 +137,27 @@ class Client:
     ``use_env=True``, ``AVATARIUM_<KEY>`` environment variables override either.
 
     Thread-safe: one client serves many threads and asyncio tasks at once. Use it as a
-    context manager (``with`` or ``async with``) or call :meth:`close`.
+    context manager (``with`` or ``async with``) or call :meth:`close`. In async code,
+    ``await Client.open_async(...)`` opens it without blocking the event loop, and
+    ``async with`` / :meth:`aclose` close it the same way.
     """
 
     __slots__ = ("_native", "accounts")
+
+    @classmethod
+    async def open_async(
+        cls,
+        config_file: str | os.PathLike[str] | None = None,
+        *,
+        use_env: bool = False,
+        **settings: Any,
+    ) -> Client:
+        """``Client(...)`` for async code: the stores open on the native runtime."""
+        native = await _native.Client.open_async(settings or None, config_file, use_env)
+        client = cls.__new__(cls)
+        client._native = native
+        client.accounts = Accounts(native)
+        return client
 
     def __init__(
         self,
@@ -169,11 +186,15 @@ class Client:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        await self.aclose()
 
     def close(self) -> None:
         """Release the stores; later calls raise ``RuntimeError``."""
         self._native.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` without blocking the event loop."""
+        await self._native.close_async()
 
     @property
     def closed(self) -> bool:
