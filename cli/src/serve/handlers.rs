@@ -8,7 +8,7 @@ use avatarium::pipeline::OutputFormat;
 use avatarium::ErrorKind;
 use axum::body::Body;
 use axum::extract::{Path, Request, State as AxumState};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response as HttpResponse};
 
 use super::auth::{self, Caller, RequestInfo};
@@ -41,11 +41,22 @@ pub(crate) async fn api(
         state.addresses.charge(ip);
         refuse(out, e, ctx, &method, started)
     };
+    // Refused before the body is read: HTTP/1 cannot reuse the connection (hyper closes
+    // it), so the client is told, or it sends its next request into a closing socket.
+    let http1 = parts.version < Version::HTTP_2;
+    let unread = |mut response: HttpResponse| {
+        if http1 {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    };
 
     // Query first: even when the body is refused, its output options apply.
     let mut p = match params::from_query(&parts) {
         Ok(p) => p,
-        Err(e) => return failed(&Output::default(), &e, None),
+        Err(e) => return unread(failed(&Output::default(), &e, None)),
     };
     let query_output = Output::from_params(&p).unwrap_or_else(|(out, _)| out);
     if !state.addresses.has_room(ip) {
@@ -53,11 +64,11 @@ pub(crate) async fn api(
             "More than {} unauthenticated or failed requests per minute from this address",
             state.addresses.per_minute()
         ));
-        return refuse(&query_output, &e, p.context(), &method, started);
+        return unread(refuse(&query_output, &e, p.context(), &method, started));
     }
     let start = match params::read_start(&parts, body, &state.body_budget).await {
         Ok(s) => s,
-        Err(e) => return failed(&query_output, &e, p.context()),
+        Err(e) => return unread(failed(&query_output, &e, p.context())),
     };
     // Output options from the first bytes too: refusals before the rest is read use them.
     let early_output =
@@ -73,17 +84,21 @@ pub(crate) async fn api(
             let e = RestError::invalid_api_key(
                 "Missing parameter: apiKey (in the query string or the first 64 KiB of the body)",
             );
-            return failed(&early_output, &e, early_context.clone());
+            return unread(failed(&early_output, &e, early_context.clone()));
         }
-        Err(e) => return failed(&early_output, &e, early_context.clone()),
+        Err(e) => return unread(failed(&early_output, &e, early_context.clone())),
     };
     // Checked, not taken: only a call that proves the site's credentials spends it.
     if !site.rate.has_room() {
-        return failed(&early_output, &site_rate_limited(&site), early_context);
+        return unread(failed(
+            &early_output,
+            &site_rate_limited(&site),
+            early_context,
+        ));
     }
     let _held = match params::read_rest(&mut p, start, site.body_cap, &state.body_budget).await {
         Ok(held) => held,
-        Err(e) => return failed(&early_output, &e, early_context.clone()),
+        Err(e) => return unread(failed(&early_output, &e, early_context.clone())),
     };
     let output = match Output::from_params(&p) {
         Ok(o) => o,
