@@ -26,7 +26,7 @@ export declare class NativeClient {
    * reaches the core as a non-object, which it answers with 400006.
    */
   start(method: string, params: string): PendingCall
-  /** Start `Client::purge_envelope()`. */
+  /** Start `Client::purge_response()`. */
   startPurge(): PendingCall
 }
 
