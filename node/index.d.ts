@@ -150,7 +150,7 @@ export interface ImportProfilePhotoParams extends Identity, CommonParams {
 }
 
 export interface SetProfilePhotoParams extends Identity, CommonParams {
-  /** The file: base64 text, or bytes (sent as base64). */
+  /** The file: bytes (handed to the engine raw), or base64 text (Gigya's wire form). */
   photoBytes: string | Uint8Array | ArrayBuffer
   publish?: boolean | 'true' | 'false'
 }
@@ -219,7 +219,27 @@ export declare class Client {
   call(method: string, params?: Record<string, unknown>, options?: CallOptions): Promise<Response>
   /** Delete expired pending photos and unreferenced blobs. */
   purge(options?: CallOptions): Promise<PurgeResponse>
+  /**
+   * Close: calls in flight and later calls end with 503001. Resolves when the engine's work
+   * has stopped (rejects with `TIMEOUT` if some outlived its bounded wait). Idempotent.
+   */
+  close(): Promise<void>
+  /** `await using client = ...` closes the client at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void>
 }
+
+/** One method of the engine's table. */
+export interface MethodInfo {
+  /** Full Gigya name, e.g. `accounts.importProfilePhoto`. */
+  name: string
+  /** e.g. `importProfilePhoto`: the name of its `client.accounts` function. */
+  shortName: string
+  /** Other names, each also a `client.accounts` function (`uploadProfilePhoto`). */
+  aliases: readonly string[]
+}
+
+/** Every method of the engine (its `client.accounts` functions are made from this table). */
+export declare const methods: readonly MethodInfo[]
 
 /** The stable codes of `err.code` (the core's `ErrorKind::code()`). */
 export type ErrorCodeName =

@@ -1,7 +1,7 @@
 'use strict'
 // avatarium for Node: the Gigya-style API (`client.accounts.importProfilePhoto(...)`)
 // over the native addon. This file only converts: options and params to JSON for the
-// core, Buffers to base64, envelopes and native errors to `ProfilePhotoError`. Every
+// core, photo bytes handed to it raw, envelopes and native errors to `ProfilePhotoError`. Every
 // parameter rule, error code and message comes from the Rust core.
 
 const native = require('./native.js')
@@ -86,17 +86,19 @@ function isPlainObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
 
-/** `photoBytes` may be a Buffer, any Uint8Array or an ArrayBuffer: sent as base64. */
-function convertParams(params) {
-  if (!isPlainObject(params)) return params
-  const bytes = params.photoBytes
-  if (bytes instanceof Uint8Array) {
-    return { ...params, photoBytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') }
+/**
+ * `photoBytes` may be a Buffer, any Uint8Array or an ArrayBuffer: split off and handed to
+ * the core raw, as a Buffer view of the same memory (base64 text stays in the params).
+ * @returns {[unknown, Buffer | undefined]}
+ */
+function splitPhoto(params) {
+  if (!isPlainObject(params)) return [params, undefined]
+  const { photoBytes, ...rest } = params
+  if (photoBytes instanceof Uint8Array) {
+    return [rest, Buffer.from(photoBytes.buffer, photoBytes.byteOffset, photoBytes.byteLength)]
   }
-  if (bytes instanceof ArrayBuffer) {
-    return { ...params, photoBytes: Buffer.from(bytes).toString('base64') }
-  }
-  return params
+  if (photoBytes instanceof ArrayBuffer) return [rest, Buffer.from(photoBytes)]
+  return [params, undefined]
 }
 
 /** Await a started native call; with a signal, aborting cancels the call in the core. */
@@ -185,7 +187,8 @@ class Client {
   call(method, params = {}, options = undefined) {
     try {
       const signal = withOpenSignal(options)
-      const pending = this.#native.start(String(method), toJson(convertParams(params)))
+      const [rest, photo] = splitPhoto(params)
+      const pending = this.#native.start(String(method), toJson(rest), photo)
       return settle(pending, signal)
     } catch (err) {
       return Promise.reject(err)
@@ -200,6 +203,25 @@ class Client {
     if (response.errorCode !== 0) throw ProfilePhotoError.fromResponse(response)
     return response
   }
+
+  /**
+   * Close the client: calls in flight end with 503001 ("The client is closed"), and so do
+   * later calls. Resolves when the engine's work has stopped; rejects with
+   * `ProfilePhotoError` (`TIMEOUT`) if some was still running after its bounded wait.
+   * Closing twice is harmless.
+   */
+  async close() {
+    try {
+      await this.#native.close()
+    } catch (err) {
+      throw lift(err)
+    }
+  }
+
+  /** `await using client = await Client.open(...)` closes it at the end of the block. */
+  [Symbol.asyncDispose]() {
+    return this.close()
+  }
 }
 
 /** `client.accounts`: one method per Gigya method; each takes `(params, options?)`. */
@@ -210,63 +232,32 @@ class Accounts {
     this.#client = client
   }
 
-  /** `accounts.importProfilePhoto`: `{URL | url, UID | regToken, publish?}`. */
-  importProfilePhoto(params, options) {
-    return this.#invoke('importProfilePhoto', params, options)
-  }
-
-  /** `accounts.setProfilePhoto`: `{photoBytes (base64 text or bytes), UID | regToken, publish?}`. */
-  setProfilePhoto(params, options) {
-    return this.#invoke('setProfilePhoto', params, options)
-  }
-
-  /** `accounts.uploadProfilePhoto`: Gigya's other name for `setProfilePhoto`. */
-  uploadProfilePhoto(params, options) {
-    return this.#invoke('uploadProfilePhoto', params, options)
-  }
-
-  /** `accounts.publishProfilePhoto`: `{UID | regToken}`. */
-  publishProfilePhoto(params, options) {
-    return this.#invoke('publishProfilePhoto', params, options)
-  }
-
-  /** `accounts.removeProfilePhoto`: `{UID | regToken}`. */
-  removeProfilePhoto(params, options) {
-    return this.#invoke('removeProfilePhoto', params, options)
-  }
-
-  /** `accounts.getAccountInfo`: `{UID | regToken}`. */
-  getAccountInfo(params, options) {
-    return this.#invoke('getAccountInfo', params, options)
-  }
-
-  /** `accounts.initRegistration`: no params; the response has `regToken`. */
-  initRegistration(params, options) {
-    return this.#invoke('initRegistration', params, options)
-  }
-
-  /** `accounts.finalizeRegistration`: `{regToken}`. */
-  finalizeRegistration(params, options) {
-    return this.#invoke('finalizeRegistration', params, options)
-  }
-
-  /** `accounts.getPolicies`: the response has `profilePhoto {thumbnailWidth, thumbnailHeight}`. */
-  getPolicies(params, options) {
-    return this.#invoke('getPolicies', params, options)
-  }
-
-  /** `accounts.setPolicies`: `{profilePhoto: {thumbnailWidth?, thumbnailHeight?}}`. */
-  setPolicies(params, options) {
-    return this.#invoke('setPolicies', params, options)
+  /** One method per name of the core's table (`native.methods()`), aliases included. */
+  static {
+    for (const method of native.methods()) {
+      // `accounts.`: the full name without the short one.
+      const namespace = method.name.slice(0, method.name.length - method.shortName.length)
+      for (const name of [method.shortName, ...method.aliases]) {
+        Object.defineProperty(Accounts.prototype, name, {
+          value: {
+            [name](params, options) {
+              return this.#invoke(namespace + name, params, options)
+            },
+          }[name],
+          writable: true,
+          configurable: true,
+        })
+      }
+    }
   }
 
   /**
-   * Run `accounts.<name>`. With `params.callback`: calls `callback(response)` exactly once
+   * Run `fullName` (e.g. `accounts.importProfilePhoto`). With `params.callback`: calls `callback(response)` exactly once
    * with the envelope, error or not, and returns undefined (the Gigya Web SDK style; a
    * `signal` is not used then). Without: a Promise of the envelope that rejects with
    * `ProfilePhotoError` when `errorCode` is not 0, or with the signal's reason when aborted.
    */
-  #invoke(name, params, options) {
+  #invoke(fullName, params, options) {
     let callback
     let rest = params ?? {}
     if (isPlainObject(rest) && 'callback' in rest) {
@@ -275,7 +266,7 @@ class Accounts {
         throw new TypeError(`callback must be a function, not ${typeof callback}`)
       }
     }
-    const response = this.#client.call(`accounts.${name}`, rest, callback ? undefined : options)
+    const response = this.#client.call(fullName, rest, callback ? undefined : options)
     if (!callback) {
       return response.then((r) => {
         if (r.errorCode !== 0) throw ProfilePhotoError.fromResponse(r)
@@ -301,6 +292,8 @@ class Accounts {
 
 module.exports = {
   Client,
+  /** The engine's methods: `{name, shortName, aliases}` (the core's table). */
+  methods: Object.freeze(native.methods().map((m) => Object.freeze({ ...m, aliases: Object.freeze([...m.aliases]) }))),
   ProfilePhotoError,
   version: native.version(),
 }

@@ -1,6 +1,7 @@
 // Typed use of avatarium: checked by `tsc --noEmit` (scripts/test-node.sh), not run.
 import {
   Client,
+  methods,
   ProfilePhotoError,
   type AccountInfoResponse,
   type ClientOptions,
@@ -76,4 +77,16 @@ export async function open(): Promise<Client> {
   const wrong: void = await client.accounts.getAccountInfo({ UID: 'u' })
   void wrong
   return client
+}
+
+/** Open, use and close: `close()` (or `Symbol.asyncDispose`, what `await using` calls). */
+export async function oneShot(uid: string): Promise<string[]> {
+  const client = await Client.open(options)
+  try {
+    await client.accounts.getAccountInfo({ UID: uid })
+    return methods.map((m) => m.name)
+  } finally {
+    await client[Symbol.asyncDispose]()
+    await client.close()
+  }
 }

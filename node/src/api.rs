@@ -7,9 +7,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use avatarium::{Client, ErrorKind, Response};
-use napi::bindgen_prelude::{block_on, spawn};
+use avatarium::{Client, ErrorKind, Method, Request, Response};
+use napi::bindgen_prelude::{block_on, spawn, Buffer};
 use napi_derive::napi;
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::config;
@@ -42,13 +43,29 @@ impl NativeClient {
     }
 
     /// Start `Client::call(method, params)`; `params` is JSON text. Text that is not JSON
-    /// reaches the core as a non-object, which it answers with 400006.
+    /// reaches the core as a non-object, which it answers with 400006. `photo`, when given,
+    /// is the upload's file, raw (no base64): the core parses the params with it beside them.
     #[napi]
-    pub fn start(&self, method: String, params: String) -> PendingCall {
+    pub fn start(&self, method: String, params: String, photo: Option<Buffer>) -> PendingCall {
         let client = self.inner.clone();
+        // Copied now: the Buffer belongs to the JS thread.
+        let photo = photo.map(|b| b.to_vec());
         PendingCall::spawn(async move {
-            let params = serde_json::from_str(&params).unwrap_or(serde_json::Value::Bool(false));
-            client.call(&method, &params).await
+            let params = serde_json::from_str(&params).unwrap_or(Value::Bool(false));
+            match (photo, Method::from_name(&method)) {
+                (Some(photo), Some(m)) => {
+                    let context = params.get("context").filter(|v| !v.is_null()).cloned();
+                    let max = client.max_photo_bytes();
+                    let response =
+                        match Request::parse_with_photo(m, &params, max, Some(photo.into())) {
+                            Ok(request) => client.run(request).await,
+                            Err(e) => client.refused(m, e),
+                        };
+                    response.with_context(context)
+                }
+                // No photo, or a method the core does not know (it answers that).
+                _ => client.call(&method, &params).await,
+            }
         })
     }
 
@@ -58,6 +75,39 @@ impl NativeClient {
         let client = self.inner.clone();
         PendingCall::spawn(async move { client.purge_response().await })
     }
+
+    /// `Client::close()`: calls in flight end with 503001 and later calls get it too.
+    /// Resolves when the cancelled work has stopped; rejects with `"[TIMEOUT] …"` when
+    /// some was still running after the core's bounded wait. Closing twice is harmless.
+    #[napi(catch_unwind)]
+    pub async fn close(&self) -> napi::Result<()> {
+        self.inner.close().await.map_err(rejected)
+    }
+}
+
+/// One method of the core's table (`Method::ALL`).
+#[napi(object)]
+pub struct MethodInfo {
+    /// The full Gigya name, e.g. `accounts.importProfilePhoto`.
+    pub name: String,
+    /// The name within its namespace, e.g. `importProfilePhoto`.
+    pub short_name: String,
+    /// Other names of the same method, e.g. `uploadProfilePhoto`.
+    pub aliases: Vec<String>,
+}
+
+/// Every method of the core, for `index.js` to build `client.accounts` without a list of
+/// its own.
+#[napi]
+pub fn methods() -> Vec<MethodInfo> {
+    Method::ALL
+        .iter()
+        .map(|m| MethodInfo {
+            name: m.name(),
+            short_name: m.short_name().to_string(),
+            aliases: m.aliases().iter().map(|a| a.to_string()).collect(),
+        })
+        .collect()
 }
 
 /// A call running on the runtime: `result()` once, `cancel()` any time.

@@ -13,7 +13,7 @@ mod api;
 mod config;
 mod error;
 
-pub use api::{NativeClient, PendingCall};
+pub use api::{methods, MethodInfo, NativeClient, PendingCall};
 pub use error::{error_kinds, ErrorKindInfo};
 
 use napi_derive::napi;
