@@ -290,10 +290,12 @@ class Accounts {
   }
 }
 
-module.exports = {
-  Client,
-  /** The engine's methods: `{name, shortName, aliases}` (the core's table). */
-  methods: Object.freeze(native.methods().map((m) => Object.freeze({ ...m, aliases: Object.freeze([...m.aliases]) }))),
-  ProfilePhotoError,
-  version: native.version(),
-}
+/** The engine's methods: `{name, shortName, aliases}` (the core's table). */
+const methods = Object.freeze(
+  native.methods().map((m) => Object.freeze({ ...m, aliases: Object.freeze([...m.aliases]) })),
+)
+const version = native.version()
+
+// Names only: Node's ESM loader finds CommonJS named exports by reading this literal, and
+// stops at the first value that is not a plain name.
+module.exports = { Client, methods, ProfilePhotoError, version }

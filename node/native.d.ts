@@ -23,11 +23,18 @@ export declare class NativeClient {
   static open(options: string): Promise<NativeClient>
   /**
    * Start `Client::call(method, params)`; `params` is JSON text. Text that is not JSON
-   * reaches the core as a non-object, which it answers with 400006.
+   * reaches the core as a non-object, which it answers with 400006. `photo`, when given,
+   * is the upload's file, raw (no base64): the core parses the params with it beside them.
    */
-  start(method: string, params: string): PendingCall
+  start(method: string, params: string, photo?: Buffer | undefined | null): PendingCall
   /** Start `Client::purge_response()`. */
   startPurge(): PendingCall
+  /**
+   * `Client::close()`: calls in flight end with 503001 and later calls get it too.
+   * Resolves when the cancelled work has stopped; rejects with `"[TIMEOUT] …"` when
+   * some was still running after the core's bounded wait. Closing twice is harmless.
+   */
+  close(): Promise<void>
 }
 
 /** A call running on the runtime: `result()` once, `cancel()` any time. */
@@ -61,6 +68,22 @@ export interface ErrorKindInfo {
  * `ProfilePhotoError`s from codes without a table of its own.
  */
 export declare function errorKinds(): Array<ErrorKindInfo>
+
+/** One method of the core's table (`Method::ALL`). */
+export interface MethodInfo {
+  /** The full Gigya name, e.g. `accounts.importProfilePhoto`. */
+  name: string
+  /** The name within its namespace, e.g. `importProfilePhoto`. */
+  shortName: string
+  /** Other names of the same method, e.g. `uploadProfilePhoto`. */
+  aliases: Array<string>
+}
+
+/**
+ * Every method of the core, for `index.js` to build `client.accounts` without a list of
+ * its own.
+ */
+export declare function methods(): Array<MethodInfo>
 
 /** The version of the core this addon was built from. */
 export declare function version(): string

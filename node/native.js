@@ -838,4 +838,5 @@ module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.PendingCall = nativeBinding.PendingCall
 module.exports.errorKinds = nativeBinding.errorKinds
+module.exports.methods = nativeBinding.methods
 module.exports.version = nativeBinding.version

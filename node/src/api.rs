@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use avatarium::{Client, ErrorKind, Method, Request, Response};
+use avatarium::{Client, ErrorKind, Method, Response};
 use napi::bindgen_prelude::{block_on, spawn, Buffer};
 use napi_derive::napi;
 use serde_json::Value;
@@ -52,20 +52,9 @@ impl NativeClient {
         let photo = photo.map(|b| b.to_vec());
         PendingCall::spawn(async move {
             let params = serde_json::from_str(&params).unwrap_or(Value::Bool(false));
-            match (photo, Method::from_name(&method)) {
-                (Some(photo), Some(m)) => {
-                    let context = params.get("context").filter(|v| !v.is_null()).cloned();
-                    let max = client.max_photo_bytes();
-                    let response =
-                        match Request::parse_with_photo(m, &params, max, Some(photo.into())) {
-                            Ok(request) => client.run(request).await,
-                            Err(e) => client.refused(m, e),
-                        };
-                    response.with_context(context)
-                }
-                // No photo, or a method the core does not know (it answers that).
-                _ => client.call(&method, &params).await,
-            }
+            client
+                .call_with_photo(&method, &params, photo.map(Into::into))
+                .await
         })
     }
 

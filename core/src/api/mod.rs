@@ -17,6 +17,7 @@ mod types;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 pub use client::Client;
@@ -47,16 +48,29 @@ impl Client {
     /// in base64, as on Gigya's wire) in, the response out; `context` is echoed. Never
     /// fails: errors are in the response.
     pub async fn call(&self, method_name: &str, params: &Value) -> Response {
+        self.call_with_photo(method_name, params, None).await
+    }
+
+    /// [`Client::call`] with the upload's file given raw beside the parameters (no base64),
+    /// as a face holding bytes passes it; see [`Request::parse_with_photo`].
+    pub async fn call_with_photo(
+        &self,
+        method_name: &str,
+        params: &Value,
+        photo: Option<Bytes>,
+    ) -> Response {
         let context = params.get("context").filter(|v| !v.is_null()).cloned();
         let result = match Method::from_name(method_name) {
             None => Err(Error::invalid(
                 "method",
                 format!("unknown method {method_name:?}"),
             )),
-            Some(method) => match Request::parse(method, params, self.max_photo_bytes()) {
-                Ok(request) => self.output(request).await,
-                Err(e) => Err(e),
-            },
+            Some(method) => {
+                match Request::parse_with_photo(method, params, self.max_photo_bytes(), photo) {
+                    Ok(request) => self.output(request).await,
+                    Err(e) => Err(e),
+                }
+            }
         };
         self.respond(method_name, context, result)
     }

@@ -98,13 +98,6 @@ impl Response {
         }
     }
 
-    /// The same response echoing `context` (a face that built the request itself, e.g.
-    /// from Gigya params with the photo beside them, echoes the caller's `context` too).
-    pub fn with_context(mut self, context: Option<Value>) -> Response {
-        self.context = context;
-        self
-    }
-
     pub fn call_id(&self) -> &str {
         &self.call_id
     }
