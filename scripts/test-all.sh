@@ -12,7 +12,16 @@ export CARGO_TERM_COLOR=never
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
 export AVATARIUM_TARGET_DIR="$ROOT/target/$CARGO_BUILD_TARGET/debug"
 
-step() { printf '\n==== %s ====\n' "$*"; }
+# Each step's wall time, printed as it starts the next and summed up at the end, so a suite
+# that grows is seen before the CI budget (45 min cold) is.
+STEP_NAME="" STEP_START=$SECONDS TIMES=""
+step() {
+  if [ -n "$STEP_NAME" ]; then
+    TIMES+=$(printf '%6d s  %s' $((SECONDS - STEP_START)) "$STEP_NAME")$'\n'
+  fi
+  STEP_NAME="$*" STEP_START=$SECONDS
+  printf '\n==== %s ====\n' "$*"
+}
 
 step "format and lints"
 cargo fmt --all --check
@@ -38,3 +47,4 @@ for suite in c python node rest scale fuzz; do
 done
 
 step "all suites passed"
+printf '%s%6d s  total\n' "$TIMES" "$SECONDS"

@@ -482,3 +482,64 @@ async fn a_request_longer_than_the_idle_timeout_costs_no_cpu_while_it_runs() {
         "{cpu} server CPU s while one request trickled in"
     );
 }
+
+/// Reads one HTTP/1 response head from a kept-alive connection (the server does not close).
+async fn read_head(tcp: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut byte))
+            .await
+            .expect("a response head within 5 s")
+            .unwrap();
+        assert_eq!(n, 1, "closed before the head ended: {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn a_refusal_before_the_body_is_read_tells_http1_clients_to_close() {
+    let s = Server::start("", &[site()], &["--allow-loopback-plain-http"]);
+    let keep_alive = |path: &str, length: usize| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    // Unknown apiKey with 10 MB announced and 70 kB sent (the server looks at the first
+    // 64 KiB for parameters): answered with the rest unread, so the connection cannot carry
+    // another request and the client must be told.
+    let mut tcp = connect_from(&s, [127, 0, 0, 1]).await;
+    tcp.write_all(keep_alive("/accounts.getAccountInfo?apiKey=nobody", 10_000_000).as_bytes())
+        .await
+        .unwrap();
+    tcp.write_all(&[b'A'; 70_000]).await.unwrap();
+    let head = read_head(&mut tcp).await;
+    assert!(head.contains("connection: close"), "{head}");
+
+    // A refusal after the whole body was read leaves the connection usable: no close, and
+    // a second request on it is answered.
+    let body = form(&[("apiKey", KEY), ("secret", &b64(SECRET)), ("UID", "nobody")]);
+    let mut tcp = connect_from(&s, [127, 0, 0, 1]).await;
+    for round in 0..2 {
+        tcp.write_all(keep_alive("/accounts.getAccountInfo", body.len()).as_bytes())
+            .await
+            .unwrap();
+        tcp.write_all(body.as_bytes()).await.unwrap();
+        let head = read_head(&mut tcp).await;
+        assert!(!head.contains("connection: close"), "round {round}: {head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a content-length");
+        let mut answer = vec![0u8; length];
+        tcp.read_exact(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.contains("\"errorCode\":403005"),
+            "round {round}: {answer}"
+        );
+    }
+}

@@ -39,6 +39,20 @@ def test_raw_bytes_upload_matches_the_gigya_form(client: avatarium.Client) -> No
     assert _file(again.photo_url or "") == _file(typed.photo_url)
 
 
+def test_an_oversized_raw_upload_is_refused_for_one_copy(client: avatarium.Client) -> None:
+    # 32 MiB against a 100 kB cap: the bytes cross once, raw, and the core refuses them by
+    # their length (no base64, no JSON, no decode). CPU bound measured at ~0.02 s here.
+    big = bytes(32 << 20)
+    started = time.process_time()
+    with pytest.raises(avatarium.PhotoTooLargeError) as e:
+        client.accounts.set_profile_photo(big, uid="big", publish=True)
+    cpu = time.process_time() - started
+    assert "33554432" in str(e.value), e.value
+    assert cpu < 0.5, f"refusing 32 MiB cost {cpu:.3f} CPU s"
+    with pytest.raises(avatarium.UnauthorizedError):
+        client.accounts.get_account_info(uid="big")  # nothing was created
+
+
 def test_refused_identity_carries_a_call_id(client: avatarium.Client) -> None:
     a = client.accounts
     for provoke, cls in [

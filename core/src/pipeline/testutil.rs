@@ -67,28 +67,11 @@ pub(crate) fn png_chunks(b: &[u8]) -> Option<Vec<([u8; 4], Vec<u8>)>> {
     }
 }
 
-pub(crate) fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for part in parts {
-        for &byte in *part {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-    }
-    !crc
-}
-
 pub(crate) fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut c = (data.len() as u32).to_be_bytes().to_vec();
     c.extend_from_slice(kind);
     c.extend_from_slice(data);
-    c.extend_from_slice(&crc32(&[kind, data]).to_be_bytes());
+    c.extend_from_slice(&png_crc(kind, data).to_be_bytes());
     c
 }
 
@@ -250,4 +233,12 @@ pub(crate) fn png_with_metadata(png: &[u8], orientation: u16) -> Vec<u8> {
     out.extend_from_slice(&png[ihdr_end..]);
     out.extend_from_slice(b"<html><script>alert(1)</script>");
     out
+}
+
+/// PNG's chunk CRC: CRC-32 (IEEE) over the chunk type and data.
+fn png_crc(kind: &[u8; 4], data: &[u8]) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(kind);
+    crc.update(data);
+    crc.finalize()
 }
