@@ -45,7 +45,7 @@ struct Cli {
 enum Command {
     /// Import a photo from an http(s) URL, or upload a local file's bytes.
     Import {
-        /// An http:// or https:// URL, or a path to a GIF, PNG or JPEG file.
+        /// An http:// or https:// URL, or a path to a GIF, PNG, JPEG or WebP file.
         source: String,
         /// Publish at once instead of keeping the photo pending.
         #[arg(long)]

@@ -17,7 +17,7 @@ pub enum ErrorKind {
     Unauthorized,
     /// 404004: the URL is refused or cannot be fetched.
     InvalidUrl,
-    /// 409010: nothing pending to publish, or the bytes are not a valid GIF/PNG/JPEG.
+    /// 409010: nothing pending to publish, or the bytes are not a valid GIF/PNG/JPEG/WebP.
     MissingPhoto,
     /// 413004: over the byte, pixel or side limit.
     PhotoTooLarge,

@@ -115,6 +115,11 @@ async fn fetches_from_the_allowed_origin_with_hardened_headers() {
         r.head
     );
     assert_eq!(r.header("accept-encoding").as_deref(), Some("identity"));
+    // Every format the pipeline reads, from its table.
+    assert_eq!(
+        r.header("accept").as_deref(),
+        Some("image/gif, image/png, image/jpeg, image/webp, */*;q=0.1")
+    );
     assert!(r
         .header("user-agent")
         .is_some_and(|ua| ua.starts_with("avatarium/")));

@@ -516,10 +516,10 @@ async fn hostile_servers_map_to_spec_codes() {
 
     let max = Config::default().max_photo_bytes;
     for (path, code, words) in [
-        ("/html-as-png", 409010, "not a GIF, PNG or JPEG"),
-        ("/svg-as-png", 409010, "not a GIF, PNG or JPEG"), // item 82
-        ("/empty", 409010, "empty"),                       // item 50
-        ("/gzip", 409010, "not a GIF, PNG or JPEG"),       // item 48
+        ("/html-as-png", 409010, "not a GIF, PNG, JPEG or WebP"),
+        ("/svg-as-png", 409010, "not a GIF, PNG, JPEG or WebP"), // item 82
+        ("/empty", 409010, "empty"),                             // item 50
+        ("/gzip", 409010, "not a GIF, PNG, JPEG or WebP"),       // item 48
         ("/truncated", 409010, "PNG"),
         ("/short-cl", 409010, "PNG"), // item 43
         ("/huge-cl", 413004, &format!("larger than {max} bytes")), // item 41
@@ -553,7 +553,7 @@ async fn hostile_servers_map_to_spec_codes() {
     assert_refused(&r, 413004, "limit");
     for bad in [&svg, &html] {
         let r = upload(&client, "h", bad).await;
-        assert_refused(&r, 409010, "not a GIF, PNG or JPEG");
+        assert_refused(&r, 409010, "not a GIF, PNG, JPEG or WebP");
     }
 }
 
@@ -941,7 +941,7 @@ async fn other_formats_are_409010_whatever_the_content_type() {
             import(&client, "f", &server.url(&format!("/{name}"))).await,
             upload(&client, "f", bytes).await,
         ] {
-            assert_refused(&r, 409010, "not a GIF, PNG or JPEG");
+            assert_refused(&r, 409010, "not a GIF, PNG, JPEG or WebP");
         }
     }
 }

@@ -163,7 +163,7 @@ impl Fetcher {
             .client
             .get(url)
             .header(ACCEPT_ENCODING, "identity")
-            .header(ACCEPT, "image/gif, image/png, image/jpeg, */*;q=0.1")
+            .header(ACCEPT, crate::pipeline::accept_header())
             .send()
             .await
             .map_err(|e| self.map_error(e))?;

@@ -1,7 +1,7 @@
 //! The image formats the pipeline knows, in one table ([`FORMATS`]): per format its magic
 //! bytes, its name, its decoder (which reads the header and checks the limits before any
 //! pixel buffer exists), what its photos are stored as, and its file extension and content
-//! type. Adding a format (WebP, AVIF) is its variant, its entry here and its decoder.
+//! type. Adding a format (AVIF, HEIC) is its variant, its entry here and its decoder.
 
 use super::{jpeg, via_image, Cancel, Decoded, Limits, Needed};
 use crate::error::Result;
@@ -12,6 +12,7 @@ pub enum InputFormat {
     Gif,
     Png,
     Jpeg,
+    Webp,
 }
 
 /// What we write.
@@ -21,6 +22,9 @@ pub enum OutputFormat {
     Png,
 }
 
+/// `(offset, bytes)` pairs that together identify a format.
+pub(crate) type Signature = &'static [(usize, &'static [u8])];
+
 /// Bytes (already sniffed as this format) → pixels in the file's own frame.
 pub(crate) type DecodeFn = fn(&[u8], &Limits, Needed<'_>, &Cancel) -> Result<Decoded>;
 
@@ -29,11 +33,13 @@ pub(crate) struct Format {
     pub input: InputFormat,
     /// For messages: "the PNG header is truncated".
     pub name: &'static str,
-    /// Any of these prefixes makes a file this format. Never a name or a declared type.
-    pub magic: &'static [&'static [u8]],
+    /// A file is this format when it matches any of these signatures: each is a list of
+    /// `(offset, bytes)` that must all be there. Never a name or a declared type.
+    pub magic: &'static [Signature],
     pub decode: DecodeFn,
-    /// What a photo of this format is re-encoded as (GIF: PNG, its first frame).
-    pub photo: OutputFormat,
+    /// What a photo of this format is re-encoded as (GIF: PNG, its first frame); `None`:
+    /// JPEG, or PNG when the pixels have alpha (as thumbnails are).
+    pub photo: Option<OutputFormat>,
     /// Stored files of this format are named `<sha256>.<extension>` and served with
     /// `content_type`; only the formats we write (`OutputFormat`) ever are.
     pub extension: &'static str,
@@ -43,9 +49,9 @@ pub(crate) struct Format {
 const GIF: Format = Format {
     input: InputFormat::Gif,
     name: "GIF",
-    magic: &[b"GIF87a", b"GIF89a"],
+    magic: &[&[(0, b"GIF87a")], &[(0, b"GIF89a")]],
     decode: via_image::decode_gif,
-    photo: OutputFormat::Png,
+    photo: Some(OutputFormat::Png),
     extension: "gif",
     content_type: "image/gif",
 };
@@ -53,9 +59,9 @@ const GIF: Format = Format {
 const PNG: Format = Format {
     input: InputFormat::Png,
     name: "PNG",
-    magic: &[b"\x89PNG\r\n\x1a\n"],
+    magic: &[&[(0, b"\x89PNG\r\n\x1a\n")]],
     decode: via_image::decode_png,
-    photo: OutputFormat::Png,
+    photo: Some(OutputFormat::Png),
     extension: "png",
     content_type: "image/png",
 };
@@ -63,21 +69,38 @@ const PNG: Format = Format {
 const JPEG: Format = Format {
     input: InputFormat::Jpeg,
     name: "JPEG",
-    magic: &[&[0xFF, 0xD8, 0xFF]],
+    magic: &[&[(0, &[0xFF, 0xD8, 0xFF])]],
     decode: jpeg::decode_jpeg,
-    photo: OutputFormat::Jpeg,
+    photo: Some(OutputFormat::Jpeg),
     extension: "jpg",
     content_type: "image/jpeg",
 };
 
-/// Every format we accept, in sniffing order.
-pub(crate) const FORMATS: [&Format; 3] = [&GIF, &PNG, &JPEG];
+/// Lossy, lossless, with alpha, animated (the first frame): a RIFF container.
+const WEBP: Format = Format {
+    input: InputFormat::Webp,
+    name: "WebP",
+    magic: &[&[(0, b"RIFF"), (8, b"WEBP")]],
+    decode: via_image::decode_webp,
+    photo: None,
+    extension: "webp",
+    content_type: "image/webp",
+};
 
-/// The table entry `bytes` start with, or `None`.
+/// Every format we accept, in sniffing order.
+pub(crate) const FORMATS: [&Format; 4] = [&GIF, &PNG, &JPEG, &WEBP];
+
+fn matches(bytes: &[u8], signature: Signature) -> bool {
+    signature
+        .iter()
+        .all(|&(at, magic)| bytes.get(at..).is_some_and(|b| b.starts_with(magic)))
+}
+
+/// The table entry whose signature `bytes` carry, or `None`.
 pub(crate) fn sniff_format(bytes: &[u8]) -> Option<&'static Format> {
     FORMATS
         .into_iter()
-        .find(|f| f.magic.iter().any(|m| bytes.starts_with(m)))
+        .find(|f| f.magic.iter().any(|m| matches(bytes, m)))
 }
 
 /// The type of `bytes` from its magic number, or `None`.
@@ -85,7 +108,14 @@ pub fn sniff(bytes: &[u8]) -> Option<InputFormat> {
     sniff_format(bytes).map(|f| f.input)
 }
 
-/// "GIF, PNG or JPEG": the accepted formats, for messages.
+/// The fetcher's `Accept` header: every format we read, anything else much less welcome
+/// (a server that ignores it still gets its bytes sniffed).
+pub fn accept_header() -> String {
+    let types: Vec<&str> = FORMATS.iter().map(|f| f.content_type).collect();
+    format!("{}, */*;q=0.1", types.join(", "))
+}
+
+/// "GIF, PNG, JPEG or WebP": the accepted formats, for messages.
 pub(crate) fn accepted_names() -> String {
     let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
     match names.split_last() {
@@ -130,22 +160,42 @@ mod tests {
     fn every_entry_is_found_by_its_own_magic_only() {
         for f in FORMATS {
             for m in f.magic {
-                let found = sniff_format(m).map(|g| g.input);
+                // The signature's bytes at their offsets, zeros between.
+                let len = m.iter().map(|(at, b)| at + b.len()).max().unwrap_or(0);
+                let mut file = vec![0u8; len];
+                for (at, b) in m.iter() {
+                    file[*at..at + b.len()].copy_from_slice(b);
+                }
+                let found = sniff_format(&file).map(|g| g.input);
                 assert_eq!(found, Some(f.input), "{}", f.name);
-                assert_eq!(sniff_format(&m[..m.len() - 1]).map(|g| g.name), None);
+                assert_eq!(sniff_format(&file[..len - 1]).map(|g| g.name), None);
+                // Every part of a signature counts.
+                for (at, _) in m.iter() {
+                    let mut broken = file.clone();
+                    broken[*at] ^= 0xFF;
+                    assert_eq!(sniff_format(&broken).map(|g| g.name), None, "{}", f.name);
+                }
             }
         }
         let inputs: Vec<InputFormat> = FORMATS.iter().map(|f| f.input).collect();
+        let all = [
+            InputFormat::Gif,
+            InputFormat::Png,
+            InputFormat::Jpeg,
+            InputFormat::Webp,
+        ];
+        assert_eq!(inputs, all);
+        assert_eq!(accepted_names(), "GIF, PNG, JPEG or WebP");
         assert_eq!(
-            inputs,
-            [InputFormat::Gif, InputFormat::Png, InputFormat::Jpeg]
+            accept_header(),
+            "image/gif, image/png, image/jpeg, image/webp, */*;q=0.1"
         );
     }
 
     #[test]
     fn written_formats_are_stored_as_themselves_under_one_extension_each() {
         for out in OutputFormat::ALL {
-            assert_eq!(out.spec().photo, out, "{out:?}");
+            assert_eq!(out.spec().photo, Some(out), "{out:?}");
             assert_eq!(OutputFormat::from_extension(out.extension()), Some(out));
         }
         assert_eq!(
@@ -165,6 +215,6 @@ mod tests {
         for other in ["gif", "jpeg", "JPG", "", "png ", ".png"] {
             assert_eq!(OutputFormat::from_extension(other), None, "{other:?}");
         }
-        assert_eq!(accepted_names(), "GIF, PNG or JPEG");
+        assert_eq!(accepted_names(), "GIF, PNG, JPEG or WebP");
     }
 }

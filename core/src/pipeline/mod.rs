@@ -20,7 +20,7 @@ mod resize;
 mod via_image;
 
 pub use cancel::Cancel;
-pub use format::{sniff, InputFormat, OutputFormat};
+pub use format::{accept_header, sniff, InputFormat, OutputFormat};
 
 use std::ops::RangeInclusive;
 
@@ -91,7 +91,7 @@ pub struct Processed {
 pub const THUMBNAIL_SIDES: RangeInclusive<u32> = 1..=1024;
 
 /// Run the whole pipeline. Errors: 409010 (`MissingPhoto`) for bytes that are not a valid
-/// GIF/PNG/JPEG, 413004 (`PhotoTooLarge`) for byte/pixel/side/aspect limits, 400006 for a bad
+/// GIF/PNG/JPEG/WebP, 413004 (`PhotoTooLarge`) for byte/pixel/side/aspect limits, 400006 for a bad
 /// thumbnail size.
 pub fn process(
     bytes: &[u8],
@@ -162,10 +162,10 @@ pub fn process_cancellable(
     })?;
 
     cancel.check()?;
-    let photo = guarded(|| encode::encode(&photo, format.photo, limits.jpeg_quality))?;
+    let photo_format = format.photo.unwrap_or_else(|| alpha_format(&photo));
+    let photo = guarded(|| encode::encode(&photo, photo_format, limits.jpeg_quality))?;
     cancel.check()?;
-    let thumbnail =
-        guarded(|| encode::encode(&thumb, thumbnail_format(&thumb), limits.jpeg_quality))?;
+    let thumbnail = guarded(|| encode::encode(&thumb, alpha_format(&thumb), limits.jpeg_quality))?;
     Ok(Processed {
         input_format: format.input,
         source_width,
@@ -213,7 +213,7 @@ pub fn thumbnail_cancellable(
         Ok(resize::apply_orientation(thumb, orientation))
     })?;
     cancel.check()?;
-    guarded(|| encode::encode(&thumb, thumbnail_format(&thumb), limits.jpeg_quality))
+    guarded(|| encode::encode(&thumb, alpha_format(&thumb), limits.jpeg_quality))
 }
 
 /// Decoded pixels, 8 bits per channel, rows packed without padding.
@@ -351,8 +351,9 @@ fn photo_target(decoded: &Decoded, max_side: u32) -> (u32, u32) {
     }
 }
 
-fn thumbnail_format(thumb: &Pixels) -> OutputFormat {
-    if thumb.layout == Layout::Rgba {
+/// JPEG, or PNG when the pixels have alpha.
+fn alpha_format(pixels: &Pixels) -> OutputFormat {
+    if pixels.layout == Layout::Rgba {
         OutputFormat::Png
     } else {
         OutputFormat::Jpeg
@@ -391,3 +392,5 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 mod tests;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod webp_tests;

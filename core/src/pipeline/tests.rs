@@ -23,13 +23,15 @@ fn sniff_by_magic_only() {
     assert_eq!(sniff(b"GIF89a...."), Some(InputFormat::Gif));
     assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some(InputFormat::Png));
     assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(InputFormat::Jpeg));
+    assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(InputFormat::Webp));
     for other in [
         &b""[..],
         b"GIF8",
         b"\x89PNG\r\n\x1a",
         b"\xFF\xD8",
         b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>",
-        b"RIFF\0\0\0\0WEBPVP8 ",
+        b"RIFF\0\0\0\0WAVEfmt ",
+        b"RIFF\0\0\0\0WEB",
         b"II*\0",
         b"BM",
         b"#?RADIANCE\n",

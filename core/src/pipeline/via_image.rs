@@ -1,10 +1,10 @@
-//! PNG and GIF through the `image` crate, with width/height caps and a `max_alloc` budget.
+//! PNG, GIF and WebP through the `image` crate (WebP: `image-webp`, pure Rust), with width/height caps and a `max_alloc` budget.
 //! The header is read straight from the bytes and checked against the limits first, so they
 //! hold whatever the decoder does next. We use `into_decoder()` only to read the
 //! orientation, then do exactly what `ImageReader::decode()` does (reserve `total_bytes()`
 //! from the budget, hand the rest to the decoder, `from_decoder`): THREATS.md finding 4 is
 //! about skipping that reservation. GIF: the first frame, composited onto the logical
-//! screen. PNG text is never inflated.
+//! screen. WebP: the first frame of an animation, on its canvas. PNG text is never inflated.
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
@@ -65,6 +65,23 @@ pub(crate) fn decode_gif(
     decode(bytes, &kind, limits, cancel)
 }
 
+/// A WebP: lossy, lossless or extended (alpha, EXIF orientation, animation: the first
+/// frame). The whole image is decoded: the format has no reduced decode.
+pub(crate) fn decode_webp(
+    bytes: &[u8],
+    limits: &Limits,
+    _needed: Needed<'_>,
+    cancel: &Cancel,
+) -> Result<Decoded> {
+    let kind = Kind {
+        name: "WebP",
+        format: ImageFormat::WebP,
+        header: webp_header,
+        orientation: true,
+    };
+    decode(bytes, &kind, limits, cancel)
+}
+
 fn truncated(name: &str) -> Error {
     Error::bad_photo(format!("the {name} header is truncated"))
 }
@@ -88,6 +105,41 @@ pub(crate) fn gif_header(bytes: &[u8]) -> Result<(u32, u32)> {
     let w = u16::from_le_bytes([lsd[0], lsd[1]]);
     let h = u16::from_le_bytes([lsd[2], lsd[3]]);
     Ok((u32::from(w), u32::from(h)))
+}
+
+/// The size from the first chunk after `RIFF....WEBP`: a simple lossy (`VP8 `) or
+/// lossless (`VP8L`) image, or the canvas of an extended one (`VP8X`).
+pub(crate) fn webp_header(bytes: &[u8]) -> Result<(u32, u32)> {
+    let chunk = bytes.get(12..16).ok_or_else(|| truncated("WebP"))?;
+    let data = |range: std::ops::Range<usize>| bytes.get(20..).and_then(|d| d.get(range));
+    let le = |b: &[u8]| b.iter().rev().fold(0u32, |n, &x| (n << 8) | u32::from(x));
+    match chunk {
+        b"VP8 " => {
+            // Frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height.
+            let frame = data(0..10).ok_or_else(|| truncated("WebP"))?;
+            if frame[3..6] != [0x9d, 0x01, 0x2a] {
+                return Err(Error::bad_photo("the WebP VP8 frame has no start code"));
+            }
+            Ok((le(&frame[6..8]) & 0x3fff, le(&frame[8..10]) & 0x3fff))
+        }
+        b"VP8L" => {
+            // Signature 0x2f, then width - 1 and height - 1 in 14 bits each.
+            let head = data(0..5).ok_or_else(|| truncated("WebP"))?;
+            if head[0] != 0x2f {
+                return Err(Error::bad_photo("the WebP VP8L signature is wrong"));
+            }
+            let bits = le(&head[1..5]);
+            Ok(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1))
+        }
+        b"VP8X" => {
+            // Flags and reserved (4 bytes), then canvas width - 1 and height - 1 in 24 bits.
+            let head = data(0..10).ok_or_else(|| truncated("WebP"))?;
+            Ok((le(&head[4..7]) + 1, le(&head[7..10]) + 1))
+        }
+        _ => Err(Error::bad_photo(
+            "the WebP does not start with a VP8, VP8L or VP8X chunk",
+        )),
+    }
 }
 
 /// The `image` crate limits for our configuration.
