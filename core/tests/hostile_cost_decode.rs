@@ -337,6 +337,34 @@ fn the_50_mp_png_decodes_when_not_cancelled() {
     assert!(cost.wall > Duration::from_millis(250), "{cost:?}");
 }
 
+/// The largest lossless WebP the limits allow (50 MP RGBA, a few kB of file), through
+/// image-webp.
+fn webp_zeros_50_mp() -> Vec<u8> {
+    let (w, h) = (7071, 7071);
+    let pixels = vec![0u8; w * h * 4];
+    let mut out = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut out)
+        .encode(&pixels, w as u32, h as u32, image::ExtendedColorType::Rgba8)
+        .expect("encode");
+    out
+}
+
+#[test]
+fn cancel_stops_a_50_mp_webp_decode() {
+    assert_prompt_cancel("50 MP lossless WebP", webp_zeros_50_mp());
+}
+
+#[test]
+fn the_50_mp_webp_decodes_when_not_cancelled() {
+    let cost = measured(
+        "50 MP lossless WebP",
+        &webp_zeros_50_mp(),
+        &Limits::default(),
+    );
+    assert_eq!(cost.code, 0, "{cost:?}");
+    assert!(cost.wall > Duration::from_millis(250), "{cost:?}");
+}
+
 /// Writes the small hostile files of this suite to fuzz/seeds/pipeline/ (run by hand:
 /// `cargo test -p avatarium --test hostile_cost_decode -- --ignored write_fuzz_seeds`).
 #[test]
