@@ -24,6 +24,27 @@ struct Kind {
     orientation: bool,
 }
 
+const PNG: Kind = Kind {
+    name: "PNG",
+    format: ImageFormat::Png,
+    header: png_header,
+    orientation: true,
+};
+
+const GIF: Kind = Kind {
+    name: "GIF",
+    format: ImageFormat::Gif,
+    header: gif_header,
+    orientation: false,
+};
+
+const WEBP: Kind = Kind {
+    name: "WebP",
+    format: ImageFormat::WebP,
+    header: webp_header,
+    orientation: true,
+};
+
 /// A PNG. The whole image is decoded: PNG has no cheaper reduced decode.
 pub(crate) fn decode_png(
     bytes: &[u8],
@@ -35,51 +56,19 @@ pub(crate) fn decode_png(
     // inflates it up to the whole allocation budget: a 2 MB PNG whose iCCP inflates to
     // 320 MiB cost 228 MiB of RSS (hostile_bombs.rs). Drop the chunk before decoding.
     let without_iccp = png_without_chunk(bytes, b"iCCP");
-    let kind = Kind {
-        name: "PNG",
-        format: ImageFormat::Png,
-        header: png_header,
-        orientation: true,
-    };
-    decode(
-        without_iccp.as_deref().unwrap_or(bytes),
-        &kind,
-        limits,
-        cancel,
-    )
+    let bytes = without_iccp.as_deref().unwrap_or(bytes);
+    decode(bytes, &PNG, limits, cancel)
 }
 
 /// A GIF's first frame.
-pub(crate) fn decode_gif(
-    bytes: &[u8],
-    limits: &Limits,
-    _needed: Needed<'_>,
-    cancel: &Cancel,
-) -> Result<Decoded> {
-    let kind = Kind {
-        name: "GIF",
-        format: ImageFormat::Gif,
-        header: gif_header,
-        orientation: false,
-    };
-    decode(bytes, &kind, limits, cancel)
+pub(crate) fn decode_gif(b: &[u8], l: &Limits, _: Needed<'_>, c: &Cancel) -> Result<Decoded> {
+    decode(b, &GIF, l, c)
 }
 
 /// A WebP: lossy, lossless or extended (alpha, EXIF orientation, animation: the first
 /// frame). The whole image is decoded: the format has no reduced decode.
-pub(crate) fn decode_webp(
-    bytes: &[u8],
-    limits: &Limits,
-    _needed: Needed<'_>,
-    cancel: &Cancel,
-) -> Result<Decoded> {
-    let kind = Kind {
-        name: "WebP",
-        format: ImageFormat::WebP,
-        header: webp_header,
-        orientation: true,
-    };
-    decode(bytes, &kind, limits, cancel)
+pub(crate) fn decode_webp(b: &[u8], l: &Limits, _: Needed<'_>, c: &Cancel) -> Result<Decoded> {
+    decode(b, &WEBP, l, c)
 }
 
 fn truncated(name: &str) -> Error {
