@@ -45,6 +45,24 @@ mkdir -p "$OUT"
 AVATARIUM_LIB_DIR="$AVATARIUM_TARGET_DIR" bash scripts/install-c.sh "$PREFIX"
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 
+step "the installed shared library: SONAME, links, DESTDIR and uninstall"
+VERSION=$(pkg-config --modversion avatarium)
+soname=$(readelf -d "$PREFIX/lib/libavatarium.so.$VERSION" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = "libavatarium.so.${VERSION%%.*}" ] || { echo "SONAME is '$soname'" >&2; exit 1; }
+[ "$(readlink "$PREFIX/lib/libavatarium.so")" = "libavatarium.so.${VERSION%%.*}" ]
+[ "$(readlink "$PREFIX/lib/libavatarium.so.${VERSION%%.*}")" = "libavatarium.so.$VERSION" ]
+# A staged install (what distribution packaging does) holds everything under DESTDIR and
+# nothing outside it; its relocatable .pc finds its own headers; uninstall removes it all.
+STAGE="$OUT/stage"
+DESTDIR="$STAGE" AVATARIUM_LIB_DIR="$AVATARIUM_TARGET_DIR" bash scripts/install-c.sh /opt/avatarium >/dev/null
+[ ! -e /opt/avatarium ] || { echo "install-c wrote outside DESTDIR" >&2; exit 1; }
+read -r staged_cflags < <(PKG_CONFIG_PATH="$STAGE/opt/avatarium/lib/pkgconfig" pkg-config --cflags avatarium)
+[ -f "${staged_cflags#-I}/avatarium.h" ] || { echo "staged .pc points at '$staged_cflags'" >&2; exit 1; }
+DESTDIR="$STAGE" bash scripts/install-c.sh --uninstall /opt/avatarium >/dev/null
+left=$(find "$STAGE" -mindepth 1 -not -type d)
+[ -z "$left" ] || { echo "uninstall left: $left" >&2; exit 1; }
+echo "SONAME $soname; links, DESTDIR install and uninstall ok"
+
 # ---- compile ----
 step "compile the C tests and the example"
 CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror)

@@ -39,6 +39,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header; avatarium_version() gives the library's. */
+#define AVATARIUM_VERSION_MAJOR 0
+#define AVATARIUM_VERSION_MINOR 1
+#define AVATARIUM_VERSION_PATCH 0
+#define AVATARIUM_VERSION "0.1.0"
+
 /*
  What a library function reports about the call itself. An API error (an envelope with
  `errorCode` != 0) is not a failure of the call: it comes with `AVATARIUM_STATUS_OK`.

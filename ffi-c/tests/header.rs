@@ -7,8 +7,18 @@ use std::path::Path;
 #[test]
 fn header_matches_the_sources() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config =
+    let mut config =
         cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    // The version macros come from Cargo.toml, so a release cannot forget them.
+    config.after_includes = Some(format!(
+        "\n/* The version of this header; avatarium_version() gives the library's. */\n\
+         #define AVATARIUM_VERSION_MAJOR {}\n#define AVATARIUM_VERSION_MINOR {}\n\
+         #define AVATARIUM_VERSION_PATCH {}\n#define AVATARIUM_VERSION \"{}\"",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION"),
+    ));
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/lib.rs"))
@@ -50,6 +60,7 @@ fn header_matches_the_sources() {
         "avatarium_last_error_message",
         "avatarium_error_code_name",
         "AVATARIUM_STATUS_OK = 0",
+        "#define AVATARIUM_VERSION_MAJOR ",
         "AVATARIUM_STATUS_PANIC = 6",
         "typedef struct avatarium_client avatarium_client;",
     ] {

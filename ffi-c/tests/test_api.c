@@ -20,6 +20,12 @@ static struct test_server server;
 static void test_version_and_names(void) {
   const char *v = avatarium_version();
   CHECK(v && *v && strchr(v, '.'), "version %s", v ? v : "(null)");
+  /* The header's macros name the library it came with. */
+  char from_macros[32];
+  snprintf(from_macros, sizeof from_macros, "%d.%d.%d", AVATARIUM_VERSION_MAJOR, AVATARIUM_VERSION_MINOR,
+           AVATARIUM_VERSION_PATCH);
+  CHECK(v && strcmp(v, from_macros) == 0 && strcmp(v, AVATARIUM_VERSION) == 0, "version %s, header %s",
+        v ? v : "(null)", from_macros);
   struct {
     unsigned code;
     const char *name;
