@@ -74,7 +74,10 @@ cargo_install_cached() {
   local tmp
   tmp=$(mktemp -d /tmp/pp-cargo-install.XXXXXX)
   local started=$SECONDS
-  if ! env -u CARGO_BUILD_TARGET CARGO_TARGET_DIR="$tmp" cargo install --quiet --locked "$name@$version" \
+  # Test tools, not shipped: opt-level 1 compiles in much less time than release's 3, and
+  # what they do in the tests (small S3 objects, cargo-fuzz's CLI) does not need more.
+  if ! env -u CARGO_BUILD_TARGET CARGO_TARGET_DIR="$tmp" CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+      cargo install --quiet --locked "$name@$version" \
       --root "$AVATARIUM_CACHE_DIR" "$@"; then
     rm -rf "$tmp"
     die "cargo install $name@$version failed"
