@@ -8,7 +8,7 @@
 //! 413004 when over.
 
 use super::jpeg_plan::JpegPlan;
-use super::Limits;
+use super::types::Limits;
 use crate::error::{Error, Result};
 
 /// The most scans a JPEG may have. libjpeg's progressive scripts use 10 scans for colour

@@ -5,8 +5,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::cancel::Cancel;
 use super::format::Format;
-use super::{Cancel, Decoded, Limits, Needed};
+use super::types::{Decoded, Limits, Needed};
 use crate::error::{Error, Result};
 
 /// Decode `bytes` (already sniffed as `format`). `needed` says how many pixels the caller

@@ -1,7 +1,7 @@
 //! Pixels → bytes. Encoding from pixels is what strips metadata: the encoders are given no
 //! EXIF, ICC, text or comment, and write nothing after EOI / IEND.
 
-use super::{Encoded, Layout, OutputFormat, Pixels};
+use super::types::{Encoded, Layout, OutputFormat, Pixels};
 use crate::error::{Error, Result};
 
 pub(crate) fn encode(px: &Pixels, format: OutputFormat, jpeg_quality: u8) -> Result<Encoded> {

@@ -3,24 +3,10 @@
 //! pixel buffer exists), what its photos are stored as, and its file extension and content
 //! type. Adding a format (AVIF, HEIC) is its variant, its entry here and its decoder.
 
-use super::{jpeg, via_image, Cancel, Decoded, Limits, Needed};
+use super::cancel::Cancel;
+use super::types::{Decoded, InputFormat, Limits, Needed, OutputFormat};
+use super::{jpeg, via_image};
 use crate::error::Result;
-
-/// The accepted input types, decided by magic bytes only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputFormat {
-    Gif,
-    Png,
-    Jpeg,
-    Webp,
-}
-
-/// What we write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    Jpeg,
-    Png,
-}
 
 /// `(offset, bytes)` pairs that together identify a format.
 pub(crate) type Signature = &'static [(usize, &'static [u8])];

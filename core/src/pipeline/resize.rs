@@ -5,7 +5,7 @@
 use fast_image_resize as fr;
 use image::metadata::Orientation;
 
-use super::{Layout, Pixels};
+use super::types::{Layout, Pixels};
 use crate::error::{Error, Result};
 
 /// `w`×`h` scaled to fit inside `max_side`×`max_side`, keeping the aspect ratio; never

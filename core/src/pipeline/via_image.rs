@@ -10,8 +10,9 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use super::budget;
+use super::cancel::Cancel;
 use super::cancel::CancelReader;
-use super::{check_dimensions, Cancel, Decoded, Layout, Limits, Needed, Pixels};
+use super::types::{check_dimensions, Decoded, Layout, Limits, Needed, Pixels};
 use crate::error::{Error, Result};
 
 /// How one `image`-crate format is read.

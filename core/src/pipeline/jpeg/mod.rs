@@ -24,7 +24,7 @@
 use image::metadata::Orientation;
 
 use super::budget::MAX_SCANS;
-use super::Cancel;
+use super::cancel::Cancel;
 
 /// Natural (row-major) index of the k-th coefficient in zigzag order.
 const ZIGZAG: [usize; 64] = [

@@ -12,9 +12,10 @@ use jpeg_decoder::{CodingProcess, PixelFormat};
 
 use crate::error::{Error, Result};
 use crate::pipeline::budget::{self, Fallback};
+use crate::pipeline::cancel::Cancel;
 use crate::pipeline::cancel::CancelReader;
 use crate::pipeline::jpeg_plan::JpegPlan;
-use crate::pipeline::{check_dimensions, Cancel, Decoded, Layout, Limits, Needed, Pixels};
+use crate::pipeline::types::{check_dimensions, Decoded, Layout, Limits, Needed, Pixels};
 
 fn jpeg_error(e: jpeg_decoder::Error) -> Error {
     Error::bad_photo(format!("the JPEG image could not be decoded: {e}"))
