@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use avatarium::Client;
-use axum::routing::{get, options};
+use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -158,7 +158,7 @@ async fn start(
             "/{method}",
             get(handlers::api)
                 .post(handlers::api)
-                .merge(options(browser::preflight)),
+                .options(browser::preflight),
         )
         .with_state(Arc::new(state));
 
