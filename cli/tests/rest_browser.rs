@@ -34,7 +34,13 @@ fn start(sites: &[SiteConf]) -> Server {
 }
 
 /// A call as the site's server makes it: apiKey + secret, no Origin.
-async fn server_call(s: &Server, key: &str, secret: &[u8], method: &str, params: &[(&str, &str)]) -> Reply {
+async fn server_call(
+    s: &Server,
+    key: &str,
+    secret: &[u8],
+    method: &str,
+    params: &[(&str, &str)],
+) -> Reply {
     let sec = b64(secret);
     let mut all = vec![("apiKey", key), ("secret", sec.as_str())];
     all.extend_from_slice(params);
@@ -42,7 +48,13 @@ async fn server_call(s: &Server, key: &str, secret: &[u8], method: &str, params:
 }
 
 /// A call as the SDK makes it from a page of `origin`: POST form, apiKey in the query.
-async fn page_call(s: &Server, origin: &str, key: &str, method: &str, params: &[(&str, &str)]) -> Reply {
+async fn page_call(
+    s: &Server,
+    origin: &str,
+    key: &str,
+    method: &str,
+    params: &[(&str, &str)],
+) -> Reply {
     let r = s
         .client
         .post(format!("{}/{method}?apiKey={key}", s.base))
@@ -60,7 +72,10 @@ async fn login(s: &Server, uid: &str) -> String {
     assert_eq!(r.code(), 0, "{}", r.body);
     assert_eq!(r.json["UID"], uid);
     assert_eq!(r.json["sessionInfo"]["cookieName"], format!("glt_{KEY}"));
-    r.json["sessionInfo"]["cookieValue"].as_str().unwrap().to_string()
+    r.json["sessionInfo"]["cookieValue"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn photo_b64() -> String {
@@ -72,24 +87,62 @@ async fn a_page_acts_for_the_logged_in_user_until_logout() {
     let s = start(&[site_a()]);
     let token = login(&s, "alice").await;
     let photo = photo_b64();
-    let r = page_call(&s, PAGE, KEY, "accounts.setProfilePhoto",
-        &[("login_token", &token), ("photoBytes", &photo), ("publish", "true"), ("context", "c7")]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        KEY,
+        "accounts.setProfilePhoto",
+        &[
+            ("login_token", &token),
+            ("photoBytes", &photo),
+            ("publish", "true"),
+            ("context", "c7"),
+        ],
+    )
+    .await;
     assert_eq!(r.code(), 0, "{}", r.body);
     assert_eq!(r.json["UID"], "alice");
     assert_eq!(r.json["context"], "c7");
     assert_eq!(r.header("access-control-allow-origin"), PAGE);
     assert_eq!(r.header("vary"), "Origin");
-    let r = page_call(&s, PAGE, KEY, "accounts.getAccountInfo", &[("login_token", &token)]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &token)],
+    )
+    .await;
     assert_eq!(r.json["UID"], "alice", "{}", r.body);
-    assert!(r.json["profile"]["thumbnailURL"].as_str().unwrap().contains("/photos/"));
+    assert!(r.json["profile"]["thumbnailURL"]
+        .as_str()
+        .unwrap()
+        .contains("/photos/"));
     // A wildcard entry allows any subdomain.
-    let r = page_call(&s, "https://shop.example.com", KEY, "accounts.getAccountInfo", &[("login_token", &token)]).await;
+    let r = page_call(
+        &s,
+        "https://shop.example.com",
+        KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &token)],
+    )
+    .await;
     assert_eq!(r.code(), 0, "{}", r.body);
-    assert_eq!(r.header("access-control-allow-origin"), "https://shop.example.com");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        "https://shop.example.com"
+    );
 
     let r = page_call(&s, PAGE, KEY, "accounts.logout", &[("login_token", &token)]).await;
     assert_eq!(r.code(), 0, "{}", r.body);
-    let r = page_call(&s, PAGE, KEY, "accounts.getAccountInfo", &[("login_token", &token)]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &token)],
+    )
+    .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
     // The refusal is readable by the page: CORS headers on errors too.
     assert_eq!(r.header("access-control-allow-origin"), PAGE);
@@ -98,7 +151,14 @@ async fn a_page_acts_for_the_logged_in_user_until_logout() {
     let t2 = login(&s, "bob").await;
     let r = server_call(&s, KEY, SECRET, "accounts.logout", &[("UID", "bob")]).await;
     assert_eq!(r.code(), 0, "{}", r.body);
-    let r = page_call(&s, PAGE, KEY, "accounts.getAccountInfo", &[("login_token", &t2)]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &t2)],
+    )
+    .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
 }
 
@@ -107,7 +167,11 @@ async fn refused_browser_calls_change_nothing() {
     let s = start(&[site_a(), site_b()]);
     let token = login(&s, "alice").await;
     let photo = photo_b64();
-    let upload = [("login_token", token.as_str()), ("photoBytes", photo.as_str()), ("publish", "true")];
+    let upload = [
+        ("login_token", token.as_str()),
+        ("photoBytes", photo.as_str()),
+        ("publish", "true"),
+    ];
     // An origin the site does not allow (another host, another port, `null`).
     for origin in [EVIL, "http://127.0.0.1:8002", "null", "https://example.com"] {
         let r = page_call(&s, origin, KEY, "accounts.setProfilePhoto", &upload).await;
@@ -118,10 +182,27 @@ async fn refused_browser_calls_change_nothing() {
     // A UID, a secret or a signature from a page, even an allowed one.
     let sec = b64(SECRET);
     for params in [
-        vec![("UID", "alice"), ("photoBytes", photo.as_str()), ("publish", "true")],
-        vec![("UID", "alice"), ("secret", sec.as_str()), ("photoBytes", photo.as_str()), ("publish", "true")],
-        vec![("login_token", token.as_str()), ("UID", "alice"), ("photoBytes", photo.as_str())],
-        vec![("secret", sec.as_str()), ("login_token", token.as_str()), ("photoBytes", photo.as_str())],
+        vec![
+            ("UID", "alice"),
+            ("photoBytes", photo.as_str()),
+            ("publish", "true"),
+        ],
+        vec![
+            ("UID", "alice"),
+            ("secret", sec.as_str()),
+            ("photoBytes", photo.as_str()),
+            ("publish", "true"),
+        ],
+        vec![
+            ("login_token", token.as_str()),
+            ("UID", "alice"),
+            ("photoBytes", photo.as_str()),
+        ],
+        vec![
+            ("secret", sec.as_str()),
+            ("login_token", token.as_str()),
+            ("photoBytes", photo.as_str()),
+        ],
     ] {
         let r = page_call(&s, PAGE, KEY, "accounts.setProfilePhoto", &params).await;
         assert_eq!(r.code(), 403007, "{params:?}: {}", r.body);
@@ -129,31 +210,87 @@ async fn refused_browser_calls_change_nothing() {
     // No credential at all; a method a session may not call (policies are the server's).
     let r = page_call(&s, PAGE, KEY, "accounts.getAccountInfo", &[]).await;
     assert_eq!(r.code(), 400002, "{}", r.body);
-    let r = page_call(&s, PAGE, KEY, "accounts.setPolicies", &[("login_token", &token), ("profilePhoto", "{\"thumbnailWidth\":32}")]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        KEY,
+        "accounts.setPolicies",
+        &[
+            ("login_token", &token),
+            ("profilePhoto", "{\"thumbnailWidth\":32}"),
+        ],
+    )
+    .await;
     assert_eq!(r.code(), 400002, "{}", r.body);
     // Forged, and another site's session (same operator keys).
     let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
-    let r = page_call(&s, PAGE, KEY, "accounts.setProfilePhoto", &[("login_token", &forged), ("photoBytes", &photo)]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        KEY,
+        "accounts.setProfilePhoto",
+        &[("login_token", &forged), ("photoBytes", &photo)],
+    )
+    .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
-    let r = page_call(&s, PAGE, OTHER_KEY, "accounts.getAccountInfo", &[("login_token", &token)]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        OTHER_KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &token)],
+    )
+    .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
     // A regToken is no session.
     let reg = server_call(&s, KEY, SECRET, "accounts.initRegistration", &[]).await;
     let reg = reg.json["regToken"].as_str().unwrap().to_string();
-    let r = page_call(&s, PAGE, KEY, "accounts.getAccountInfo", &[("login_token", &reg)]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &reg)],
+    )
+    .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
 
     // Nothing was done: alice has no photo, pending or published.
-    let r = server_call(&s, KEY, SECRET, "accounts.getAccountInfo", &[("UID", "alice")]).await;
+    let r = server_call(
+        &s,
+        KEY,
+        SECRET,
+        "accounts.getAccountInfo",
+        &[("UID", "alice")],
+    )
+    .await;
     assert_eq!(r.code(), 0, "{}", r.body);
     assert_eq!(r.json["profile"], serde_json::json!({}));
-    let r = server_call(&s, KEY, SECRET, "accounts.publishProfilePhoto", &[("UID", "alice")]).await;
+    let r = server_call(
+        &s,
+        KEY,
+        SECRET,
+        "accounts.publishProfilePhoto",
+        &[("UID", "alice")],
+    )
+    .await;
     assert_eq!(r.code(), 409010, "{}", r.body);
 
     // The registration flow works from a page with the apiKey alone, as before.
-    let r = page_call(&s, PAGE, KEY, "accounts.setProfilePhoto", &[("regToken", &reg), ("photoBytes", &photo), ("publish", "true")]).await;
+    let r = page_call(
+        &s,
+        PAGE,
+        KEY,
+        "accounts.setProfilePhoto",
+        &[
+            ("regToken", &reg),
+            ("photoBytes", &photo),
+            ("publish", "true"),
+        ],
+    )
+    .await;
     assert_eq!(r.code(), 0, "{}", r.body);
 }
 
@@ -167,7 +304,14 @@ async fn a_foreign_origin_is_refused_before_the_body_is_read() {
     let cpu = s.cpu_seconds();
     let started = Instant::now();
     for _ in 0..5 {
-        let r = page_call(&s, EVIL, KEY, "accounts.setProfilePhoto", &[("login_token", &token), ("photoBytes", &big)]).await;
+        let r = page_call(
+            &s,
+            EVIL,
+            KEY,
+            "accounts.setProfilePhoto",
+            &[("login_token", &token), ("photoBytes", &big)],
+        )
+        .await;
         assert_eq!(r.code(), 403007, "{}", r.body);
     }
     let took = started.elapsed();
@@ -185,7 +329,10 @@ async fn preflight_and_cors_headers_are_exact() {
         let s = &s;
         async move {
             s.client
-                .request(reqwest::Method::OPTIONS, format!("{}/accounts.setProfilePhoto?apiKey={key}", s.base))
+                .request(
+                    reqwest::Method::OPTIONS,
+                    format!("{}/accounts.setProfilePhoto?apiKey={key}", s.base),
+                )
                 .header("origin", origin)
                 .header("access-control-request-method", "POST")
                 .send()
@@ -218,23 +365,52 @@ async fn preflight_and_cors_headers_are_exact() {
 async fn the_sdk_and_the_demo_page() {
     let demo = SiteConf::new("3_demo", b"demo secret").extra("demo = true");
     let s = start(&[site_a(), demo]);
-    let r = s.client.get(format!("{}/sdk.js?apiKey={KEY}", s.base)).send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}/sdk.js?apiKey={KEY}", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
     assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     let body = r.text().await.unwrap();
     assert!(body.len() < 15 * 1024 && body.contains("glt_"));
-    let r = s.client.get(format!("{}/sdk.js?apiKey={KEY}", s.base)).header("if-none-match", &etag).send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}/sdk.js?apiKey={KEY}", s.base))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 304);
-    let r = s.client.get(format!("{}/sdk.d.ts", s.base)).send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}/sdk.d.ts", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("importProfilePhoto"));
 
     // The demo: off by default, on for its site, with a working regToken.
-    let r = s.client.get(format!("{}/demo?apiKey={KEY}", s.base)).send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}/demo?apiKey={KEY}", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    let r = s.client.get(format!("{}/demo?apiKey=3_demo", s.base)).send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}/demo?apiKey=3_demo", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     let page = r.text().await.unwrap();
@@ -245,10 +421,24 @@ async fn the_sdk_and_the_demo_page() {
     let reg = config["regToken"].as_str().unwrap();
     // The demo page's own origin (this server) may call its site, and only that site.
     let own = s.base.clone();
-    let r = page_call(&s, &own, "3_demo", "accounts.getAccountInfo", &[("regToken", reg)]).await;
+    let r = page_call(
+        &s,
+        &own,
+        "3_demo",
+        "accounts.getAccountInfo",
+        &[("regToken", reg)],
+    )
+    .await;
     assert_eq!(r.code(), 0, "{}", r.body);
     assert_eq!(r.header("access-control-allow-origin"), own);
-    let r = page_call(&s, &own, KEY, "accounts.getAccountInfo", &[("regToken", reg)]).await;
+    let r = page_call(
+        &s,
+        &own,
+        KEY,
+        "accounts.getAccountInfo",
+        &[("regToken", reg)],
+    )
+    .await;
     assert_eq!(r.code(), 403007, "{}", r.body);
 }
 
@@ -261,16 +451,37 @@ async fn logout_holds_in_every_process_and_after_a_restart() {
     let a = start(&[site_a().extra(&dir)]);
     let b = start(&[site_a().extra(&dir)]);
     let token = login(&a, "alice").await;
-    let r = page_call(&b, PAGE, KEY, "accounts.getAccountInfo", &[("login_token", &token)]).await;
+    let r = page_call(
+        &b,
+        PAGE,
+        KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &token)],
+    )
+    .await;
     assert_eq!(r.code(), 0, "{}", r.body);
     let r = page_call(&a, PAGE, KEY, "accounts.logout", &[("login_token", &token)]).await;
     assert_eq!(r.code(), 0, "{}", r.body);
-    let r = page_call(&b, PAGE, KEY, "accounts.getAccountInfo", &[("login_token", &token)]).await;
+    let r = page_call(
+        &b,
+        PAGE,
+        KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &token)],
+    )
+    .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
     assert!(r.json["errorDetails"].as_str().unwrap().contains("ended"));
     drop((a, b));
     let c = start(&[site_a().extra(&dir)]);
-    let r = page_call(&c, PAGE, KEY, "accounts.getAccountInfo", &[("login_token", &token)]).await;
+    let r = page_call(
+        &c,
+        PAGE,
+        KEY,
+        "accounts.getAccountInfo",
+        &[("login_token", &token)],
+    )
+    .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
     // The token is never logged.
     assert!(!c.log().contains(&token));

@@ -160,7 +160,10 @@ async fn the_generic_call_speaks_gigya_fields() {
     assert_eq!(r["UID"], "bob");
     assert_eq!(r["context"], "c1");
     assert_eq!(r["sessionInfo"]["cookieName"], "glt_3_siteA");
-    let token = r["sessionInfo"]["cookieValue"].as_str().unwrap().to_string();
+    let token = r["sessionInfo"]["cookieValue"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let info = c
         .call("accounts.getAccountInfo", &json!({"login_token": token}))
         .await
@@ -182,7 +185,10 @@ async fn the_generic_call_speaks_gigya_fields() {
         .await
         .into_value();
     assert_eq!(e["errorCode"], 400006, "{e}");
-    let e = c.call("accounts.notifyLogin", &json!({})).await.into_value();
+    let e = c
+        .call("accounts.notifyLogin", &json!({}))
+        .await
+        .into_value();
     assert_eq!(e["errorCode"], 400002, "{e}");
 }
 

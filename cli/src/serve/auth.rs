@@ -69,7 +69,10 @@ pub(crate) fn authenticate(
     p: &Params,
 ) -> Result<Caller, RestError> {
     if req.browser {
-        if ["secret", "sig", "userKey"].iter().any(|n| p.get(n).is_some()) {
+        if ["secret", "sig", "userKey"]
+            .iter()
+            .any(|n| p.get(n).is_some())
+        {
             return Err(RestError::permission_denied(
                 "A browser call may not carry a secret, a signature or a userKey",
             ));

@@ -37,7 +37,9 @@ pub(crate) fn origin_of_url(url: &str) -> String {
 
 /// The `Origin` of a browser call; `None` for server code (which sends none).
 pub(crate) fn request_origin(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("null"))
+    headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("null"))
 }
 
 /// Whether a page of `origin` may call `site`: one of its `allowed_origins`, or this

@@ -19,7 +19,9 @@ impl Origins {
         let mut origins = Origins::default();
         for entry in list {
             let lower = entry.to_ascii_lowercase();
-            let bad = || format!("allowed_origins: {entry:?} is not an origin like https://www.example.com or https://*.example.com");
+            let bad = || {
+                format!("allowed_origins: {entry:?} is not an origin like https://www.example.com or https://*.example.com")
+            };
             let (scheme, host) = lower.split_once("://").ok_or_else(bad)?;
             if !matches!(scheme, "http" | "https")
                 || host.is_empty()
@@ -72,7 +74,11 @@ mod tests {
 
     #[test]
     fn exact_and_wildcard() {
-        let o = origins(&["https://www.example.com", "https://*.example.org", "http://127.0.0.1:8000"]);
+        let o = origins(&[
+            "https://www.example.com",
+            "https://*.example.org",
+            "http://127.0.0.1:8000",
+        ]);
         assert!(o.allows("https://www.example.com"));
         assert!(o.allows("HTTPS://WWW.EXAMPLE.COM"));
         assert!(o.allows("http://127.0.0.1:8000"));

@@ -50,7 +50,10 @@ impl Client {
                         let end = SessionEnd::One {
                             session_id: claims.session_id,
                         };
-                        self.inner.meta.end_sessions(&end, claims.expires_ms).await?;
+                        self.inner
+                            .meta
+                            .end_sessions(&end, claims.expires_ms)
+                            .await?;
                         Ok(claims.uid)
                     }
                     Identity::Uid(uid) => {
@@ -58,7 +61,8 @@ impl Client {
                         let now = self.now_ms();
                         // Every session issued until now expires before this: the record
                         // may go then.
-                        let expires = now.saturating_add(ttl_ms(self.inner.config.session_ttl_secs));
+                        let expires =
+                            now.saturating_add(ttl_ms(self.inner.config.session_ttl_secs));
                         let end = SessionEnd::AllOf {
                             uid: uid.clone(),
                             at_ms: now,
