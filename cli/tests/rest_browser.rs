@@ -472,6 +472,8 @@ async fn logout_holds_in_every_process_and_after_a_restart() {
     .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
     assert!(r.json["errorDetails"].as_str().unwrap().contains("ended"));
+    // The token is never logged.
+    assert!(!a.log().contains(&token) && !b.log().contains(&token));
     drop((a, b));
     let c = start(&[site_a().extra(&dir)]);
     let r = page_call(
@@ -483,6 +485,5 @@ async fn logout_holds_in_every_process_and_after_a_restart() {
     )
     .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
-    // The token is never logged.
     assert!(!c.log().contains(&token));
 }

@@ -6,8 +6,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Query, State as AxumState};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State as AxumState;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use sha2::{Digest, Sha256};
 
@@ -72,10 +72,11 @@ pub(crate) fn vary_origin(response: &mut HttpResponse) {
         .insert(header::VARY, HeaderValue::from_static("Origin"));
 }
 
-#[derive(serde::Deserialize)]
-pub(crate) struct ApiKeyQuery {
-    #[serde(rename = "apiKey")]
-    api_key: Option<String>,
+/// The `apiKey` of the query string (the form parser's caps apply).
+fn query_api_key(uri: &Uri) -> Option<String> {
+    let mut pairs = super::form::Pairs::default();
+    pairs.parse(uri.query()?.as_bytes()).ok()?;
+    pairs.get("apiKey").map(str::to_string)
 }
 
 /// `OPTIONS /<method>?apiKey=…`: the preflight of a browser call. Allowed origins get
@@ -83,10 +84,11 @@ pub(crate) struct ApiKeyQuery {
 /// never sends the call.
 pub(crate) async fn preflight(
     AxumState(state): AxumState<Arc<State>>,
-    Query(q): Query<ApiKeyQuery>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> HttpResponse {
-    let site = q.api_key.as_deref().and_then(|k| state.sites.get(k));
+    let api_key = query_api_key(&uri);
+    let site = api_key.as_deref().and_then(|k| state.sites.get(k));
     let origin = request_origin(&headers);
     let mut response = match (site, origin) {
         (Some(site), Some(origin)) if allows(&state, site, origin) => {
@@ -168,10 +170,10 @@ fn asset(
 /// is needed.
 pub(crate) async fn demo(
     AxumState(state): AxumState<Arc<State>>,
-    Query(q): Query<ApiKeyQuery>,
+    uri: Uri,
 ) -> HttpResponse {
-    let Some((api_key, site)) = q
-        .api_key
+    let api_key = query_api_key(&uri);
+    let Some((api_key, site)) = api_key
         .as_deref()
         .and_then(|k| state.sites.get_key_value(k))
     else {
