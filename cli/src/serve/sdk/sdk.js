@@ -60,7 +60,8 @@
   function send(method, params, cookieName) {
     var p = {};
     Object.keys(params).forEach(function (k) {
-      if (k !== "callback" && k !== "photo" && k !== "cookieName") p[k] = params[k];
+      // `context` stays here and is put back as given (any value, not its text).
+      if (k !== "callback" && k !== "photo" && k !== "cookieName" && k !== "context") p[k] = params[k];
     });
     // The session names the user: the SDK never sends a UID, and sends the cookie's
     // value only where no regToken was given.
@@ -86,6 +87,7 @@
       if (!r || typeof r.errorCode !== "number") {
         return errorResponse(NETWORK_ERROR, "Network error", "The server's answer is not an envelope", params.context);
       }
+      if (params.context !== undefined) r.context = params.context;
       if (method === "logout" && r.errorCode === 0 && p.login_token) {
         // The session is over: the page forgets it too (the cookie is this page's own).
         document.cookie = (cookieName || "glt_" + apiKey) + "=; Max-Age=0; path=/";
