@@ -295,24 +295,39 @@ async fn refused_browser_calls_change_nothing() {
 }
 
 /// A page of a foreign origin is refused after the first 64 KiB of its body at most:
-/// a 6 MB upload costs the server next to nothing.
+/// a 6 MB upload costs the server next to nothing. Raw HTTP: the server answers and closes
+/// before the body is sent whole, which an HTTP client reports as a broken pipe.
 #[tokio::test]
 async fn a_foreign_origin_is_refused_before_the_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = start(&[site_a()]);
     let token = login(&s, "alice").await;
-    let big = "A".repeat(6 * 1024 * 1024);
+    let body = format!(
+        "login_token={token}&photoBytes={}",
+        "A".repeat(6 * 1024 * 1024)
+    );
     let cpu = s.cpu_seconds();
     let started = Instant::now();
     for _ in 0..5 {
-        let r = page_call(
-            &s,
-            EVIL,
-            KEY,
-            "accounts.setProfilePhoto",
-            &[("login_token", &token), ("photoBytes", &big)],
-        )
-        .await;
-        assert_eq!(r.code(), 403007, "{}", r.body);
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.port()))
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /accounts.setProfilePhoto?apiKey={KEY} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Origin: {EVIL}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        // The server stops reading once it refuses: the rest may not go through.
+        let _ = tcp.write_all(&body.as_bytes()[..256 * 1024]).await;
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.contains("\"errorCode\":403007"), "{answer}");
+        assert!(!answer
+            .to_ascii_lowercase()
+            .contains("access-control-allow-origin"));
     }
     let took = started.elapsed();
     let spent = s.cpu_seconds() - cpu;
@@ -486,4 +501,26 @@ async fn logout_holds_in_every_process_and_after_a_restart() {
     .await;
     assert_eq!(r.code(), 403005, "{}", r.body);
     assert!(!c.log().contains(&token));
+}
+
+/// Every demo visit writes a registration: a stranger's visits spend its address budget.
+#[tokio::test]
+async fn demo_visits_spend_the_address_budget() {
+    let demo = SiteConf::new("3_demo", b"demo secret").extra("demo = true");
+    let s = Server::start(
+        "",
+        &[demo],
+        &["--allow-loopback-plain-http", "--address-rate-limit", "3"],
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = s
+            .client
+            .get(format!("{}/demo?apiKey=3_demo", s.base))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use sha2::{Digest, Sha256};
 
 use super::error::RestError;
-use super::{Site, State};
+use super::{Conn, Site, State};
 
 /// How long a preflight answer may be reused by the browser.
 const PREFLIGHT_MAX_AGE: &str = "600";
@@ -167,12 +167,19 @@ fn asset(
 
 /// `GET /demo?apiKey=…` for a site with `demo = true` (404 otherwise): the SDK on a page
 /// of this server, with a fresh registration's regToken minted here, so no site backend
-/// is needed.
+/// is needed. Each visit writes an account: charged to the caller's address budget (429
+/// when spent).
 pub(crate) async fn demo(
     AxumState(state): AxumState<Arc<State>>,
-    uri: Uri,
+    request: axum::extract::Request,
 ) -> HttpResponse {
-    let api_key = query_api_key(&uri);
+    let Some(conn) = request.extensions().get::<Conn>().copied() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if !state.addresses.charge(conn.peer.ip()) {
+        return StatusCode::TOO_MANY_REQUESTS.into_response();
+    }
+    let api_key = query_api_key(request.uri());
     let Some((api_key, site)) = api_key
         .as_deref()
         .and_then(|k| state.sites.get_key_value(k))
