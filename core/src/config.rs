@@ -37,6 +37,8 @@ pub struct Config {
     pub jpeg_quality: u8,
     pub pending_ttl_secs: u64,
     pub reg_token_ttl_secs: u64,
+    /// How long a login session (`accounts.notifyLogin`) lasts.
+    pub session_ttl_secs: u64,
     pub fetch_connect_timeout_ms: u64,
     pub fetch_timeout_ms: u64,
     pub fetch_max_redirects: u32,
@@ -86,6 +88,7 @@ impl Default for Config {
             jpeg_quality: 85,
             pending_ttl_secs: 24 * 3600,
             reg_token_ttl_secs: 3600,
+            session_ttl_secs: 24 * 3600,
             fetch_connect_timeout_ms: 5000,
             fetch_timeout_ms: 10000,
             fetch_max_redirects: 5,
@@ -197,6 +200,9 @@ impl Config {
         }
         if self.reg_token_ttl_secs == 0 {
             return bad("reg_token_ttl_secs must be positive");
+        }
+        if self.session_ttl_secs == 0 {
+            return bad("session_ttl_secs must be positive");
         }
         if self.max_concurrent_fetches == 0 {
             return bad("max_concurrent_fetches must be positive");

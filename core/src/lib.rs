@@ -36,8 +36,9 @@ mod token;
 
 #[cfg(feature = "service")]
 pub use api::{
-    Access, AccountInfo, Client, ClientBuilder, Identity, ImportResult, Method, Output, PhotoInput,
-    PhotoUrls, Policies, PolicyChange, PurgeReport, Registration, Request, Response,
+    Access, AccountInfo, Client, ClientBuilder, Identity, ImportResult, LoginSession, Method,
+    Output, PhotoInput, PhotoUrls, Policies, PolicyChange, PurgeReport, Registration, Request,
+    Response, SESSION_PARAM,
 };
 pub use config::Config;
 #[cfg(feature = "service")]

@@ -6,7 +6,8 @@
 //! MAC covers the site scope (`Config::token_scope`: the apiKey under `serve`) followed by
 //! the payload, so sites that share `secrets` still refuse each other's tokens, with the
 //! error a forged token gets. The scope is signed, not carried: the token stays short.
-//! `v1` tokens (unbound) are refused.
+//! `v1` tokens (unbound) are refused. Login sessions use the same keys and scope with
+//! their own tag (`s1`, see [`TokenKeys::issue_session`]).
 //!
 //! The keys are the operator's `secrets`, or else (the embedded default) one key generated
 //! once into `data_dir/secret.key`, readable by its owner only.
@@ -37,6 +38,20 @@ impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "TokenKeys({} keys, redacted)", self.keys.len())
     }
+}
+
+fn forged(what: &str) -> Error {
+    Error::unauthorized(format!("Invalid {what}: signature check failed"))
+}
+
+/// A login session, as its token carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionClaims {
+    /// Random, 128 bits in hex: what a logout records.
+    pub session_id: String,
+    pub uid: String,
+    pub issued_ms: i64,
+    pub expires_ms: i64,
 }
 
 /// A verified token's content.
@@ -74,40 +89,21 @@ impl TokenKeys {
     }
 
     pub fn issue(&self, uid: &str, expires_ms: i64) -> String {
-        let payload = format!("v2|{uid}|{expires_ms}");
-        let mac = self.mac(&self.keys[0], payload.as_bytes()).finalize();
-        format!("{}.{}", B64.encode(payload), B64.encode(mac.into_bytes()))
+        self.seal(&format!("v2|{uid}|{expires_ms}"))
     }
 
     /// Check signature (constant time, against every key) and expiry. The error's details
     /// say which check failed, never the token itself.
     pub fn verify(&self, token: &str, now_ms: i64) -> Result<TokenClaims> {
-        let forged = || Error::unauthorized("Invalid regToken: signature check failed");
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(Error::unauthorized("Invalid regToken: malformed"));
-        }
-        let (payload_b64, mac_b64) = token
-            .split_once('.')
-            .ok_or_else(|| Error::unauthorized("Invalid regToken: malformed"))?;
-        let payload = B64
-            .decode(payload_b64)
-            .map_err(|_| Error::unauthorized("Invalid regToken: malformed"))?;
-        let mac = B64.decode(mac_b64).map_err(|_| forged())?;
-        let signed_by_us = self
-            .keys
-            .iter()
-            .any(|key| self.mac(key, &payload).verify_slice(&mac).is_ok());
-        if !signed_by_us {
-            return Err(forged());
-        }
-        let text = std::str::from_utf8(&payload).map_err(|_| forged())?;
+        const WHAT: &str = "regToken";
+        let text = self.open(token, WHAT)?;
         let mut parts = text.split('|');
         let (Some("v2"), Some(uid), Some(exp), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(forged());
+            return Err(forged(WHAT));
         };
-        let expires_ms: i64 = exp.parse().map_err(|_| forged())?;
+        let expires_ms: i64 = exp.parse().map_err(|_| forged(WHAT))?;
         if now_ms >= expires_ms {
             return Err(Error::unauthorized("Invalid regToken: expired"));
         }
@@ -115,6 +111,74 @@ impl TokenKeys {
             uid: uid.to_string(),
             expires_ms,
         })
+    }
+
+    /// A login session's token: payload `s1|<session id>|<issued ms>|<expiry ms>|<uid>`
+    /// (the UID last, so any character it holds is safe). Its own tag: a regToken is never
+    /// a session and a session never a regToken, although both are signed by the same keys.
+    pub fn issue_session(&self, session: &SessionClaims) -> String {
+        let SessionClaims {
+            session_id,
+            uid,
+            issued_ms,
+            expires_ms,
+        } = session;
+        self.seal(&format!("s1|{session_id}|{issued_ms}|{expires_ms}|{uid}"))
+    }
+
+    /// A session token's claims, once its signature and expiry are checked. Whether it
+    /// was ended (logout) is the store's to say.
+    pub fn verify_session(&self, token: &str, now_ms: i64) -> Result<SessionClaims> {
+        const WHAT: &str = "session";
+        let text = self.open(token, WHAT)?;
+        let mut parts = text.splitn(5, '|');
+        let (Some("s1"), Some(sid), Some(issued), Some(exp), Some(uid)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(forged(WHAT));
+        };
+        let (Ok(issued_ms), Ok(expires_ms)) = (issued.parse::<i64>(), exp.parse::<i64>()) else {
+            return Err(forged(WHAT));
+        };
+        if now_ms >= expires_ms {
+            return Err(Error::unauthorized("Invalid session: expired"));
+        }
+        Ok(SessionClaims {
+            session_id: sid.to_string(),
+            uid: uid.to_string(),
+            issued_ms,
+            expires_ms,
+        })
+    }
+
+    /// `<base64url(payload)>.<base64url(mac)>`.
+    fn seal(&self, payload: &str) -> String {
+        let mac = self.mac(&self.keys[0], payload.as_bytes()).finalize();
+        format!("{}.{}", B64.encode(payload), B64.encode(mac.into_bytes()))
+    }
+
+    /// The payload of a token we signed for this scope (any of our keys, constant-time
+    /// comparison); `what` names the token in the error.
+    fn open(&self, token: &str, what: &str) -> Result<String> {
+        let malformed = || Error::unauthorized(format!("Invalid {what}: malformed"));
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(malformed());
+        }
+        let (payload_b64, mac_b64) = token.split_once('.').ok_or_else(malformed)?;
+        let payload = B64.decode(payload_b64).map_err(|_| malformed())?;
+        let mac = B64.decode(mac_b64).map_err(|_| forged(what))?;
+        let signed_by_us = self
+            .keys
+            .iter()
+            .any(|key| self.mac(key, &payload).verify_slice(&mac).is_ok());
+        if !signed_by_us {
+            return Err(forged(what));
+        }
+        String::from_utf8(payload).map_err(|_| forged(what))
     }
 
     /// HMAC over the scope (length-prefixed, so no scope/payload split is ambiguous) and
@@ -265,6 +329,36 @@ mod tests {
         // Scope and payload cannot trade bytes: "site-a" + "x|…" is not "site-ax" + "|…".
         let ax = scoped(&["shared-key-0123456789"], "site-ax");
         assert!(ax.verify(&t, 0).is_err());
+    }
+
+    fn session(uid: &str, expires_ms: i64) -> SessionClaims {
+        SessionClaims {
+            session_id: "0123abcd".into(),
+            uid: uid.into(),
+            issued_ms: 10,
+            expires_ms,
+        }
+    }
+
+    #[test]
+    fn sessions_and_reg_tokens_never_pass_for_each_other() {
+        let k = keys(&["key-one-0123456789"]);
+        let s = k.issue_session(&session("a|b", 5000));
+        assert_eq!(k.verify_session(&s, 0).unwrap(), session("a|b", 5000));
+        let e = k.verify(&s, 0).unwrap_err();
+        assert!(e.details().contains("regToken"), "{e}");
+        let r = k.issue("u1", 5000);
+        let e = k.verify_session(&r, 0).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Unauthorized);
+        assert!(e.details().starts_with("Invalid session"), "{e}");
+        let e = k.verify_session(&s, 5000).unwrap_err();
+        assert!(e.details().contains("expired"), "{e}");
+        assert!(scoped(&["key-one-0123456789"], "site-b")
+            .verify_session(&s, 0)
+            .is_err());
+        let (_, mac) = s.split_once('.').unwrap();
+        let other = B64.encode("s1|0123abcd|10|5000|admin");
+        assert!(k.verify_session(&format!("{other}.{mac}"), 0).is_err());
     }
 
     #[test]

@@ -496,6 +496,19 @@ impl MetaStore for FailingWrites {
     async fn is_referenced(&self, key: &str) -> avatarium::error::Result<bool> {
         self.0.is_referenced(key).await
     }
+    async fn end_sessions(
+        &self,
+        end: &avatarium::store::SessionEnd,
+        expires: i64,
+    ) -> avatarium::error::Result<()> {
+        self.0.end_sessions(end, expires).await
+    }
+    async fn session_ended(&self, s: &str, u: &str, at: i64) -> avatarium::error::Result<bool> {
+        self.0.session_ended(s, u, at).await
+    }
+    async fn purge_session_ends(&self, now: i64) -> avatarium::error::Result<u64> {
+        self.0.purge_session_ends(now).await
+    }
     // Purge coordination works: only the account writes are broken.
     async fn note_blob_write(&self, key: &str, now: i64) -> avatarium::error::Result<()> {
         self.0.note_blob_write(key, now).await

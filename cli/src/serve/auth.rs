@@ -3,7 +3,12 @@
 //!   the operator allowed loopback plain HTTP); wrong secret 403010.
 //! - A signed request: `timestamp` (±120 s, 403002), `nonce` (once, 403004) and `sig`
 //!   (403003), keyed by the site's or the user key's secret.
-//! - `apiKey` alone for the client-facing calls that carry a `regToken` (as the Web SDK).
+//! - `apiKey` alone for the client-facing calls that carry a `regToken`, or a login
+//!   session's `login_token` (the Web SDK), without a `UID`.
+//!
+//! A browser call (one with an `Origin` header, already checked against the site's
+//! `allowed_origins` by the handler) may only use the last way: a `secret`, `sig`,
+//! `userKey` or `UID` from a page is refused with 403007, nothing done.
 //!
 //! The site (`apiKey`) is resolved before the body is read (`resolve_site`: unknown →
 //! 400093). Budgets (403048) are charged by the handler: the site's only once its
@@ -32,6 +37,8 @@ pub(crate) struct RequestInfo<'a> {
     pub tls: bool,
     /// The API method, from the path.
     pub api_method: &'a str,
+    /// The request came from a web page (it has an `Origin` header).
+    pub browser: bool,
 }
 
 /// How a request proved who it is.
@@ -39,9 +46,9 @@ pub(crate) struct RequestInfo<'a> {
 pub(crate) enum Caller {
     /// The site's or a user key's secret, sent or used to sign: charged to the site.
     Site,
-    /// Only the apiKey and a regToken, which the core checks later: charged to the
-    /// caller's address, like any call not proven by a secret.
-    RegToken,
+    /// Only the apiKey and a regToken or a session token, which the core checks later:
+    /// charged to the caller's address, like any call not proven by a secret.
+    Token,
 }
 
 /// The site of `api_key` (from the query or the first bytes of the body).
@@ -61,6 +68,21 @@ pub(crate) fn authenticate(
     req: &RequestInfo<'_>,
     p: &Params,
 ) -> Result<Caller, RestError> {
+    if req.browser {
+        if ["secret", "sig", "userKey"]
+            .iter()
+            .any(|n| p.get(n).is_some())
+        {
+            return Err(RestError::permission_denied(
+                "A browser call may not carry a secret, a signature or a userKey",
+            ));
+        }
+        if p.get("UID").is_some() {
+            return Err(RestError::permission_denied(
+                "UID is not accepted from a browser: the session (login_token) names the user",
+            ));
+        }
+    }
     let secure =
         req.tls || (state.allow_loopback_plain_http && req.peer.ip().to_canonical().is_loopback());
     if p.get("secret").is_some() && !secure {
@@ -105,10 +127,20 @@ pub(crate) fn authenticate(
     }
 
     // Who may call what is the core's method table; REST only checks it.
-    let client_call =
-        avatarium::Method::from_name(req.api_method).is_some_and(|m| m.access().reg_token);
-    if client_call && p.get("regToken").is_some() && p.get("UID").is_none() {
-        return Ok(Caller::RegToken);
+    if let (Some(access), None) = (
+        avatarium::Method::from_name(req.api_method).map(|m| m.access()),
+        p.get("UID"),
+    ) {
+        let reg_token = access.reg_token && p.get("regToken").is_some();
+        let session = access.session && p.get(avatarium::SESSION_PARAM).is_some();
+        if reg_token || session {
+            return Ok(Caller::Token);
+        }
+    }
+    if req.browser {
+        return Err(RestError::missing(
+            "regToken or login_token (the session cookie's value)",
+        ));
     }
     Err(RestError::missing(
         "secret (or a signed request with timestamp, nonce and sig)",

@@ -94,6 +94,12 @@ impl RestError {
         )
     }
 
+    /// 403007: the caller may not make this call this way (a browser page of an origin
+    /// the site does not allow, a secret or a `UID` sent from a browser).
+    pub fn permission_denied(details: &str) -> Self {
+        Self::new(403007, 403, "Permission denied", details)
+    }
+
     /// 403010: the secret (or the user key) is wrong.
     pub fn invalid_secret() -> Self {
         Self::new(403010, 403, "Invalid secret", "Invalid secret or user key")

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response as HttpResponse};
 
 use super::auth::{self, Caller, RequestInfo};
+use super::browser;
 use super::error::RestError;
 use super::params;
 use super::reply::Output;
@@ -24,6 +25,25 @@ pub(crate) async fn api(
     AxumState(state): AxumState<Arc<State>>,
     Path(method): Path<String>,
     request: Request,
+) -> HttpResponse {
+    let origin = browser::request_origin(request.headers()).map(str::to_string);
+    let mut allowed = false;
+    let mut response = call(state, method, request, origin.as_deref(), &mut allowed).await;
+    browser::vary_origin(&mut response);
+    if let (true, Some(origin)) = (allowed, &origin) {
+        browser::allow_origin(&mut response, origin);
+    }
+    response
+}
+
+/// One call; `allowed` is set once a browser call's origin is found allowed (its answer
+/// then carries the CORS headers, refusals included, so the page can read them).
+async fn call(
+    state: Arc<State>,
+    method: String,
+    request: Request,
+    origin: Option<&str>,
+    allowed: &mut bool,
 ) -> HttpResponse {
     let started = Instant::now();
     if request.method() == Method::HEAD {
@@ -88,6 +108,17 @@ pub(crate) async fn api(
         }
         Err(e) => return unread(failed(&early_output, &e, early_context.clone())),
     };
+    // A page of an origin the site does not allow gets nothing done, and no CORS headers.
+    if let Some(origin) = origin {
+        if !browser::allows(&state, &site, origin) {
+            return unread(failed(
+                &early_output,
+                &browser::origin_refused(),
+                early_context,
+            ));
+        }
+        *allowed = true;
+    }
     // Checked, not taken: only a call that proves the site's credentials spends it.
     if !site.rate.has_room() {
         return unread(failed(
@@ -111,10 +142,11 @@ pub(crate) async fn api(
         peer: conn.peer,
         tls: conn.tls,
         api_method: &method,
+        browser: origin.is_some(),
     };
     let charged = match auth::authenticate(&state, &site, &info, &p) {
         Ok(Caller::Site) => site.rate.allow(),
-        Ok(Caller::RegToken) => state.addresses.charge(ip),
+        Ok(Caller::Token) => state.addresses.charge(ip),
         Err(e) => return failed(&output, &e, p.context()),
     };
     if !charged {

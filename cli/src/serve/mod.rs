@@ -3,11 +3,13 @@
 //! authentication, limits and photo serving. How to run and call it: docs/rest.md.
 
 mod auth;
+mod browser;
 mod error;
 mod form;
 mod handlers;
 mod limits;
 mod listener;
+mod origins;
 mod params;
 mod reply;
 mod sign;
@@ -149,7 +151,15 @@ async fn start(
     let clients: Vec<Client> = state.sites.values().map(|s| s.client.clone()).collect();
     let app = Router::new()
         .route("/photos/{site}/{key}", get(handlers::photo))
-        .route("/{method}", get(handlers::api).post(handlers::api))
+        .route("/sdk.js", get(browser::sdk_js))
+        .route("/sdk.d.ts", get(browser::sdk_types))
+        .route("/demo", get(browser::demo))
+        .route(
+            "/{method}",
+            get(handlers::api)
+                .post(handlers::api)
+                .options(browser::preflight),
+        )
         .with_state(Arc::new(state));
 
     let limits = listener::ConnLimits {
@@ -200,6 +210,7 @@ async fn open_sites(
         body_budget: BodyBudget::new(args.max_body_bytes_in_flight),
         allow_loopback_plain_http: args.allow_loopback_plain_http,
         public_url: args.public_url.as_ref().map(|_| public_url.to_string()),
+        own_origin: browser::origin_of_url(public_url),
     };
     for spec in specs {
         let mut config = spec.config;
@@ -229,6 +240,8 @@ async fn open_sites(
             nonces: NonceCache::new(args.max_nonces),
             body_cap,
             photo_dir,
+            origins: spec.origins,
+            demo: spec.demo,
         });
         tracing::info!(site = %site.name, "site ready");
         state.by_name.insert(spec.name, Arc::clone(&site));

@@ -1,5 +1,6 @@
 //! Sites from the operator configuration: `[[sites]]` tables with `api_key`, `secret`
-//! (base64), optional `name`, `rate_limit_per_minute`, `[[sites.user_keys]]`, and any core
+//! (base64), optional `name`, `rate_limit_per_minute`, `allowed_origins`, `demo`,
+//! `[[sites.user_keys]]`, and any core
 //! configuration key to override for that site. Every site gets its own storage: `data_dir`,
 //! `database_url`, `blob_store` and `public_base_url` are never inherited from the top level
 //! (`data_dir` defaults to `<data_dir>/sites/<name>`). All other top-level keys (and
@@ -15,6 +16,8 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use super::origins::Origins;
 
 /// Standard alphabet, padding optional: secrets as Gigya issues them.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -35,6 +38,12 @@ struct SiteTable {
     rate_limit_per_minute: Option<u32>,
     #[serde(default)]
     user_keys: Vec<UserKeyTable>,
+    /// Pages whose scripts may call this site from a browser (origins.rs).
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    /// Serve `/demo?apiKey=…` for this site.
+    #[serde(default)]
+    demo: bool,
     /// Core configuration keys for this site.
     #[serde(flatten)]
     core: toml::Table,
@@ -54,6 +63,8 @@ pub(crate) struct SiteSpec {
     pub secret: Vec<u8>,
     pub user_keys: Vec<(String, Vec<u8>)>,
     pub rate_limit_per_minute: Option<u32>,
+    pub origins: Origins,
+    pub demo: bool,
     pub config: Config,
 }
 
@@ -136,6 +147,7 @@ fn site_spec(site: SiteTable, top_dir: &Path, defaults: &Value) -> Result<SiteSp
         return Err("api_key must be 1 to 256 printable characters".into());
     }
     let secret = decode_secret(&site.secret).ok_or("secret is not base64")?;
+    let origins = Origins::parse(&site.allowed_origins)?;
     let mut user_keys = Vec::new();
     for (j, uk) in site.user_keys.into_iter().enumerate() {
         if uk.user_key.is_empty() {
@@ -182,6 +194,8 @@ fn site_spec(site: SiteTable, top_dir: &Path, defaults: &Value) -> Result<SiteSp
         secret,
         user_keys,
         rate_limit_per_minute: site.rate_limit_per_minute,
+        origins,
+        demo: site.demo,
         config,
     })
 }
@@ -273,5 +287,7 @@ data_dir = "/tmp/elsewhere"
         let e = parse(broken, None).unwrap_err();
         assert!(e.starts_with("line 1") && !e.contains("hunter2"), "{e}");
         assert!(parse("data_dir = \"/x\"", None).is_err());
+        let star = TWO_SITES.replace("rate_limit_per_minute = 5", "allowed_origins = [\"*\"]");
+        assert!(parse(&star, None).unwrap_err().contains("allowed_origins"));
     }
 }

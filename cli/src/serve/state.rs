@@ -9,6 +9,7 @@ use std::sync::Arc;
 use avatarium::Client;
 
 use super::limits::{AddressLimits, NonceCache, RateLimit};
+use super::origins::Origins;
 use super::params::BodyBudget;
 
 /// The connection a request came in on.
@@ -33,6 +34,10 @@ pub(crate) struct Site {
     pub body_cap: usize,
     /// The local blob folder whose photos `/photos/<name>/` serves.
     pub photo_dir: Option<PathBuf>,
+    /// Pages that may call this site from a browser.
+    pub origins: Origins,
+    /// `/demo?apiKey=…` is served (and its own page, on this server's origin, may call).
+    pub demo: bool,
 }
 
 impl Site {
@@ -60,4 +65,6 @@ pub(crate) struct State {
     pub body_budget: BodyBudget,
     pub allow_loopback_plain_http: bool,
     pub public_url: Option<String>,
+    /// This server's own origin (the demo page's), from --public-url or the listener.
+    pub own_origin: String,
 }

@@ -266,7 +266,8 @@ impl Client {
                         blobs_deleted += 1;
                     }
                 }
-                tracing::info!(expired_pending, blobs_deleted, "purge done");
+                let session_ends = self.inner.meta.purge_session_ends(now).await?;
+                tracing::info!(expired_pending, blobs_deleted, session_ends, "purge done");
                 Ok(PurgeReport {
                     expired_pending,
                     blobs_deleted,

@@ -23,12 +23,14 @@ impl Client {
                 self.inner.meta.ensure_account(uid, self.now_ms()).await?;
                 Ok(uid.clone())
             }
-            Identity::RegToken(_) => Ok(self.resolve_existing(who).await?.uid),
+            Identity::RegToken(_) | Identity::Session(_) => {
+                Ok(self.resolve_existing(who).await?.uid)
+            }
         }
     }
 
     /// The account a call is about; 403005 when unknown, or when the token is bad,
-    /// expired or finalized.
+    /// expired, finalized or (a session) ended.
     pub(super) async fn resolve_existing(&self, who: &Identity) -> Result<AccountRecord> {
         match who {
             Identity::Uid(uid) => {
@@ -54,6 +56,7 @@ impl Client {
                 }
                 Ok(account)
             }
+            Identity::Session(token) => self.session_account(token).await,
         }
     }
 

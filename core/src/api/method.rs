@@ -15,6 +15,8 @@ pub enum Method {
     FinalizeRegistration,
     GetPolicies,
     SetPolicies,
+    NotifyLogin,
+    Logout,
 }
 
 /// Who may call a method, by how the caller proves itself (SPEC.md "REST endpoint").
@@ -61,7 +63,7 @@ const USER: Access = Access {
     session: true,
 };
 
-const TABLE: [Entry; 9] = [
+const TABLE: [Entry; 11] = [
     Entry {
         method: Method::ImportProfilePhoto,
         name: "importProfilePhoto",
@@ -130,11 +132,31 @@ const TABLE: [Entry; 9] = [
         access: SERVER,
         photo: None,
     },
+    Entry {
+        method: Method::NotifyLogin,
+        name: "notifyLogin",
+        aliases: &[],
+        // The site's server says who logged in; the session it gets goes to the browser.
+        access: SERVER,
+        photo: None,
+    },
+    Entry {
+        method: Method::Logout,
+        name: "logout",
+        aliases: &[],
+        // The session ends itself, or the site's server ends all of a user's sessions.
+        access: Access {
+            secret: true,
+            reg_token: false,
+            session: true,
+        },
+        photo: None,
+    },
 ];
 
 impl Method {
     /// Every method, in SPEC.md's order.
-    pub const ALL: [Method; 9] = [
+    pub const ALL: [Method; 11] = [
         Method::ImportProfilePhoto,
         Method::SetProfilePhoto,
         Method::PublishProfilePhoto,
@@ -144,6 +166,8 @@ impl Method {
         Method::FinalizeRegistration,
         Method::GetPolicies,
         Method::SetPolicies,
+        Method::NotifyLogin,
+        Method::Logout,
     ];
 
     /// The method a Gigya name stands for: any case, with or without `accounts.`, aliases

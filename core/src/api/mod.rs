@@ -13,6 +13,7 @@ mod params;
 mod request;
 mod response;
 mod served;
+mod sessions;
 mod types;
 
 use std::time::Duration;
@@ -23,11 +24,11 @@ use serde_json::Value;
 pub use client::Client;
 pub use method::{Access, Method, PhotoInput};
 pub use open::ClientBuilder;
-pub use request::Request;
+pub use request::{Request, SESSION_PARAM};
 pub use response::{Output, Response};
 pub use types::{
-    AccountInfo, Identity, ImportResult, PhotoUrls, Policies, PolicyChange, PurgeReport,
-    Registration,
+    AccountInfo, Identity, ImportResult, LoginSession, PhotoUrls, Policies, PolicyChange,
+    PurgeReport, Registration,
 };
 
 use crate::envelope::{format_time, new_call_id};
@@ -102,7 +103,7 @@ impl Client {
                 urls: self.publish_profile_photo(&who).await?,
                 uid: match who {
                     Identity::Uid(uid) => Some(uid),
-                    Identity::RegToken(_) => None,
+                    Identity::RegToken(_) | Identity::Session(_) => None,
                 },
             },
             Request::RemoveProfilePhoto { who } => Output::Removed {
@@ -115,6 +116,12 @@ impl Client {
             }
             Request::GetPolicies => Output::Policies(self.policies().await?),
             Request::SetPolicies(change) => Output::Policies(self.set_policies(change).await?),
+            Request::NotifyLogin { site_uid } => {
+                Output::Session(self.notify_login(&site_uid).await?)
+            }
+            Request::Logout { who } => Output::LoggedOut {
+                uid: self.logout(&who).await?,
+            },
         })
     }
 

@@ -48,6 +48,14 @@ pub enum Request {
     },
     GetPolicies,
     SetPolicies(PolicyChange),
+    NotifyLogin {
+        /// The site's own id of the user who logged in (`siteUID`).
+        site_uid: String,
+    },
+    Logout {
+        /// A session (ends it), or a UID (ends all of that user's sessions).
+        who: Identity,
+    },
 }
 
 impl Request {
@@ -62,6 +70,8 @@ impl Request {
             Request::FinalizeRegistration { .. } => Method::FinalizeRegistration,
             Request::GetPolicies => Method::GetPolicies,
             Request::SetPolicies(_) => Method::SetPolicies,
+            Request::NotifyLogin { .. } => Method::NotifyLogin,
+            Request::Logout { .. } => Method::Logout,
         }
     }
 
@@ -72,7 +82,8 @@ impl Request {
             | Request::SetProfilePhoto { who, .. }
             | Request::PublishProfilePhoto { who }
             | Request::RemoveProfilePhoto { who }
-            | Request::GetAccountInfo { who } => Some(who),
+            | Request::GetAccountInfo { who }
+            | Request::Logout { who } => Some(who),
             _ => None,
         }
     }
@@ -136,13 +147,33 @@ impl Request {
             },
             Method::GetPolicies => Request::GetPolicies,
             Method::SetPolicies => Request::SetPolicies(policy_change(&p)?),
+            Method::NotifyLogin => Request::NotifyLogin {
+                site_uid: p.required_string(&["siteUID"])?,
+            },
+            Method::Logout => Request::Logout { who: identity(&p)? },
         })
     }
 }
 
-/// Exactly one of `UID` and `regToken`.
+/// The parameter a login session's token arrives in (the SDK sends the cookie's value).
+pub const SESSION_PARAM: &str = "login_token";
+
+/// Exactly one of `UID`, `regToken` and `login_token`.
 fn identity(p: &Params<'_>) -> Result<Identity> {
-    Identity::from_parts(p.string(&["UID"])?, p.string(&["regToken"])?)
+    let uid = p.string(&["UID"])?;
+    let reg_token = p.string(&["regToken"])?;
+    match p.string(&[SESSION_PARAM])?.filter(|s| !s.is_empty()) {
+        None => Identity::from_parts(uid, reg_token),
+        Some(token) => {
+            if uid.is_some_and(|s| !s.is_empty()) || reg_token.is_some_and(|s| !s.is_empty()) {
+                return Err(Error::invalid(
+                    SESSION_PARAM,
+                    "pass one of UID, regToken and login_token",
+                ));
+            }
+            Ok(Identity::Session(token))
+        }
+    }
 }
 
 impl Identity {
@@ -274,6 +305,33 @@ mod tests {
         assert_eq!(
             Identity::from_parts(Some("u".into()), Some(String::new())).unwrap(),
             Identity::uid("u")
+        );
+    }
+
+    #[test]
+    fn sessions_and_logins() {
+        assert_eq!(
+            parse(Method::GetAccountInfo, json!({"login_token": "s"})).unwrap(),
+            Request::GetAccountInfo {
+                who: Identity::session("s")
+            }
+        );
+        for both in [
+            json!({"login_token": "s", "UID": "u"}),
+            json!({"login_token": "s", "regToken": "t"}),
+        ] {
+            let e = parse(Method::Logout, both).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidParameter);
+        }
+        assert_eq!(
+            parse(Method::NotifyLogin, json!({"siteUID": "u1"})).unwrap(),
+            Request::NotifyLogin {
+                site_uid: "u1".into()
+            }
+        );
+        assert_eq!(
+            parse(Method::NotifyLogin, json!({})).unwrap_err().kind(),
+            ErrorKind::MissingParameter
         );
     }
 

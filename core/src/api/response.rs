@@ -2,7 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::types::{AccountInfo, ImportResult, PhotoUrls, Policies, PurgeReport, Registration};
+use super::types::{
+    AccountInfo, ImportResult, LoginSession, PhotoUrls, Policies, PurgeReport, Registration,
+};
 use crate::envelope::Envelope;
 use crate::error::{Error, ErrorKind};
 
@@ -27,6 +29,10 @@ pub enum Output {
     Policies(Policies),
     /// The operator's purge.
     Purged(PurgeReport),
+    /// `notifyLogin`.
+    Session(LoginSession),
+    /// `logout`: whose session(s) ended.
+    LoggedOut { uid: String },
 }
 
 impl Output {
@@ -60,6 +66,11 @@ impl Output {
                 "thumbnailHeight": p.thumbnail_height,
             }}),
             Output::Purged(r) => json!(r),
+            Output::Session(s) => json!({
+                "UID": s.uid,
+                "sessionInfo": { "cookieName": s.cookie_name, "cookieValue": s.cookie_value },
+            }),
+            Output::LoggedOut { uid } => json!({ "UID": uid }),
         };
         to_map(v)
     }

@@ -2,12 +2,15 @@
 
 use serde::Serialize;
 
-/// Who a call is about: a trusted server-side `UID`, or a `regToken` from
-/// `accounts.initRegistration`.
+/// Who a call is about: a trusted server-side `UID`, a `regToken` from
+/// `accounts.initRegistration`, or a login session's token (`login_token`, the
+/// `cookieValue` of `accounts.notifyLogin`).
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Identity {
     Uid(String),
     RegToken(String),
+    Session(String),
 }
 
 impl std::fmt::Debug for Identity {
@@ -16,6 +19,7 @@ impl std::fmt::Debug for Identity {
             Identity::Uid(uid) => write!(f, "Uid({uid:?})"),
             // Tokens are credentials: never printed.
             Identity::RegToken(_) => write!(f, "RegToken(<redacted>)"),
+            Identity::Session(_) => write!(f, "Session(<redacted>)"),
         }
     }
 }
@@ -27,6 +31,10 @@ impl Identity {
 
     pub fn reg_token(token: impl Into<String>) -> Self {
         Identity::RegToken(token.into())
+    }
+
+    pub fn session(token: impl Into<String>) -> Self {
+        Identity::Session(token.into())
     }
 }
 
@@ -67,6 +75,26 @@ impl std::fmt::Debug for Registration {
         f.debug_struct("Registration")
             .field("uid", &self.uid)
             .field("reg_token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `accounts.notifyLogin`: the session the site's page sets as a cookie.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginSession {
+    pub uid: String,
+    /// `glt_<apiKey>` (the site's token scope).
+    pub cookie_name: String,
+    /// The session token: the SDK sends it as `login_token`.
+    pub cookie_value: String,
+}
+
+impl std::fmt::Debug for LoginSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginSession")
+            .field("uid", &self.uid)
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_value", &"<redacted>")
             .finish()
     }
 }

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use super::traits::{AccountRecord, BlobStore, MetaStore, PhotoRecord};
+use super::traits::{AccountRecord, BlobStore, MetaStore, PhotoRecord, SessionEnd};
 use crate::error::{Error, Result};
 
 /// Schema steps, applied in order once each; the index + 1 is the schema version.
@@ -53,6 +53,15 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS avatarium_accounts_thumb_key ON avatarium_accounts (thumb_key)",
     "CREATE INDEX IF NOT EXISTS avatarium_accounts_pending_photo_key ON avatarium_accounts (pending_photo_key)",
     "CREATE INDEX IF NOT EXISTS avatarium_accounts_pending_thumb_key ON avatarium_accounts (pending_thumb_key)",
+    // Ended login sessions: `s:<session id>` (one session), or `u:<uid>` (every session of
+    // the user issued at or before `at_ms`). A row is needed only until `expires_ms`, when
+    // the sessions it ends have expired anyway; purge drops it then.
+    "CREATE TABLE IF NOT EXISTS avatarium_session_ends (
+        end_key TEXT PRIMARY KEY,
+        at_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS avatarium_session_ends_expires ON avatarium_session_ends (expires_ms)",
 ];
 
 /// The advisory lock id of the migration step (any constant unique to this schema).
@@ -77,6 +86,15 @@ const BLOB_WRITTEN_MS: &str = "SELECT written_ms FROM avatarium_blob_writes WHER
 const BLOB_REFERENCES: &str =
     "SELECT COUNT(*) FROM avatarium_accounts WHERE photo_key = $1 OR thumb_key = $1
      OR pending_photo_key = $1 OR pending_thumb_key = $1";
+const END_SESSIONS: &str =
+    "INSERT INTO avatarium_session_ends (end_key, at_ms, expires_ms) VALUES ($1, $2, $3)
+     ON CONFLICT (end_key) DO UPDATE SET
+         at_ms = CASE WHEN excluded.at_ms > avatarium_session_ends.at_ms
+             THEN excluded.at_ms ELSE avatarium_session_ends.at_ms END,
+         expires_ms = CASE WHEN excluded.expires_ms > avatarium_session_ends.expires_ms
+             THEN excluded.expires_ms ELSE avatarium_session_ends.expires_ms END";
+const SESSION_ENDED: &str = "SELECT COUNT(*) FROM avatarium_session_ends
+     WHERE end_key = $1 OR (end_key = $2 AND at_ms >= $3)";
 const FORGET_BLOB: &str = "DELETE FROM avatarium_blob_writes WHERE blob_key = $1";
 
 #[derive(Debug, Clone)]
@@ -460,6 +478,44 @@ impl MetaStore for SqlMetaStore {
             let refs: i64 = sqlx::query_scalar(BLOB_REFERENCES).bind(key).fetch_one(p).await?;
             Ok(refs > 0)
         })
+    }
+
+    async fn end_sessions(&self, end: &SessionEnd, expires_ms: i64) -> Result<()> {
+        let (key, at_ms) = match end {
+            SessionEnd::One { session_id } => (format!("s:{session_id}"), 0),
+            SessionEnd::AllOf { uid, at_ms } => (format!("u:{uid}"), *at_ms),
+        };
+        on_pool!(self, p => sqlx::query(END_SESSIONS)
+            .bind(key)
+            .bind(at_ms)
+            .bind(expires_ms)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    async fn session_ended(&self, session_id: &str, uid: &str, issued_ms: i64) -> Result<bool> {
+        on_pool!(self, p => {
+            let n: i64 = sqlx::query_scalar(SESSION_ENDED)
+                .bind(format!("s:{session_id}"))
+                .bind(format!("u:{uid}"))
+                .bind(issued_ms)
+                .fetch_one(p)
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    async fn purge_session_ends(&self, now_ms: i64) -> Result<u64> {
+        let n = on_pool!(self, p => sqlx::query(
+            "DELETE FROM avatarium_session_ends WHERE expires_ms < $1",
+        )
+        .bind(now_ms)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n)
     }
 
     async fn note_blob_write(&self, key: &str, now_ms: i64) -> Result<()> {

@@ -58,6 +58,15 @@ pub struct AccountRecord {
     pub pending: Option<PhotoRecord>,
 }
 
+/// What a logout ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// One session (a logout by the session itself).
+    One { session_id: String },
+    /// Every session of `uid` issued at or before `at_ms` (a logout by the site's server).
+    AllOf { uid: String, at_ms: i64 },
+}
+
 /// Account and photo metadata. Every method is one atomic statement or transaction, so
 /// concurrent callers (threads, processes, machines) never see half an update.
 #[async_trait::async_trait]
@@ -108,6 +117,17 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
     /// Whether some account points at blob `key` (pending or published). Asked on every
     /// photo request, so no default: a store answers it with one indexed look-up.
     async fn is_referenced(&self, key: &str) -> Result<bool>;
+
+    /// Record that sessions ended, in every process sharing the store. `expires_ms` is
+    /// when the sessions it ends expire anyway: the record may go then.
+    async fn end_sessions(&self, end: &SessionEnd, expires_ms: i64) -> Result<()>;
+
+    /// Whether session `session_id` of `uid`, issued at `issued_ms`, was ended. Asked on
+    /// every session call: one indexed look-up.
+    async fn session_ended(&self, session_id: &str, uid: &str, issued_ms: i64) -> Result<bool>;
+
+    /// Drop end records whose sessions have expired (`expires_ms` before `now_ms`).
+    async fn purge_session_ends(&self, now_ms: i64) -> Result<u64>;
 
     /// Record that blob `key` is about to be written (called before the blob write).
     /// Until `now_ms` is older than the purge cutoff, no purge in any process deletes the
