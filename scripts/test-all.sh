@@ -39,7 +39,7 @@ export AVATARIUM_CLI_BIN="$AVATARIUM_TARGET_DIR/avatarium"
 step "example: Rust (the seed's sample)"
 cargo run --locked -q -p avatarium-example
 
-for suite in c python node rest scale fuzz; do
+for suite in c python node rest browser scale fuzz; do
   if [ -f "scripts/test-$suite.sh" ]; then
     step "$suite"
     bash "scripts/test-$suite.sh"
