@@ -123,6 +123,21 @@ export interface PurgeResponse extends Response {
   blobsDeleted: number
 }
 
+export interface LoginResponse extends Response {
+  UID: string
+  /** Set this cookie on the site's own pages (script-readable); the Web SDK sends its value. */
+  sessionInfo: { cookieName: string; cookieValue: string }
+}
+
+export interface LogoutResponse extends Response {
+  UID: string
+}
+
+export interface NotifyLoginParams extends CommonParams {
+  /** The site's own id of the user who logged in (the account's UID). */
+  siteUID: string
+}
+
 /** Who a call is about: a trusted server-side `UID` or a `regToken` (exactly one). */
 export interface Identity {
   UID?: string
@@ -204,6 +219,14 @@ export interface Accounts {
 
   setPolicies(params: SetPoliciesParams & WithCallback<PoliciesResponse>): void
   setPolicies(params: SetPoliciesParams, options?: CallOptions): Promise<PoliciesResponse>
+
+  /** A browser session for `siteUID` (see docs/rest.md, Browser). */
+  notifyLogin(params: NotifyLoginParams & WithCallback<LoginResponse>): void
+  notifyLogin(params: NotifyLoginParams, options?: CallOptions): Promise<LoginResponse>
+
+  /** Ends the user's sessions (by `UID`: every one issued until now). */
+  logout(params: IdentityParams & WithCallback<LogoutResponse>): void
+  logout(params: IdentityParams, options?: CallOptions): Promise<LogoutResponse>
 }
 
 export declare class Client {
