@@ -37,6 +37,9 @@ async function notifyLogin(uid) {
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, `http://${req.headers.host}`);
   try {
+    // EXAMPLE ONLY: anyone may log in as anyone here (`/login?uid=…`, a GET, no password).
+    // A real site calls notifyLogin only after its own login has checked the user, from a
+    // POST protected against cross-site requests.
     if (url.pathname === "/login") {
       const r = await notifyLogin(url.searchParams.get("uid") || "");
       if (r.errorCode !== 0) {
