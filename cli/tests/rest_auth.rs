@@ -263,6 +263,34 @@ async fn signed_requests() {
     assert_eq!(r.code(), 403004, "{}", r.body);
     assert_eq!(r.json["errorMessage"], "Duplicate nonce");
 
+    // Milliseconds, as SAP's JS and npm SDKs send `Date.now()`: the same window and nonces.
+    let ms = |secs: i64| (secs * 1000 + 123).to_string();
+    let nonce = new_nonce();
+    let ts_ms = ms(now() - 100);
+    let sig = manual(&ts_ms, &nonce, "POST", &sec);
+    let in_ms = [
+        ("apiKey", KEY),
+        ("timestamp", ts_ms.as_str()),
+        ("nonce", nonce.as_str()),
+        ("sig", sig.as_str()),
+    ];
+    let r = s.post("accounts.getPolicies", &in_ms).await;
+    assert_eq!(r.code(), 0, "milliseconds: {}", r.body);
+    let r = s.post("accounts.getPolicies", &in_ms).await;
+    assert_eq!(r.code(), 403004, "milliseconds replayed: {}", r.body);
+    for ts in [ms(now() - 200), ms(now() + 200)] {
+        let nonce = new_nonce();
+        let sig = manual(&ts, &nonce, "POST", &sec);
+        let params = [
+            ("apiKey", KEY),
+            ("timestamp", ts.as_str()),
+            ("nonce", nonce.as_str()),
+            ("sig", sig.as_str()),
+        ];
+        let r = s.post("accounts.getPolicies", &params).await;
+        assert_eq!(r.code(), 403002, "ms {ts}: {}", r.body);
+    }
+
     // Missing nonce.
     let sig = sign("POST", &url, &[("apiKey", KEY), ("timestamp", &ts)], &sec);
     let r = s

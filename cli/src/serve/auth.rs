@@ -215,12 +215,24 @@ fn candidate_urls(state: &State, req: &RequestInfo<'_>) -> Vec<String> {
     urls
 }
 
+/// Past this, a `timestamp` is in milliseconds: as seconds it would be after the year 5000,
+/// as milliseconds it is any time after March 1973.
+const MILLISECONDS_FROM: i64 = 100_000_000_000;
+
+/// The request's `timestamp` in seconds. Gigya's REST takes seconds, but SAP's JS and npm
+/// SDKs send `Date.now()` milliseconds; both are read, for the window and the nonce memory.
 fn timestamp(p: &Params) -> Result<i64, RestError> {
-    p.get("timestamp")
+    let ts = p
+        .get("timestamp")
         .ok_or_else(|| RestError::missing("timestamp"))?
         .trim()
         .parse::<i64>()
-        .map_err(|_| RestError::expired("The timestamp is not a number of seconds"))
+        .map_err(|_| RestError::expired("The timestamp is not a number of seconds"))?;
+    Ok(if ts.abs() >= MILLISECONDS_FROM {
+        ts.div_euclid(1000)
+    } else {
+        ts
+    })
 }
 
 fn now_secs() -> i64 {
