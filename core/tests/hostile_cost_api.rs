@@ -15,17 +15,6 @@ use support::http_server::{head, Step, StubResolver, TestServer};
 use support::craft::*;
 use support::hostile::*;
 
-/// User + system CPU seconds of this process so far (`/proc/self/stat`, fields 14 and 15,
-/// in USER_HZ ticks, which Linux fixes at 100 per second for user space).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // The command name (field 2) may hold spaces; the fields after it are plain.
-    let after = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("ticks");
-    (ticks(14) + ticks(15)) as f64 / 100.0
-}
-
 /// CPU seconds this process spends during `window` (wall time) from now.
 async fn cpu_during(window: Duration) -> f64 {
     let before = cpu_seconds();

@@ -18,7 +18,7 @@ use avatarium::pipeline::{process_cancellable, Cancel, Limits};
 use jpeg_encoder::SamplingFactor;
 
 use support::craft::png_zeros;
-use support::hostile::{reset_peak, rss_hwm, MIB};
+use support::hostile::{cpu_seconds, reset_peak, rss_hwm, MIB};
 use support::jpeg_craft::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -48,16 +48,6 @@ fn process(bytes: &[u8], limits: &Limits, cancel: &Cancel) -> avatarium::error::
     let r = process_cancellable(bytes, limits, 200, 200, cancel).map(|_| ());
     IN_PIPELINE.with(|f| f.set(false));
     r
-}
-
-/// User + system CPU seconds of this process (clock ticks of 1/100 s on Linux).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f[i - 3].parse::<u64>().expect("ticks");
-    (ticks(14) + ticks(15)) as f64 / 100.0
 }
 
 #[derive(Debug)]

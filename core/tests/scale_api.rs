@@ -205,6 +205,64 @@ async fn regtokens_from_one_client_work_in_another_sharing_the_secrets() {
     }
 }
 
+/// Issue 16: a logout on one client ("process") ends the session for every other on the
+/// same stores and for a client opened afterwards (a restart); "log out everywhere" by UID
+/// too; expired sessions are refused everywhere.
+#[tokio::test]
+async fn sessions_end_in_every_client_on_both_backends() {
+    let server = server().await;
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let clock = ManualClock::starting_now();
+        let mut c = config(&b, &server);
+        c.secrets = vec!["shared-secret-0123456789".into()];
+        let open = |c: Config| {
+            let clock = clock.clone();
+            async move {
+                Client::builder(c)
+                    .clock(Arc::new(clock))
+                    .build()
+                    .await
+                    .unwrap()
+            }
+        };
+        let a = open(c.clone()).await;
+        let mut c2 = c.clone();
+        b.apply(&mut c2, 1);
+        let other = open(c2).await;
+
+        let one = a.notify_login("sam").await.unwrap().cookie_value;
+        let two = a.notify_login("sam").await.unwrap().cookie_value;
+        let session = |t: &str| Identity::session(t);
+        assert_eq!(
+            other.get_account_info(&session(&one)).await.unwrap().uid,
+            "sam"
+        );
+        // One session ended by the other client: refused by both, the second still works.
+        other.logout(&session(&one)).await.unwrap();
+        for (name, client) in [("a", &a), ("other", &other)] {
+            let e = client.get_account_info(&session(&one)).await.unwrap_err();
+            assert_eq!(e.error_code(), 403005, "{} {name}: {e}", b.label());
+        }
+        assert!(a.get_account_info(&session(&two)).await.is_ok());
+        // Every session of the user, by UID, then a client opened afterwards.
+        clock.advance_secs(1);
+        a.logout(&uid("sam")).await.unwrap();
+        let reopened = open(c.clone()).await;
+        for (name, client) in [("other", &other), ("reopened", &reopened)] {
+            let e = client.get_account_info(&session(&two)).await.unwrap_err();
+            assert_eq!(e.error_code(), 403005, "{} {name}: {e}", b.label());
+        }
+        // A session issued after the logout works; once expired, nowhere.
+        clock.advance_secs(1);
+        let three = a.notify_login("sam").await.unwrap().cookie_value;
+        assert!(other.get_account_info(&session(&three)).await.is_ok());
+        clock.advance_secs(86_401);
+        let e = other.get_account_info(&session(&three)).await.unwrap_err();
+        assert_eq!(e.error_code(), 403005, "{}: {e}", b.label());
+    }
+}
+
 #[tokio::test]
 async fn pending_ttl_and_purge_counts_are_exact() {
     let server = server().await;

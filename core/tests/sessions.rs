@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use bytes::Bytes;
 use serde_json::json;
+use support::hostile::cpu_seconds;
 use support::*;
 
 fn config(dir: &std::path::Path, site: &str) -> Config {
@@ -219,16 +220,6 @@ async fn the_end_check_stays_cheap_with_many_logouts() {
     // Measured ~0.05 s wall and CPU for 200 calls here.
     assert!(took.as_secs_f64() < 2.0, "{took:?}");
     assert!(spent < 2.0, "{spent} CPU s");
-}
-
-/// User + system CPU seconds of this process so far (`/proc/self/stat` fields 14 and 15,
-/// in USER_HZ = 100 ticks per second).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let after = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("ticks");
-    (ticks(14) + ticks(15)) as f64 / 100.0
 }
 
 #[tokio::test]

@@ -37,29 +37,35 @@ impl Pairs {
     /// its bytes and `MAX_PAIRS` set look-ups.
     pub fn parse(&mut self, text: &[u8]) -> Result<(), Error> {
         for (name, value) in form_urlencoded::parse(text) {
-            if self.pairs.len() >= MAX_PAIRS {
-                return Err(Error::invalid(
-                    "(request)",
-                    format!("more than {MAX_PAIRS} parameters"),
-                ));
-            }
-            if name.len() > MAX_NAME_BYTES {
-                return Err(Error::invalid(
-                    "(name)",
-                    format!("a parameter name is longer than {MAX_NAME_BYTES} bytes"),
-                ));
-            }
-            if value.len() > MAX_VALUE_BYTES && !LARGE_VALUES.contains(&name.as_ref()) {
-                return Err(Error::invalid(
-                    &name,
-                    format!("longer than {MAX_VALUE_BYTES} bytes"),
-                ));
-            }
-            if !self.names.insert(name.to_string()) {
-                return Err(Error::invalid(&name, "given more than once"));
-            }
-            self.pairs.push((name.into_owned(), value.into_owned()));
+            self.push(name.into_owned(), value.into_owned())?;
         }
+        Ok(())
+    }
+
+    /// Adds one pair (a form's, or a multipart body's text part) under the same caps.
+    pub fn push(&mut self, name: String, value: String) -> Result<(), Error> {
+        if self.pairs.len() >= MAX_PAIRS {
+            return Err(Error::invalid(
+                "(request)",
+                format!("more than {MAX_PAIRS} parameters"),
+            ));
+        }
+        if name.len() > MAX_NAME_BYTES {
+            return Err(Error::invalid(
+                "(name)",
+                format!("a parameter name is longer than {MAX_NAME_BYTES} bytes"),
+            ));
+        }
+        if value.len() > MAX_VALUE_BYTES && !LARGE_VALUES.contains(&name.as_str()) {
+            return Err(Error::invalid(
+                &name,
+                format!("longer than {MAX_VALUE_BYTES} bytes"),
+            ));
+        }
+        if !self.names.insert(name.clone()) {
+            return Err(Error::invalid(&name, "given more than once"));
+        }
+        self.pairs.push((name, value));
         Ok(())
     }
 

@@ -127,14 +127,23 @@ async fn call(
             early_context,
         ));
     }
-    let _held = match params::read_rest(&mut p, start, site.body_cap, &state.body_budget).await {
-        Ok(held) => held,
-        Err(e) => return unread(failed(&early_output, &e, early_context.clone())),
-    };
+    let (_held, photo) =
+        match params::read_rest(&mut p, start, site.body_cap, &state.body_budget).await {
+            Ok(read) => read,
+            Err(e) => return unread(failed(&early_output, &e, early_context.clone())),
+        };
     let output = match Output::from_params(&p) {
         Ok(o) => o,
         Err((out, e)) => return failed(&out, &e, p.context()),
     };
+    // A signature covers the parameters, not a file part: signed uploads send photoBytes.
+    if photo.is_some() && p.get("sig").is_some() {
+        let e = RestError::kind(
+            ErrorKind::InvalidParameter,
+            "A signed request sends the photo as photoBytes (a multipart file is not signed)",
+        );
+        return failed(&output, &e, p.context());
+    }
     let info = RequestInfo {
         method: &parts.method,
         uri: &parts.uri,
@@ -158,7 +167,11 @@ async fn call(
     let core_params = p.for_core();
     let client = site.client.clone();
     let call_method = method.clone();
-    let task = tokio::spawn(async move { client.call(&call_method, &core_params).await });
+    let task = tokio::spawn(async move {
+        client
+            .call_with_photo(&call_method, &core_params, photo)
+            .await
+    });
     let envelope = match task.await {
         Ok(response) => response.envelope(),
         Err(_) => RestError::kind(ErrorKind::Internal, "Internal error").envelope(p.context()),

@@ -9,6 +9,7 @@ mod form;
 mod handlers;
 mod limits;
 mod listener;
+mod multipart;
 mod origins;
 mod params;
 mod reply;

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::error::RestError;
 use super::form::{self, Pairs};
+use super::multipart;
 
 /// A slow body is abandoned after this long (slowloris).
 const BODY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -141,6 +142,8 @@ impl Held {
 /// A body of which at most [`PREFIX_BYTES`] were read.
 pub(crate) struct BodyStart {
     bytes: BytesMut,
+    /// The boundary of a `multipart/form-data` body; `None` for a form.
+    multipart: Option<String>,
     rest: Option<Body>,
     declared: Option<u64>,
     deadline: Instant,
@@ -152,6 +155,11 @@ impl BodyStart {
     /// even when more arrived in the same read, so where an `apiKey` may stand does not
     /// depend on how the network cut the body.
     pub fn find(&self, name: &str) -> Option<String> {
+        // A multipart body's parameters are read only once it is whole: its apiKey goes in
+        // the query string.
+        if self.multipart.is_some() {
+            return None;
+        }
         let end = self.bytes.len().min(PREFIX_BYTES);
         form::find_in_prefix(&self.bytes[..end], !self.beyond_prefix(), name)
     }
@@ -162,7 +170,8 @@ impl BodyStart {
     }
 }
 
-/// Reads the first bytes of a POST's form body (nothing for a GET).
+/// Reads the first bytes of a POST's body (nothing for a GET): a form, or a multipart body
+/// (`multipart.rs`).
 pub(crate) async fn read_start(
     parts: &Parts,
     body: Body,
@@ -171,6 +180,7 @@ pub(crate) async fn read_start(
     let deadline = Instant::now() + BODY_TIMEOUT;
     let mut start = BodyStart {
         bytes: BytesMut::new(),
+        multipart: None,
         rest: None,
         declared: None,
         deadline,
@@ -187,10 +197,13 @@ pub(crate) async fn read_start(
             .next()
             .unwrap_or("")
             .trim();
-        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        start.multipart = multipart::boundary(ct.to_str().unwrap_or(""));
+        if start.multipart.is_none()
+            && !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        {
             return Err(RestError::kind(
                 ErrorKind::InvalidParameter,
-                "Content-Type must be application/x-www-form-urlencoded",
+                "Content-Type must be application/x-www-form-urlencoded, or multipart/form-data with a boundary",
             ));
         }
     }
@@ -220,15 +233,17 @@ pub(crate) async fn read_start(
 }
 
 /// Reads the rest of the body, at most `cap` bytes in all, and adds the body's pairs to
-/// `p`. Returns the bytes held, to keep until the call ends.
+/// `p`. Returns the bytes held, to keep until the call ends, and a multipart body's `photo`
+/// file.
 pub(crate) async fn read_rest(
     p: &mut Params,
     start: BodyStart,
     cap: usize,
     budget: &BodyBudget,
-) -> Result<Held, RestError> {
+) -> Result<(Held, Option<Bytes>), RestError> {
     let BodyStart {
         mut bytes,
+        multipart,
         rest,
         declared,
         deadline,
@@ -257,8 +272,14 @@ pub(crate) async fn read_rest(
             bytes.extend_from_slice(&data);
         }
     }
-    p.add(&bytes)?;
-    Ok(held)
+    let photo = match multipart {
+        Some(boundary) => multipart::parse(bytes.freeze(), &boundary, &mut p.pairs).await?,
+        None => {
+            p.add(&bytes)?;
+            None
+        }
+    };
+    Ok((held, photo))
 }
 
 /// The next data frame (trailers are skipped), by `deadline`.

@@ -7,7 +7,7 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::method::Method;
+use super::method::{Method, PhotoInput};
 use super::params::Params;
 use super::types::{Identity, PolicyChange};
 use crate::error::{Error, ErrorKind, Result};
@@ -111,6 +111,9 @@ impl Request {
             _ => return Err(Error::invalid("params", "expected a JSON object")),
         };
         let p = Params::new(map);
+        if photo.is_some() && method.photo() != Some(PhotoInput::Bytes) {
+            return Err(Error::invalid("photo", format!("{method} takes no file")));
+        }
         Ok(match method {
             Method::ImportProfilePhoto => Request::ImportProfilePhoto {
                 who: identity(&p)?,
@@ -404,6 +407,15 @@ mod tests {
                 .kind(),
             ErrorKind::InvalidParameter
         );
+        // A file for a method that takes none is refused, not dropped.
+        let e = Request::parse_with_photo(
+            Method::GetAccountInfo,
+            &json!({"UID": "u"}),
+            3,
+            Some(Bytes::from_static(b"a")),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidParameter);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 
   // Gigya's client-side code for a call that never reached the server.
   var NETWORK_ERROR = 500026;
+  // Longest wait for an answer before the call ends with NETWORK_ERROR.
+  var CALL_TIMEOUT_MS = 120000;
 
   function cookie(name) {
     var parts = document.cookie ? document.cookie.split("; ") : [];
@@ -33,27 +35,17 @@
     return r;
   }
 
-  // A File or Blob as base64 (the wire's photoBytes), read in the browser.
-  function toBase64(blob) {
-    return new Promise(function (resolve, reject) {
-      var reader = new FileReader();
-      reader.onload = function () {
-        var s = String(reader.result);
-        resolve(s.slice(s.indexOf(",") + 1));
-      };
-      reader.onerror = function () { reject(reader.error); };
-      reader.readAsDataURL(blob);
-    });
-  }
-
   // Params sent as given; functions and undefined dropped; objects as JSON text.
-  function encode(params) {
-    var form = new URLSearchParams();
+  // With a File or Blob, a multipart body whose `photo` part is the file as it is (no
+  // base64; like a form post, it needs no CORS preflight).
+  function encode(params, photo) {
+    var form = photo ? new FormData() : new URLSearchParams();
     Object.keys(params).forEach(function (k) {
       var v = params[k];
       if (v === undefined || v === null || typeof v === "function") return;
       form.append(k, typeof v === "object" ? JSON.stringify(v) : String(v));
     });
+    if (photo) form.append("photo", photo, photo.name || "photo");
     return form;
   }
 
@@ -70,16 +62,16 @@
       var token = cookie(cookieName || "glt_" + apiKey);
       if (token) p.login_token = token;
     }
-    var photo = params.photo;
-    var ready = photo && typeof Blob !== "undefined" && photo instanceof Blob
-      ? toBase64(photo).then(function (b64) { p.photoBytes = b64; })
-      : Promise.resolve();
-    return ready.then(function () {
+    var photo = typeof Blob !== "undefined" && params.photo instanceof Blob ? params.photo : null;
+    return Promise.resolve().then(function () {
       return fetch(server + "/accounts." + method + "?apiKey=" + encodeURIComponent(apiKey), {
         method: "POST",
-        body: encode(p),
+        body: encode(p, photo),
         credentials: "omit",
-        mode: "cors"
+        mode: "cors",
+        // A stalled connection still ends in a response (the server's own limits are
+        // seconds; this only catches a network that never answers).
+        signal: typeof AbortSignal !== "undefined" && AbortSignal.timeout ? AbortSignal.timeout(CALL_TIMEOUT_MS) : undefined
       });
     }).then(function (res) {
       return res.json();
@@ -90,10 +82,11 @@
       if (params.context !== undefined) r.context = params.context;
       if (method === "logout" && r.errorCode === 0 && p.login_token) {
         // The session is over: the page forgets it too (the cookie is this page's own).
-        document.cookie = (cookieName || "glt_" + apiKey) + "=; Max-Age=0; path=/";
+        // A page that may not write cookies (a sandboxed frame) still gets its answer.
+        try { document.cookie = (cookieName || "glt_" + apiKey) + "=; Max-Age=0; path=/"; } catch (e) { /* kept */ }
       }
       return r;
-    }, function (e) {
+    }).catch(function (e) {
       return errorResponse(NETWORK_ERROR, "Network error",
         "The call did not reach the server or was refused by the browser (is this page's origin in the site's allowed_origins?)",
         params.context);
