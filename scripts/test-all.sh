@@ -31,13 +31,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 python3 scripts/check-import-cycles.py --self-test
 python3 scripts/check-import-cycles.py cli/src ffi-c/src py/src node/src
 
-step "Rust: core, CLI, examples"
+step "Rust: core, CLI, examples (examples/rust/tests runs the seed's sample)"
 cargo test --workspace --locked
 # The CLI binary that build made (the CLI's integration tests run it); later suites reuse it.
 export AVATARIUM_CLI_BIN="$AVATARIUM_TARGET_DIR/avatarium"
 
-step "example: Rust (the seed's sample)"
-cargo run --locked -q -p avatarium-example
 
 for suite in c python node rest browser scale fuzz; do
   if [ -f "scripts/test-$suite.sh" ]; then
