@@ -644,6 +644,29 @@ async fn a_page_uploads_a_file_as_multipart() {
     let r = Reply::from(r).await;
     assert_eq!(r.code(), 400006, "{}", r.body);
 
+    // Hostile multipart bodies just under the cap (~115 kB): thousands of empty parts, one
+    // endless part header, a boundary never closed. Each is 400006 for little server CPU.
+    let empties: String = (0..1500)
+        .map(|i| format!("--b0undary\r\nContent-Disposition: form-data; name=\"x{i}\"\r\n\r\n\r\n"))
+        .collect();
+    let endless = format!("--b0undary\r\nX-{}: y\r\n", "h".repeat(100_000));
+    let unclosed = format!(
+        "--b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n{}",
+        "z".repeat(100_000)
+    );
+    for (what, body) in [
+        ("empty parts", empties),
+        ("endless header", endless),
+        ("unclosed", unclosed),
+    ] {
+        let cpu = s.cpu_seconds();
+        let r = multipart_call(&s, "accounts.setProfilePhoto", "", body.into_bytes()).await;
+        let spent = s.cpu_seconds() - cpu;
+        eprintln!("multipart {what}: {} in {spent:.3} server CPU s", r.code());
+        assert_eq!(r.code(), 400006, "{what}: {}", r.body);
+        assert!(spent < 0.3, "{what}: {spent} CPU s");
+    }
+
     // Over the site's cap (30000-byte photos): refused from the declared length, with
     // 70 kB of the 400 kB sent, and the account keeps its photo.
     let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.port()))

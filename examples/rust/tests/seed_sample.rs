@@ -16,7 +16,12 @@ fn the_seed_sample_imports_publishes_and_reads_back() {
         stdout,
         String::from_utf8_lossy(&out.stderr)
     );
-    for line in ["Photo imported:", "Published:", "Account:", "thumbnailURL = "] {
+    for line in [
+        "Photo imported:",
+        "Published:",
+        "Account:",
+        "thumbnailURL = ",
+    ] {
         assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
     }
     assert!(stdout.contains("\"errorCode\":0"), "{stdout}");
