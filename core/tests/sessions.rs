@@ -253,3 +253,40 @@ fn change_middle(s: &str) -> String {
     chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
     chars.into_iter().collect()
 }
+
+/// A shorter `session_ttl_secs` binds sessions issued under the longer one: end records are
+/// kept for the TTL in force, so such a session must not outlive them.
+#[tokio::test]
+async fn a_shorter_ttl_ends_sessions_issued_under_a_longer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::starting_now();
+    let long = client(dir.path(), "3_siteA", &clock).await;
+    let token = long.notify_login("ttl-user").await.unwrap().cookie_value;
+    let me = Identity::session(&token);
+    long.close().await.unwrap();
+    // Reopened with one minute instead of ten: the old token's own expiry says ten.
+    let mut c = config(dir.path(), "3_siteA");
+    c.session_ttl_secs = 60;
+    let short = Client::builder(c)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .unwrap();
+    assert!(short.get_account_info(&me).await.is_ok());
+    clock.advance_secs(61);
+    refused(short.get_account_info(&me).await.unwrap_err(), "expired");
+    assert!(
+        long_lived_elsewhere(&dir, &clock, &me).await,
+        "the token itself is still valid"
+    );
+}
+
+/// Whether a client with the original ten-minute TTL still takes `me` (shows the refusal
+/// above comes from the TTL in force, not from the token's own expiry).
+async fn long_lived_elsewhere(dir: &tempfile::TempDir, clock: &ManualClock, me: &Identity) -> bool {
+    client(dir.path(), "3_siteA", clock)
+        .await
+        .get_account_info(me)
+        .await
+        .is_ok()
+}

@@ -96,7 +96,15 @@ impl Client {
     }
 
     async fn live_session(&self, token: &str) -> Result<SessionClaims> {
-        let claims = self.inner.tokens.verify_session(token, self.now_ms())?;
+        let now = self.now_ms();
+        let claims = self.inner.tokens.verify_session(token, now)?;
+        // The TTL in force now bounds every session, whatever its token says: end records
+        // are kept for that long only, so a session issued under a longer TTL must not
+        // outlive them (a logout would come undone once purge drops its record).
+        let ttl = ttl_ms(self.inner.config.session_ttl_secs);
+        if now >= claims.issued_ms.saturating_add(ttl) {
+            return Err(Error::unauthorized("Invalid session: expired"));
+        }
         if self
             .inner
             .meta
