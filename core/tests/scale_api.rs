@@ -29,6 +29,15 @@ fn config(b: &Backend, server: &TestServer) -> Config {
     c
 }
 
+/// A client ("process") on `c`'s stores, reading time from `clock`.
+async fn open_with(c: Config, clock: &ManualClock) -> Client {
+    Client::builder(c)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .unwrap()
+}
+
 fn uid(s: &str) -> Identity {
     Identity::uid(s)
 }
@@ -147,19 +156,11 @@ async fn regtokens_from_one_client_work_in_another_sharing_the_secrets() {
         let clock = ManualClock::starting_now();
         let mut c = config(&b, &server);
         c.secrets = vec!["shared-secret-0123456789".into()];
-        let a = Client::builder(c.clone())
-            .clock(Arc::new(clock.clone()))
-            .build()
-            .await
-            .unwrap();
+        let a = open_with(c.clone(), &clock).await;
         // Another client ("process") on the same stores, talking to another S3 node.
         let mut c2 = c.clone();
         b.apply(&mut c2, 1);
-        let other = Client::builder(c2)
-            .clock(Arc::new(clock.clone()))
-            .build()
-            .await
-            .unwrap();
+        let other = open_with(c2, &clock).await;
 
         let reg = a.init_registration().await.unwrap();
         let who = Identity::reg_token(&reg.reg_token);
@@ -216,20 +217,10 @@ async fn sessions_end_in_every_client_on_both_backends() {
         let clock = ManualClock::starting_now();
         let mut c = config(&b, &server);
         c.secrets = vec!["shared-secret-0123456789".into()];
-        let open = |c: Config| {
-            let clock = clock.clone();
-            async move {
-                Client::builder(c)
-                    .clock(Arc::new(clock))
-                    .build()
-                    .await
-                    .unwrap()
-            }
-        };
-        let a = open(c.clone()).await;
+        let a = open_with(c.clone(), &clock).await;
         let mut c2 = c.clone();
         b.apply(&mut c2, 1);
-        let other = open(c2).await;
+        let other = open_with(c2, &clock).await;
 
         let one = a.notify_login("sam").await.unwrap().cookie_value;
         let two = a.notify_login("sam").await.unwrap().cookie_value;
@@ -248,7 +239,7 @@ async fn sessions_end_in_every_client_on_both_backends() {
         // Every session of the user, by UID, then a client opened afterwards.
         clock.advance_secs(1);
         a.logout(&uid("sam")).await.unwrap();
-        let reopened = open(c.clone()).await;
+        let reopened = open_with(c.clone(), &clock).await;
         for (name, client) in [("other", &other), ("reopened", &reopened)] {
             let e = client.get_account_info(&session(&two)).await.unwrap_err();
             assert_eq!(e.error_code(), 403005, "{} {name}: {e}", b.label());
