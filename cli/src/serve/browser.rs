@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use axum::body::Body;
 use axum::extract::State as AxumState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response as HttpResponse};
@@ -140,29 +141,13 @@ fn asset(
             &hex::encode(Sha256::digest(text.as_bytes()))[..32]
         )
     });
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut response = if not_modified {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        text.into_response()
-    };
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(SDK_CACHE_CONTROL),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
-    response
+    super::reply::cacheable(
+        headers,
+        || Body::from(text),
+        content_type,
+        SDK_CACHE_CONTROL,
+        etag,
+    )
 }
 
 /// `GET /demo?apiKey=…` for a site with `demo = true` (404 otherwise): the SDK on a page

@@ -252,29 +252,13 @@ pub(crate) async fn photo(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut response = if not_modified {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        (StatusCode::OK, Body::from(bytes)).into_response()
-    };
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(PHOTO_CACHE_CONTROL),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    response
+    super::reply::cacheable(
+        &headers,
+        || Body::from(bytes),
+        content_type,
+        PHOTO_CACHE_CONTROL,
+        &etag,
+    )
 }
 
 /// The Content-Type of a blob key, or `None` when it is not one of ours.

@@ -4,7 +4,8 @@
 //! `Envelope::error`.
 
 use avatarium::Envelope;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 
 use super::error::RestError;
@@ -99,6 +100,41 @@ pub(crate) fn valid_callback(name: &str) -> bool {
             && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
     };
     name.len() <= 128 && name.split('.').all(ident)
+}
+
+/// A cacheable file (a photo, the SDK) under a strong `etag`: 304 when the request's
+/// `If-None-Match` names it (or `*`), else `body`; either way with its type, cache lifetime
+/// and `nosniff`.
+pub(crate) fn cacheable(
+    request: &HeaderMap,
+    body: impl FnOnce() -> Body,
+    content_type: &'static str,
+    cache_control: &'static str,
+    etag: &str,
+) -> HttpResponse {
+    let not_modified = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, body()).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    response
 }
 
 #[cfg(test)]
