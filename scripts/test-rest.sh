@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The REST endpoint (`avatarium serve`): its curl example against a server on 127.0.0.1.
+# The REST endpoint (`avatarium serve`): its curl example against a server on 127.0.0.1, and
+# the systemd unit (scripts/systemd/avatarium.service) checked by systemd-analyze.
 # The Rust tests of the endpoint (cli/tests/rest_*.rs) run in `cargo test --workspace`.
 #
 # Called by scripts/test-all.sh; also runs on its own from any directory.
@@ -29,3 +30,23 @@ if [ -z "${AVATARIUM_CLI_BIN:-}" ]; then
   AVATARIUM_CLI_BIN="$AVATARIUM_TARGET_DIR/avatarium"
 fi
 AVATARIUM_BIN="$AVATARIUM_CLI_BIN" bash examples/rest/run.sh
+
+# The systemd unit (scripts/systemd/avatarium.service) with the binary just built: systemd's
+# own checks, where an unknown or misspelt key is only a warning, so any output fails; and
+# its exposure score (0 = fully sandboxed, 10 = none), which must stay "OK" (≤ 1.5).
+if command -v systemd-analyze >/dev/null; then
+  unit_dir=$(mktemp -d /tmp/pp-unit.XXXXXX)
+  sed "s#/usr/local/bin/avatarium#$AVATARIUM_CLI_BIN#" scripts/systemd/avatarium.service \
+    >"$unit_dir/avatarium.service"
+  verify_out=$(cd "$unit_dir" && systemd-analyze verify avatarium.service 2>&1) || {
+    echo "$verify_out"
+    exit 1
+  }
+  [ -z "$verify_out" ] || { echo "systemd-analyze verify: $verify_out" >&2; exit 1; }
+  (cd "$unit_dir" && systemd-analyze security --offline=yes --threshold=15 avatarium.service |
+    tail -1)
+  rm -rf "$unit_dir"
+  echo "systemd unit: verify clean"
+else
+  echo "systemd-analyze not found: the systemd unit is not checked" >&2
+fi
