@@ -50,3 +50,7 @@ if command -v systemd-analyze >/dev/null; then
 else
   echo "systemd-analyze not found: the systemd unit is not checked" >&2
 fi
+
+# An existing Gigya SDK (the npm `gigya` package) pointed at the server, unmodified, and the
+# server answering any Host (docs/rest.md, "Point an existing Gigya SDK here").
+AVATARIUM_CLI_BIN="$AVATARIUM_CLI_BIN" bash scripts/test-sdk-compat.sh
