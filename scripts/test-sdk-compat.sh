@@ -30,6 +30,11 @@ done
   fi
 )
 
+# docs/rest.md shows the hook verbatim: its copy must be the file this test runs.
+awk '/^<!-- scripts\/sdk-compat\/point-at.js -->$/ { on = 1; getline; next }
+     on && /^```$/ { exit } on' docs/rest.md | diff -u scripts/sdk-compat/point-at.js - ||
+  { echo "FAILED: docs/rest.md's copy of scripts/sdk-compat/point-at.js differs (above)" >&2; exit 1; }
+
 WORK=$(mktemp -d /tmp/pp-sdk.XXXXXX)
 SERVER=
 PHOTOS=

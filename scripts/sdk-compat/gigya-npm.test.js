@@ -31,7 +31,7 @@ const GIGYA_HOST = 'accounts.eu1.gigya.com'
 // Bounds, for the debug build on 2 shared cores (observed in brackets): an import with
 // publish fetches, decodes and encodes the sample photo [≤ 0.09 s]; other calls [≤ 0.2 s for
 // the first, with its TLS handshake; ≤ 0.02 s after]. A refusal must come back at once, with
-// no retry: the SDK retries 500001 five times, 5 s apart.
+// no retry: the SDK retries a 500001 up to four times, 5 s apart.
 const IMPORT_SECS = 5
 const CALL_SECS = 1
 // Server CPU for one refused call [0 ticks of 0.01 s].
@@ -156,7 +156,8 @@ test('userKey + its secret: signed for https://accounts.eu1.gigya.com with a mil
   }
 })
 
-/** A refused initRegistration: the SDK's own GigyaError with the server's errorCode, fast and cheap. */
+/** `call()` (an initRegistration) is refused with the SDK's own GigyaError carrying the
+ * server's errorCode, fast and cheap. */
 async function assertRefused(call, errorCode, what) {
   const cpu0 = serverCpuSecs()
   await timed(CALL_SECS, what, () =>
@@ -178,14 +179,15 @@ async function assertRefused(call, errorCode, what) {
 
 test('refusals come back as GigyaError with the server errorCode, at once and without retries', async () => {
   const wrong = Buffer.from('not the secret').toString('base64')
-  await assertRefused(sdk({ secret: wrong }).gigya.accounts.initRegistration(), 403010, 'a wrong site secret')
+  const refuse = (credentials) => () => sdk(credentials).gigya.accounts.initRegistration()
+  await assertRefused(refuse({ secret: wrong }), 403010, 'a wrong site secret')
   await assertRefused(
-    sdk({ userKey: USER_KEY, secret: wrong }).gigya.accounts.initRegistration(),
+    refuse({ userKey: USER_KEY, secret: wrong }),
     403003,
     'a signature made with a wrong userKey secret',
   )
   await assertRefused(
-    sdk({ userKey: 'no-such-user-key', secret: USER_SECRET }).gigya.accounts.initRegistration(),
+    refuse({ userKey: 'no-such-user-key', secret: USER_SECRET }),
     403003, // no key to check the signature with: the same answer as a wrong one
     'an unknown userKey',
   )
@@ -199,5 +201,5 @@ test('a hook that sends the server its own Host breaks the userKey signature (40
     hook(endpoint, ownHost, params, headers),
   )
   gigya.setCredentials({ userKey: USER_KEY, secret: USER_SECRET })
-  await assertRefused(gigya.accounts.initRegistration(), 403003, 'the signed call under another Host')
+  await assertRefused(() => gigya.accounts.initRegistration(), 403003, 'the signed call under another Host')
 })
