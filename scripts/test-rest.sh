@@ -54,3 +54,7 @@ fi
 # An existing Gigya SDK (the npm `gigya` package) pointed at the server, unmodified, and the
 # server answering any Host (docs/rest.md, "Point an existing Gigya SDK here").
 AVATARIUM_CLI_BIN="$AVATARIUM_CLI_BIN" bash scripts/test-sdk-compat.sh
+
+# docs/openapi.yaml: a valid OpenAPI 3.1 document, and every conformance case's real request
+# and answer validated against it.
+AVATARIUM_CLI_BIN="$AVATARIUM_CLI_BIN" bash scripts/test-openapi.sh
