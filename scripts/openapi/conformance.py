@@ -42,6 +42,8 @@ logging.disable(logging.WARNING)
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "conformance" / "files"
 MAX_GET_FORM = 32_000  # beyond it a signed call goes as POST (a URL holds ~64 KiB)
+EXTRA = "extra"  # the site of the calls beyond the cases: browser pages allowed, a demo
+PAGE_ORIGIN = "https://app.example"
 
 
 # ---- the origin photos are imported from (conformance/README.md) ----
@@ -123,6 +125,8 @@ class Server:
         toml = f'data_dir = "{work}/data"\n{top}\n'
         for api_key, secret in sites:
             toml += f'\n[[sites]]\napi_key = "{api_key}"\nsecret = "{secret}"\n'
+            if api_key == EXTRA:
+                toml += f'allowed_origins = ["{PAGE_ORIGIN}"]\ndemo = true\n'
         (work / "avatarium.toml").write_text(toml)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AVATARIUM_")}
         self.log = open(work / "server.log", "w")
@@ -340,6 +344,33 @@ def run_extras(checker, server, api_key, secret, photo_url):
     for asset in ("/sdk.js", "/sdk.d.ts"):
         reply, _ = checker.call("GET", asset, query=[("apiKey", api_key)])
         assert reply.status == 200 and reply.body, asset
+    reply, _ = checker.call("GET", "/demo", query=[("apiKey", api_key)])
+    assert reply.status == 200 and b"<html" in reply.body.lower(), reply.status
+    # Sessions: notifyLogin from the site's server, then the page's calls with login_token.
+    reply, errs = checker.call("POST", "/accounts.notifyLogin",
+                               form=[("apiKey", api_key), ("secret", secret), ("siteUID", "oas-session")])
+    r = reply.json()
+    assert errs is None and r["errorCode"] == 0, (errs, r)
+    token = r["sessionInfo"]["cookieValue"]
+    page = {"Origin": PAGE_ORIGIN}
+    reply, errs = checker.call("OPTIONS", "/accounts.getAccountInfo", query=[("apiKey", api_key)], headers=page)
+    assert reply.status == 204 and reply.headers["Access-Control-Allow-Origin"] == PAGE_ORIGIN, reply.status
+    reply, errs = checker.call("POST", "/accounts.getAccountInfo",
+                               form=[("apiKey", api_key), ("login_token", token)], headers=page)
+    assert errs is None and reply.json()["errorCode"] == 0, (errs, reply.body)
+    reply, errs = checker.call("POST", "/accounts.logout",
+                               form=[("apiKey", api_key), ("login_token", token)], headers=page)
+    assert errs is None and reply.json()["errorCode"] == 0, (errs, reply.body)
+    reply, _ = checker.call("POST", "/accounts.getAccountInfo",
+                            form=[("apiKey", api_key), ("login_token", token)], headers=page)
+    assert reply.json()["errorCode"] == 403005, reply.body
+    # A page of another origin: refused, and its preflight too.
+    reply, _ = checker.call("OPTIONS", "/accounts.getAccountInfo", query=[("apiKey", api_key)],
+                            headers={"Origin": "https://evil.example"})
+    assert reply.status == 403 and "Access-Control-Allow-Origin" not in reply.headers, reply.status
+    reply, _ = checker.call("POST", "/accounts.getAccountInfo", form=[("apiKey", api_key), ("login_token", token)],
+                            headers={"Origin": "https://evil.example"})
+    assert reply.json()["errorCode"] == 403007, reply.body
 
 
 def main():
@@ -357,7 +388,7 @@ def main():
     for i in range(len(cases)):
         for mode in ("post", "get"):
             secrets[f"{mode}{i}"] = base64.b64encode(f"secret of {mode}{i}".encode()).decode()
-    secrets["extra"] = base64.b64encode(b"secret of the extra site").decode()
+    secrets[EXTRA] = base64.b64encode(b"secret of the extra site").decode()
     top = (f"allow_loopback = true\nfetch_allowed_ports = [{origin_server.server_address[1]}]\n"
            "max_photo_bytes = 100000\n")
     started = time.monotonic()
@@ -367,7 +398,7 @@ def main():
             checker = Checker(server, openapi)
             photo_urls = run_cases(checker, server, cases, secrets, origin)
             assert photo_urls, "no case published a photo"
-            run_extras(checker, server, "extra", secrets["extra"], extra_photo(checker, secrets["extra"]))
+            run_extras(checker, server, EXTRA, secrets[EXTRA], extra_photo(checker, secrets[EXTRA]))
             doctored = check_doctored(openapi, server.base, checker.samples)
         finally:
             server.stop()
@@ -382,7 +413,7 @@ def extra_photo(checker, secret):
     """Publishes a PNG for the extra site and returns its URL."""
     photo = base64.b64encode((FILES / "photo.png").read_bytes()).decode()
     reply, errs = checker.call("POST", "/accounts.setProfilePhoto",
-                               form=[("apiKey", "extra"), ("secret", secret), ("UID", "oas-photo"),
+                               form=[("apiKey", EXTRA), ("secret", secret), ("UID", "oas-photo"),
                                      ("photoBytes", photo), ("publish", "true")])
     r = reply.json()
     assert errs is None and r["errorCode"] == 0, (errs, r)

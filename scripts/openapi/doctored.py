@@ -59,6 +59,9 @@ def doctorings(path, ok, body):
     elif path in ("/accounts.importProfilePhoto", "/accounts.setProfilePhoto"):
         out += [("UID removed", changed(lambda b: b.pop("UID"))),
                 ("UID a number", changed(lambda b: b.update(UID=7)))]
+    elif path == "/accounts.notifyLogin":
+        out += [("cookieValue removed", changed(lambda b: b["sessionInfo"].pop("cookieValue"))),
+                ("sessionInfo as text", changed(lambda b: b.update(sessionInfo="glt_x=1")))]
     elif path == "/accounts.publishProfilePhoto":
         out += [("thumbnailURL removed", changed(lambda b: b.pop("thumbnailURL")))]
     return out
@@ -68,7 +71,8 @@ def check_doctored(openapi, base, samples):
     """Every doctored copy of every sample is refused; returns how many were tried."""
     must = {("/accounts.getAccountInfo", True), ("/accounts.getAccountInfo", False),
             ("/accounts.getPolicies", True), ("/accounts.initRegistration", True),
-            ("/accounts.importProfilePhoto", True), ("/accounts.publishProfilePhoto", True)}
+            ("/accounts.importProfilePhoto", True), ("/accounts.publishProfilePhoto", True),
+            ("/accounts.notifyLogin", True)}
     missing = must - samples.keys()
     assert not missing, f"no real answer to doctor for {sorted(missing)}"
     tried = 0
