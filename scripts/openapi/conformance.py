@@ -258,10 +258,15 @@ def wire(v):
 
 
 def lookup(r, path):
+    """The value at a dotted path. `context` comes back as the text it was sent as, so a
+    path into a text reads it as JSON."""
     cur = r
     for key in path.split("."):
-        if isinstance(cur, str) and key != path.split(".")[0]:
-            cur = json.loads(cur)  # context comes back as the text it was sent as
+        if isinstance(cur, str):
+            try:
+                cur = json.loads(cur)
+            except ValueError:
+                return None
         if not isinstance(cur, dict) or key not in cur:
             return None
         cur = cur[key]
