@@ -35,6 +35,8 @@ step "Rust: core, CLI, examples (examples/rust/tests runs the seed's sample)"
 cargo test --workspace --locked
 # The CLI binary that build made (the CLI's integration tests run it); later suites reuse it.
 export AVATARIUM_CLI_BIN="$AVATARIUM_TARGET_DIR/avatarium"
+# The faces' own builds must reuse it (scripts/services/common.sh assert_core_reused).
+export AVATARIUM_WORKSPACE_BUILT=1
 
 
 for suite in c python node rest browser scale fuzz; do

@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=services/common.sh
+. scripts/services/common.sh
 
 export CARGO_TERM_COLOR=never
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
@@ -36,8 +38,9 @@ fi
 
 # ---- library and header ----
 step "build libavatarium (dev) and check the header"
-cargo build --locked -p avatarium-ffi
-cargo test --locked -p avatarium-ffi
+BUILD_LOG="$ROOT/target/c-build.log"
+{ cargo build --locked -p avatarium-ffi && cargo test --locked -p avatarium-ffi; } 2>&1 | tee "$BUILD_LOG"
+assert_core_reused "$BUILD_LOG" C
 
 step "install into $PREFIX"
 rm -rf "$OUT"

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=services/common.sh
+. scripts/services/common.sh
 
 export CARGO_TERM_COLOR=never
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
@@ -34,7 +36,9 @@ else
 fi
 
 step "build the addon (napi build, dev profile, --target $CARGO_BUILD_TARGET, --locked)"
-npm run build -- -- --locked
+BUILD_LOG="$ROOT/target/node-build.log"
+npm run build -- -- --locked 2>&1 | tee "$BUILD_LOG"
+assert_core_reused "$BUILD_LOG" Node
 
 step "generated native.js / native.d.ts match the committed ones"
 git -C "$ROOT" diff --exit-code -- node/native.js node/native.d.ts

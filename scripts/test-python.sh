@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=services/common.sh
+. scripts/services/common.sh
 
 export CARGO_TERM_COLOR=never
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
@@ -43,6 +45,7 @@ if ! MATURIN_PEP517_ARGS="--profile dev --locked" "$PY" -m pip install -v --forc
   exit 1
 fi
 grep -E '^ *(Compiling|Finished|📦)' "$LOG" | sed 's/^ */  /' || true
+assert_core_reused "$LOG" Python
 
 # Run from outside the source tree so `import avatarium` is the installed wheel.
 cd "$ROOT/target"

@@ -1,4 +1,4 @@
-# Shared helpers of scripts/services/*.sh (sourced, not run).
+# Shared helpers of scripts/services/*.sh and the test scripts (sourced, not run).
 
 # Where built service binaries are kept between runs (outside the repository).
 AVATARIUM_CACHE_DIR="${AVATARIUM_CACHE_DIR:-$HOME/.cache/avatarium}"
@@ -84,4 +84,16 @@ cargo_install_cached() {
   fi
   rm -rf "$tmp"
   log "built $name in $((SECONDS - started)) s"
+}
+
+# After scripts/test-all.sh's workspace build (it exports AVATARIUM_WORKSPACE_BUILT=1), a
+# face's own cargo build (cargo -p, maturin, napi) must compile only its own crate. The core
+# compiled again means some dependency's features differ between that face's graph and the
+# workspace's: minutes of CI lost to a duplicate build, which workspace-hack/ prevents.
+assert_core_reused() {
+  local build_log=$1 face=$2
+  [ "${AVATARIUM_WORKSPACE_BUILT:-}" = 1 ] || return 0
+  if grep -qE '^ *Compiling avatarium v' "$build_log"; then
+    die "the $face build compiled the core again: run 'cargo hakari generate && cargo hakari manage-deps' (cargo install cargo-hakari) and commit workspace-hack/"
+  fi
 }
