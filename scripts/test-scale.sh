@@ -79,14 +79,14 @@ data_dir = "$work/example-data"
 EOF
 json_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval("d" + sys.argv[1]))' "$1"; }
 pp() { "$cli" --config "$work/avatarium.toml" "$@"; }
-photo=$(pp --uid alice import examples/photos/astronaut.png --publish | json_field '["photoURL"]')
-seen=$(pp --uid alice info | json_field '["profile"]["photoURL"]')
+photo=$(pp import examples/photos/astronaut.png --uid alice --publish | json_field '["photoURL"]')
+seen=$(pp info --uid alice | json_field '["profile"]["photoURL"]')
 [ "$photo" = "$seen" ] || { echo "photoURL differs between processes: $photo vs $seen" >&2; exit 1; }
 case "$photo" in https://cdn.example.com/photos/*) ;; *) echo "photoURL not under public_base_url: $photo" >&2; exit 1 ;; esac
 token=$(pp init-registration | json_field '["regToken"]')
-pp --reg-token "$token" import conformance/files/photo.jpg --publish >/dev/null
-pp --reg-token "$token" finalize-registration >/dev/null
-if pp --reg-token "$token" info >/dev/null 2>&1; then
+pp import conformance/files/photo.jpg --reg-token "$token" --publish >/dev/null
+pp finalize-registration --reg-token "$token" >/dev/null
+if pp info --reg-token "$token" >/dev/null 2>&1; then
   echo "a finalized regToken was accepted" >&2
   exit 1
 fi

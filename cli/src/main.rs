@@ -18,7 +18,8 @@ use serde_json::Value;
 #[command(
     name = "avatarium",
     version,
-    about = "Import, publish and serve users' profile photos"
+    about = "Import, publish and serve users' profile photos",
+    after_help = EXAMPLES
 )]
 struct Cli {
     /// Operator configuration (TOML). AVATARIUM_<KEY> environment variables override it.
@@ -29,16 +30,34 @@ struct Cli {
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
 
-    /// The account, as a trusted server-side UID.
-    #[arg(long, global = true)]
-    uid: Option<String>,
-
-    /// The account, as a regToken from `init-registration`.
-    #[arg(long, global = true)]
-    reg_token: Option<String>,
-
     #[command(subcommand)]
     command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  avatarium import https://example.com/me.jpg --uid u1 --publish
+  avatarium import ./me.png --uid u1         (kept pending)
+  avatarium publish --uid u1
+  avatarium init-registration                (prints a regToken)
+  avatarium import ./me.png --reg-token <regToken> --publish
+  avatarium call accounts.getAccountInfo '{\"UID\": \"u1\"}'
+  avatarium --config avatarium.toml serve --listen 127.0.0.1:8080
+
+Each API command prints the call's JSON envelope.
+Exit status: 0 the call succeeded (errorCode 0); 1 the call was answered with an error
+(errorCode in the printed envelope); 2 the command could not be made (usage, configuration,
+an unreadable file; a message on stderr, no envelope).";
+
+/// The account a command acts on: one of the two (the core refuses both or neither).
+#[derive(clap::Args, Debug)]
+struct Account {
+    /// The account, as a trusted server-side UID.
+    #[arg(long)]
+    uid: Option<String>,
+    /// The account, as a regToken from `init-registration`.
+    #[arg(long)]
+    reg_token: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,13 +69,15 @@ enum Command {
         /// Publish at once instead of keeping the photo pending.
         #[arg(long)]
         publish: bool,
+        #[command(flatten)]
+        account: Account,
     },
     /// Publish the pending photo.
-    Publish,
+    Publish(Account),
     /// Show the account: UID, isRegistered, published photo URLs.
-    Info,
+    Info(Account),
     /// Remove the published and the pending photo.
-    Remove,
+    Remove(Account),
     /// Delete expired pending photos and unreferenced blobs.
     Purge,
     /// Show the site policy, or set the thumbnail size (a side left out is kept).
@@ -69,7 +90,11 @@ enum Command {
     /// Create a pending account and print its regToken.
     InitRegistration,
     /// Finalize the registration of --reg-token.
-    FinalizeRegistration,
+    FinalizeRegistration {
+        /// The regToken `init-registration` printed.
+        #[arg(long)]
+        reg_token: Option<String>,
+    },
     /// Make any API call: a method name and a JSON object of parameters.
     Call {
         method: String,
@@ -173,42 +198,48 @@ enum Call {
 /// The call a command makes. The core owns every parameter rule: this only gathers the
 /// command line's values into a [`Request`].
 fn command(cli: &Cli) -> Result<Call, String> {
-    let who = || Identity::from_parts(cli.uid.clone(), cli.reg_token.clone());
+    let who =
+        |account: &Account| Identity::from_parts(account.uid.clone(), account.reg_token.clone());
     let typed = |method: Method, request: Result<Request, avatarium::Error>| {
         Ok(Call::Typed(method, request))
     };
     match &cli.command {
-        Command::Import { source, publish } => {
+        Command::Import {
+            source,
+            publish,
+            account,
+        } => {
             let publish = *publish;
-            let lower = source.to_ascii_lowercase();
-            if lower.starts_with("http://") || lower.starts_with("https://") {
-                let request = who().map(|who| Request::ImportProfilePhoto {
-                    who,
-                    url: source.clone(),
-                    publish,
-                });
-                typed(Method::ImportProfilePhoto, request)
-            } else {
-                let photo = std::fs::read(source).map_err(|e| format!("{source}: {e}"))?;
-                let request = who().map(|who| Request::SetProfilePhoto {
-                    who,
-                    photo: photo.into(),
-                    publish,
-                });
-                typed(Method::SetProfilePhoto, request)
+            match photo_source(source)? {
+                PhotoSource::Url => typed(
+                    Method::ImportProfilePhoto,
+                    who(account).map(|who| Request::ImportProfilePhoto {
+                        who,
+                        url: source.clone(),
+                        publish,
+                    }),
+                ),
+                PhotoSource::File(photo) => typed(
+                    Method::SetProfilePhoto,
+                    who(account).map(|who| Request::SetProfilePhoto {
+                        who,
+                        photo: photo.into(),
+                        publish,
+                    }),
+                ),
             }
         }
-        Command::Publish => typed(
+        Command::Publish(account) => typed(
             Method::PublishProfilePhoto,
-            who().map(|who| Request::PublishProfilePhoto { who }),
+            who(account).map(|who| Request::PublishProfilePhoto { who }),
         ),
-        Command::Info => typed(
+        Command::Info(account) => typed(
             Method::GetAccountInfo,
-            who().map(|who| Request::GetAccountInfo { who }),
+            who(account).map(|who| Request::GetAccountInfo { who }),
         ),
-        Command::Remove => typed(
+        Command::Remove(account) => typed(
             Method::RemoveProfilePhoto,
-            who().map(|who| Request::RemoveProfilePhoto { who }),
+            who(account).map(|who| Request::RemoveProfilePhoto { who }),
         ),
         Command::Purge => Ok(Call::Purge),
         Command::Policies { width, height } if width.is_none() && height.is_none() => {
@@ -222,18 +253,15 @@ fn command(cli: &Cli) -> Result<Call, String> {
             })),
         ),
         Command::InitRegistration => typed(Method::InitRegistration, Ok(Request::InitRegistration)),
-        Command::FinalizeRegistration => typed(
+        Command::FinalizeRegistration { reg_token } => typed(
             Method::FinalizeRegistration,
-            cli.reg_token
+            reg_token
                 .clone()
                 .ok_or_else(|| avatarium::Error::missing("regToken"))
                 .map(|reg_token| Request::FinalizeRegistration { reg_token }),
         ),
         Command::Serve(_) => Err("serve is not an API call".into()),
         Command::Call { method, params } => {
-            if cli.uid.is_some() || cli.reg_token.is_some() {
-                return Err("call takes the account in its JSON parameters (UID or regToken), not --uid/--reg-token".into());
-            }
             let params: Value =
                 serde_json::from_str(params).map_err(|e| format!("params are not JSON: {e}"))?;
             if !params.is_object() {
@@ -241,5 +269,37 @@ fn command(cli: &Cli) -> Result<Call, String> {
             }
             Ok(Call::Generic(method.clone(), params))
         }
+    }
+}
+
+enum PhotoSource {
+    Url,
+    File(Vec<u8>),
+}
+
+/// `import`'s argument: an http(s) URL for the fetcher, else a local file whose bytes are
+/// uploaded. Anything with another scheme (`file://`, `ftp://`) is refused by name rather
+/// than read as a path that does not exist.
+fn photo_source(source: &str) -> Result<PhotoSource, String> {
+    const WHAT: &str =
+        "give an http:// or https:// URL, or the path of a GIF, PNG, JPEG or WebP file";
+    let lower = source.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(PhotoSource::Url);
+    }
+    let path = std::path::Path::new(source);
+    if let Some((scheme, _)) = source.split_once("://") {
+        if !path.exists() {
+            return Err(format!(
+                "{source}: a {scheme}:// URL is neither an http(s) URL nor an existing file ({WHAT})"
+            ));
+        }
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(PhotoSource::File(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "{source}: no such file, and not an http(s) URL ({WHAT})"
+        )),
+        Err(e) => Err(format!("{source}: {e}")),
     }
 }

@@ -1,0 +1,120 @@
+//! The command line (not `serve`): which options each command takes, what `import` makes of
+//! its argument, and the documented exit statuses (0 answered ok, 1 answered with an error,
+//! 2 not made).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo_photo() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/photos/astronaut.png")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn avatarium(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avatarium"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("AVATARIUM_LOG")
+        .output()
+        .expect("run avatarium")
+}
+
+fn envelope(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not an envelope ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn exit_status_is_0_when_answered_ok_and_1_when_answered_with_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = repo_photo();
+
+    let imported = avatarium(dir.path(), &["import", &photo, "--uid", "u1", "--publish"]);
+    assert_eq!(imported.status.code(), Some(0), "{}", stderr(&imported));
+    let env = envelope(&imported);
+    assert_eq!(env["errorCode"], 0);
+    assert!(env["photoURL"].as_str().is_some_and(|u| !u.is_empty()));
+
+    // Nothing pending any more: the call is made and answered with 409010.
+    let publish = avatarium(dir.path(), &["publish", "--uid", "u1"]);
+    assert_eq!(publish.status.code(), Some(1), "{}", stderr(&publish));
+    assert_eq!(envelope(&publish)["errorCode"], 409010);
+
+    // Both or neither account option: the core's refusal, as an envelope.
+    let neither = avatarium(dir.path(), &["info"]);
+    assert_eq!(neither.status.code(), Some(1));
+    assert_eq!(envelope(&neither)["errorCode"], 400002);
+}
+
+#[test]
+fn import_names_an_argument_that_is_neither_an_http_url_nor_a_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (source, says) in [
+        (
+            "file:///etc/passwd",
+            "file:// URL is neither an http(s) URL",
+        ),
+        (
+            "ftp://example.com/me.png",
+            "ftp:// URL is neither an http(s) URL",
+        ),
+        ("no-such-photo.png", "no such file, and not an http(s) URL"),
+    ] {
+        let out = avatarium(dir.path(), &["import", source, "--uid", "u1"]);
+        assert_eq!(out.status.code(), Some(2), "{source}");
+        assert!(
+            out.stdout.is_empty(),
+            "{source}: no envelope for a call not made"
+        );
+        let err = stderr(&out);
+        assert!(err.contains(says), "{source}: {err}");
+        assert!(err.contains("http:// or https:// URL"), "{source}: {err}");
+    }
+}
+
+#[test]
+fn account_options_belong_to_the_commands_that_act_on_an_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["purge", "--uid", "u1"][..],
+        &["init-registration", "--reg-token", "t"],
+        &["policies", "--uid", "u1"],
+        &["call", "accounts.getAccountInfo", "{}", "--uid", "u1"],
+        &["finalize-registration", "--uid", "u1"],
+    ] {
+        let out = avatarium(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("unexpected argument"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn help_shows_examples_and_the_exit_statuses() {
+    let out = Command::new(env!("CARGO_BIN_EXE_avatarium"))
+        .arg("--help")
+        .output()
+        .expect("run avatarium");
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Examples:"), "{help}");
+    assert!(help.contains("avatarium import https://"), "{help}");
+    assert!(help.contains("Exit status: 0"), "{help}");
+}
