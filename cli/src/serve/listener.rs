@@ -31,6 +31,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 use super::limits::address_key;
+use super::proxies::TrustedProxies;
 use super::Conn;
 
 /// A request head that has begun must be complete within this (HTTP/1).
@@ -51,10 +52,12 @@ const H2_MAX_RESETS: usize = 32;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// What connections may cost; from the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ConnLimits {
     pub max_connections: usize,
+    /// Not for trusted proxies: all their clients come through them.
     pub per_address: usize,
+    pub trusted: Arc<TrustedProxies>,
     pub first_request: Duration,
     pub idle: Duration,
 }
@@ -131,9 +134,14 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Some(address_slot) = per_address.enter(peer.ip()) else {
-            tracing::debug!(peer = %peer, "too many connections from this address");
-            continue;
+        let address_slot = if limits.trusted.trusts(peer.ip()) {
+            None
+        } else {
+            let Some(address_slot) = per_address.enter(peer.ip()) else {
+                tracing::debug!(peer = %peer, "too many connections from this address");
+                continue;
+            };
+            Some(address_slot)
         };
         let deadline = Instant::now() + limits.first_request;
         let conn = Conn {
@@ -144,7 +152,9 @@ pub(crate) async fn serve(
         let service = {
             let activity = Arc::clone(&activity);
             let app = app.clone();
+            let trusted = Arc::clone(&limits.trusted);
             hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                let conn = trusted.client_view(conn, &mut request);
                 request.extensions_mut().insert(conn);
                 let mut app = app.clone();
                 let in_flight = activity.begin();
@@ -157,12 +167,13 @@ pub(crate) async fn serve(
         let builder = Arc::clone(&builder);
         let tls = tls.clone();
         let stopped = stopped.clone();
+        let idle = limits.idle;
         tokio::spawn(async move {
             let _slots = (slot, address_slot);
             let watch = Watch {
                 activity,
                 deadline,
-                idle: limits.idle,
+                idle,
                 stopped,
             };
             match tls {

@@ -12,6 +12,7 @@ mod listener;
 mod multipart;
 mod origins;
 mod params;
+mod proxies;
 mod reply;
 mod sign;
 mod sites;
@@ -55,10 +56,22 @@ pub(crate) struct ServeArgs {
     /// A `secret` is still refused over plain HTTP (403006): use signed requests.
     #[arg(long)]
     allow_plain_http: bool,
-    /// Accept `secret` over plain HTTP from loopback peers (local tools and tests). Never
-    /// use it behind a proxy on the same machine.
+    /// Accept `secret` over plain HTTP from loopback peers (local tools and tests). Behind
+    /// a proxy on the same machine, list the proxy in --trusted-proxy: its requests are
+    /// then judged by the client's scheme and address, not by the loopback hop.
     #[arg(long)]
     allow_loopback_plain_http: bool,
+    /// A proxy in front of this server (an IP address or a CIDR block; repeat it or
+    /// separate by commas): its X-Forwarded-For, -Proto and -Host are believed, so budgets
+    /// charge the client's address, `https` lets a secret through and signatures are
+    /// checked against the public URL. No one else's are. Trusted proxies are exempt from
+    /// --max-connections-per-address.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR|CIDR",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
     /// This server's public origin (`https://photos.example.com`): the base of photo URLs
     /// and a URL signatures may be computed for. Default: the listening address.
     #[arg(long)]
@@ -120,6 +133,7 @@ async fn start(
     data_dir: Option<&Path>,
 ) -> Result<(), String> {
     let specs = sites::load(config, data_dir)?;
+    let trusted = Arc::new(proxies::TrustedProxies::parse(&args.trusted_proxies)?);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
         _ => None,
@@ -166,6 +180,7 @@ async fn start(
     let limits = listener::ConnLimits {
         max_connections: args.max_connections,
         per_address: args.max_connections_per_address,
+        trusted,
         first_request: Duration::from_millis(args.first_request_timeout_ms),
         idle: Duration::from_millis(args.idle_timeout_ms),
     };
