@@ -7,6 +7,7 @@
 //! avatarium-bench write MANIFEST OUTDIR   the outputs, for the equivalence check
 //! avatarium-bench rss FILE                peak RSS of processing one file once
 //! avatarium-bench grow MANIFEST ROUNDS    RSS after each pass over the files (must not grow)
+//! avatarium-bench crop MANIFEST           what the "attention" thumbnail crop costs
 //! ```
 //!
 //! MANIFEST: one `path<TAB>reps` line per file (the driver writes it; all implementations
@@ -14,7 +15,10 @@
 
 use std::path::Path;
 
-use avatarium::pipeline::{process, Limits, Processed};
+use avatarium::pipeline::{
+    process, process_cancellable, thumbnail_cancellable, Cancel, Limits, Processed, Thumbnail,
+    ThumbnailCrop,
+};
 use avatarium_bench::{cpu_seconds, max_rss_kib, rss_kib};
 use serde_json::json;
 
@@ -128,9 +132,59 @@ fn cmd_grow(manifest: &str, rounds: usize) {
     }
 }
 
+/// The pipeline with a centre and with an attention crop, interleaved rep by rep, and the
+/// thumbnail alone (cut from the stored photo, as a policy change does): CPU seconds of
+/// each, so the attention crop's cost reads as a share of a thumbnail's.
+fn cmd_crop(manifest: &str) {
+    let (mut center, mut attention, mut thumb, mut images) = (0.0, 0.0, 0.0, 0usize);
+    for input in read_manifest(manifest) {
+        let spec = |crop| Thumbnail {
+            width: THUMB,
+            height: THUMB,
+            crop,
+        };
+        let run = |crop| process_cancellable(&input.bytes, &limits(), spec(crop), &Cancel::new());
+        let Ok(stored) = run(ThumbnailCrop::Center) else {
+            eprintln!("{}: skipped (not processed)", input.name);
+            continue;
+        };
+        let (mut c, mut a, mut t) = (0.0, 0.0, 0.0);
+        for _ in 0..input.reps {
+            let t0 = cpu_seconds();
+            let _ = run(ThumbnailCrop::Center);
+            let t1 = cpu_seconds();
+            let _ = run(ThumbnailCrop::Attention);
+            let t2 = cpu_seconds();
+            let _ = thumbnail_cancellable(
+                &stored.photo.bytes,
+                &limits(),
+                spec(ThumbnailCrop::Center),
+                &Cancel::new(),
+            );
+            let t3 = cpu_seconds();
+            (c, a, t) = (c + t1 - t0, a + t2 - t1, t + t3 - t2);
+        }
+        let reps = input.reps as f64;
+        println!(
+            "{}",
+            json!({"file": input.name, "reps": input.reps, "center_ms": c / reps * 1e3,
+                   "attention_ms": a / reps * 1e3, "thumbnail_ms": t / reps * 1e3})
+        );
+        (center, attention, thumb) = (center + c / reps, attention + a / reps, thumb + t / reps);
+        images += 1;
+    }
+    let n = images.max(1) as f64;
+    println!(
+        "{}",
+        json!({"images": images, "center_ms": center / n * 1e3, "attention_ms": attention / n * 1e3,
+               "thumbnail_ms": thumb / n * 1e3,
+               "attention_cost_of_a_thumbnail": (attention - center) / thumb.max(f64::MIN_POSITIVE)})
+    );
+}
+
 fn usage() -> ! {
     eprintln!(
-        "usage: avatarium-bench run MANIFEST | write MANIFEST OUTDIR | rss FILE | grow MANIFEST ROUNDS"
+        "usage: avatarium-bench run MANIFEST | write MANIFEST OUTDIR | rss FILE | grow MANIFEST ROUNDS | crop MANIFEST"
     );
     std::process::exit(2)
 }
@@ -143,6 +197,7 @@ fn main() {
         "write" => cmd_write(arg(1), arg(2)),
         "rss" => cmd_rss(arg(1)),
         "grow" => cmd_grow(arg(1), arg(2).parse().unwrap_or_else(|_| usage())),
+        "crop" => cmd_crop(arg(1)),
         _ => usage(),
     }
 }

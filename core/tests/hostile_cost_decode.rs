@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
-use avatarium::pipeline::{process_cancellable, Cancel, Limits};
+use avatarium::pipeline::{process_cancellable, Cancel, Limits, Thumbnail};
 use jpeg_encoder::SamplingFactor;
 
 use support::craft::png_zeros;
@@ -45,7 +45,7 @@ fn count_panics() {
 /// `process_cancellable` with a 200×200 thumbnail, its panics counted.
 fn process(bytes: &[u8], limits: &Limits, cancel: &Cancel) -> avatarium::error::Result<()> {
     IN_PIPELINE.with(|f| f.set(true));
-    let r = process_cancellable(bytes, limits, 200, 200, cancel).map(|_| ());
+    let r = process_cancellable(bytes, limits, Thumbnail::centered(200, 200), cancel).map(|_| ());
     IN_PIPELINE.with(|f| f.set(false));
     r
 }

@@ -91,8 +91,7 @@ impl Client {
                             pipeline::thumbnail_cancellable(
                                 &photo,
                                 &limits,
-                                policy.thumbnail_width,
-                                policy.thumbnail_height,
+                                policy.thumbnail(),
                                 cancel,
                             )
                         })

@@ -71,13 +71,7 @@ impl Client {
         let limits = self.inner.limits.clone();
         let processed = self
             .run_pipeline(Some(permit), move |cancel| {
-                pipeline::process_cancellable(
-                    &bytes,
-                    &limits,
-                    policy.thumbnail_width,
-                    policy.thumbnail_height,
-                    cancel,
-                )
+                pipeline::process_cancellable(&bytes, &limits, policy.thumbnail(), cancel)
             })
             .await?;
         let (thumb_width, thumb_height) = (processed.thumbnail.width, processed.thumbnail.height);

@@ -123,6 +123,11 @@ pub struct PolicyChange {
 }
 
 impl Policies {
+    /// The thumbnail these policies ask the pipeline for.
+    pub fn thumbnail(&self) -> crate::pipeline::Thumbnail {
+        crate::pipeline::Thumbnail::centered(self.thumbnail_width, self.thumbnail_height)
+    }
+
     /// These policies with `change` applied.
     pub fn with(self, change: PolicyChange) -> Policies {
         Policies {

@@ -6,9 +6,10 @@
 //! limits before any pixel buffer exists → decode (GIF: first frame only; JPEG: scaled in
 //! the DCT domain where the output allows) → apply EXIF orientation → photo: fit inside
 //! `photo_max_side`, never upscaled, re-encoded (JPEG stays JPEG, PNG stays PNG, GIF → PNG)
-//! → thumbnail: cover-scaled then centre-cropped to exactly the policy size, JPEG (PNG when
-//! the image has alpha). Re-encoding drops every piece of metadata and trailing data.
+//! → thumbnail: cover-scaled then cropped (centre, or where attention goes) to exactly the
+//! policy size, JPEG (PNG when the image has alpha). Re-encoding drops every piece of metadata and trailing data.
 
+mod attention;
 mod budget;
 mod cancel;
 mod decode;
@@ -23,7 +24,7 @@ mod via_image;
 pub use cancel::Cancel;
 pub use format::{accept_header, sniff};
 pub(crate) use types::{Decoded, Layout, Pixels};
-pub use types::{Encoded, InputFormat, Limits, OutputFormat};
+pub use types::{Encoded, InputFormat, Limits, OutputFormat, Thumbnail, ThumbnailCrop};
 
 use std::ops::RangeInclusive;
 
@@ -47,26 +48,31 @@ pub struct Processed {
 /// at best. The one statement of this rule: the API's policy check uses it too.
 pub const THUMBNAIL_SIDES: RangeInclusive<u32> = 1..=1024;
 
-/// Run the whole pipeline. Errors: 409010 (`MissingPhoto`) for bytes that are not a valid
-/// GIF/PNG/JPEG/WebP, 413004 (`PhotoTooLarge`) for byte/pixel/side/aspect limits, 400006 for a bad
-/// thumbnail size.
+/// Run the whole pipeline with a centre-cropped thumbnail. Errors: 409010 (`MissingPhoto`)
+/// for bytes that are not a valid GIF/PNG/JPEG/WebP, 413004 (`PhotoTooLarge`) for
+/// byte/pixel/side/aspect limits, 400006 for a bad thumbnail size.
 pub fn process(
     bytes: &[u8],
     limits: &Limits,
     thumb_width: u32,
     thumb_height: u32,
 ) -> Result<Processed> {
-    process_cancellable(bytes, limits, thumb_width, thumb_height, &Cancel::new())
+    let thumb = Thumbnail::centered(thumb_width, thumb_height);
+    process_cancellable(bytes, limits, thumb, &Cancel::new())
 }
 
-/// [`process`] that stops with 504002 soon after `cancel` is set.
+/// [`process`] with any [`Thumbnail`], stopping with 504002 soon after `cancel` is set.
 pub fn process_cancellable(
     bytes: &[u8],
     limits: &Limits,
-    thumb_width: u32,
-    thumb_height: u32,
+    thumbnail: Thumbnail,
     cancel: &Cancel,
 ) -> Result<Processed> {
+    let Thumbnail {
+        width: thumb_width,
+        height: thumb_height,
+        crop,
+    } = thumbnail;
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
     let format = check_bytes(bytes, limits)?;
@@ -107,7 +113,7 @@ pub fn process_cancellable(
         } else {
             &source
         };
-        let thumb = resize::resize_cover(thumb_src, tw, th)?;
+        let thumb = resize::resize_cover(thumb_src, tw, th, crop)?;
         let photo = match photo {
             Some(p) => p,
             None => source,
@@ -132,25 +138,30 @@ pub fn process_cancellable(
     })
 }
 
-/// A thumbnail from an already stored photo (used when the site policy changed between
-/// import and publish).
+/// A centre-cropped thumbnail from an already stored photo (used when the site policy
+/// changed between import and publish).
 pub fn thumbnail(
     bytes: &[u8],
     limits: &Limits,
     thumb_width: u32,
     thumb_height: u32,
 ) -> Result<Encoded> {
-    thumbnail_cancellable(bytes, limits, thumb_width, thumb_height, &Cancel::new())
+    let thumb = Thumbnail::centered(thumb_width, thumb_height);
+    thumbnail_cancellable(bytes, limits, thumb, &Cancel::new())
 }
 
-/// [`thumbnail`] that stops with 504002 soon after `cancel` is set.
+/// [`thumbnail`] with any [`Thumbnail`], stopping with 504002 soon after `cancel` is set.
 pub fn thumbnail_cancellable(
     bytes: &[u8],
     limits: &Limits,
-    thumb_width: u32,
-    thumb_height: u32,
+    thumbnail: Thumbnail,
     cancel: &Cancel,
 ) -> Result<Encoded> {
+    let Thumbnail {
+        width: thumb_width,
+        height: thumb_height,
+        crop,
+    } = thumbnail;
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
     let format = check_bytes(bytes, limits)?;
@@ -166,7 +177,7 @@ pub fn thumbnail_cancellable(
     let source = decoded.pixels;
     cancel.check()?;
     let thumb = guarded(|| {
-        let thumb = resize::resize_cover(&source, tw, th)?;
+        let thumb = resize::resize_cover(&source, tw, th, crop)?;
         Ok(resize::apply_orientation(thumb, orientation))
     })?;
     cancel.check()?;

@@ -1,11 +1,12 @@
-//! Geometry and pixel work: fit-inside for the photo, cover-and-centre-crop for the
+//! Geometry and pixel work: fit-inside for the photo, cover-and-crop (centre or attention) for the
 //! thumbnail (one `fast_image_resize` call with a source crop box, Lanczos3, alpha
 //! premultiplied during the resize), and EXIF orientation on the finished small images.
 
 use fast_image_resize as fr;
 use image::metadata::Orientation;
 
-use super::types::{Layout, Pixels};
+use super::attention;
+use super::types::{Layout, Pixels, ThumbnailCrop};
 use crate::error::{Error, Result};
 
 /// `w`×`h` scaled to fit inside `max_side`×`max_side`, keeping the aspect ratio; never
@@ -84,9 +85,15 @@ pub(crate) fn resize_fit(src: &Pixels, dw: u32, dh: u32) -> Result<Pixels> {
     resize(src, dw, dh, None)
 }
 
-/// Scale `src` to cover `dw`×`dh` and centre-crop to exactly that size, in one resize.
-pub(crate) fn resize_cover(src: &Pixels, dw: u32, dh: u32) -> Result<Pixels> {
-    resize(src, dw, dh, Some(cover_crop(src.width, src.height, dw, dh)))
+/// Scale `src` to cover `dw`×`dh` and crop to exactly that size (the window placed by
+/// `crop`), in one resize.
+pub(crate) fn resize_cover(src: &Pixels, dw: u32, dh: u32, crop: ThumbnailCrop) -> Result<Pixels> {
+    let centred = cover_crop(src.width, src.height, dw, dh);
+    let window = match crop {
+        ThumbnailCrop::Center => centred,
+        ThumbnailCrop::Attention => attention::place(src, centred),
+    };
+    resize(src, dw, dh, Some(window))
 }
 
 /// Apply an EXIF orientation, with the same meaning as `image`'s
@@ -202,7 +209,8 @@ mod tests {
             (1, 1, 3, 5),
         ] {
             for layout in [Layout::Gray, Layout::Rgb, Layout::Rgba] {
-                let out = resize_cover(&gradient(sw, sh, layout), dw, dh).unwrap();
+                let out =
+                    resize_cover(&gradient(sw, sh, layout), dw, dh, ThumbnailCrop::Center).unwrap();
                 assert_eq!((out.width, out.height), (dw, dh));
                 assert_eq!(out.data.len(), (dw * dh) as usize * layout.channels());
             }

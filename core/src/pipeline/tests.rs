@@ -528,3 +528,83 @@ fn extreme_but_allowed_aspect_gives_a_sharp_thumbnail_source() {
     assert_eq!((p.photo.width, p.photo.height), (1024, 51));
     assert_eq!((p.thumbnail.width, p.thumbnail.height), (64, 64));
 }
+
+/// A 1800×600 picture, grey but for a skin-toned textured disc filling most of its left
+/// square (about 2/3 of it: a window on it is about 2/3 skin).
+fn face_on_the_left() -> Vec<u8> {
+    let (w, h) = (1800u32, 600u32);
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let (dx, dy) = (x.abs_diff(300), y.abs_diff(300));
+            if dx * dx + dy * dy <= 280 * 280 {
+                let t = if (x / 6 + y / 6) % 2 == 0 { 0 } else { 24 };
+                data.extend_from_slice(&[224 - t, 168 - t, 130 - t]);
+            } else {
+                data.extend_from_slice(&[128, 128, 128]);
+            }
+        }
+    }
+    make_png(w, h, ExtendedColorType::Rgb8, &data)
+}
+
+/// The mean colour of an encoded thumbnail.
+fn mean_rgb(encoded: &Encoded) -> [f64; 3] {
+    let img = image::load_from_memory(&encoded.bytes).unwrap().to_rgb8();
+    let mut sum = [0f64; 3];
+    for p in img.pixels() {
+        for (s, v) in sum.iter_mut().zip(p.0) {
+            *s += f64::from(v);
+        }
+    }
+    let n = f64::from(img.width() * img.height());
+    sum.map(|s| s / n)
+}
+
+#[test]
+fn attention_crop_keeps_the_subject_the_centre_crop_cuts_off() {
+    let png = face_on_the_left();
+    let crop = |crop| Thumbnail {
+        width: 64,
+        height: 64,
+        crop,
+    };
+    let centre =
+        process_cancellable(&png, &limits(), crop(ThumbnailCrop::Center), &Cancel::new()).unwrap();
+    let attention = process_cancellable(
+        &png,
+        &limits(),
+        crop(ThumbnailCrop::Attention),
+        &Cancel::new(),
+    )
+    .unwrap();
+    // Same photo; the thumbnails differ only in where the window sits.
+    assert_eq!(centre.photo, attention.photo);
+    assert_eq!(
+        (attention.thumbnail.width, attention.thumbnail.height),
+        (64, 64)
+    );
+    let grey = mean_rgb(&centre.thumbnail);
+    assert!(
+        grey.iter().all(|c| (c - 128.0).abs() < 3.0),
+        "centre: {grey:?}"
+    );
+    let skin = mean_rgb(&attention.thumbnail);
+    assert!(
+        skin[0] > 180.0 && skin[0] - skin[2] > 60.0,
+        "attention: {skin:?}"
+    );
+    // A thumbnail cut again from the stored photo lands in the same place.
+    let again = thumbnail_cancellable(
+        &attention.photo.bytes,
+        &limits(),
+        crop(ThumbnailCrop::Attention),
+        &Cancel::new(),
+    )
+    .unwrap();
+    let again = mean_rgb(&again);
+    assert!(
+        again[0] > 180.0 && again[0] - again[2] > 60.0,
+        "again: {again:?}"
+    );
+}

@@ -22,6 +22,35 @@ pub enum OutputFormat {
     Png,
 }
 
+/// Where the thumbnail's cover window sits in the photo (`profilePhoto.thumbnailCrop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThumbnailCrop {
+    /// The centre (Gigya's behaviour).
+    #[default]
+    Center,
+    /// The most salient region: skin tones, saturation, detail (sharp's `attention`).
+    Attention,
+}
+
+/// The thumbnail a policy asks for: exact size and crop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub width: u32,
+    pub height: u32,
+    pub crop: ThumbnailCrop,
+}
+
+impl Thumbnail {
+    /// A centre-cropped `width`×`height` thumbnail.
+    pub fn centered(width: u32, height: u32) -> Thumbnail {
+        Thumbnail {
+            width,
+            height,
+            crop: ThumbnailCrop::Center,
+        }
+    }
+}
+
 /// Limits and output settings (from the operator configuration).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
