@@ -38,6 +38,7 @@ fi
 
 # ---- library and header ----
 step "build libavatarium (dev) and check the header"
+mkdir -p "$ROOT/target"
 BUILD_LOG="$ROOT/target/c-build.log"
 { cargo build --locked -p avatarium-ffi && cargo test --locked -p avatarium-ffi; } 2>&1 | tee "$BUILD_LOG"
 assert_core_reused "$BUILD_LOG" C

@@ -36,6 +36,7 @@ else
 fi
 
 step "build the addon (napi build, dev profile, --target $CARGO_BUILD_TARGET, --locked)"
+mkdir -p "$ROOT/target"
 BUILD_LOG="$ROOT/target/node-build.log"
 npm run build -- -- --locked 2>&1 | tee "$BUILD_LOG"
 assert_core_reused "$BUILD_LOG" Node

@@ -141,6 +141,14 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The command line first: a mistyped one opens (and creates) no store.
+    let call = match command(&cli) {
+        Ok(call) => call,
+        Err(e) => {
+            eprintln!("avatarium: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let client = match Client::open(config).await {
         Ok(c) => c,
         Err(e) => {
@@ -148,17 +156,13 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let response = match command(&cli) {
-        Ok(Call::Typed(method, request)) => match request {
+    let response = match call {
+        Call::Typed(method, request) => match request {
             Ok(request) => client.run(request).await,
             Err(e) => client.refused(method, e),
         },
-        Ok(Call::Generic(method, params)) => client.call(&method, &params).await,
-        Ok(Call::Purge) => client.purge_response().await,
-        Err(e) => {
-            eprintln!("avatarium: {e}");
-            return ExitCode::from(2);
-        }
+        Call::Generic(method, params) => client.call(&method, &params).await,
+        Call::Purge => client.purge_response().await,
     };
     println!(
         "{}",

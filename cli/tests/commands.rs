@@ -62,7 +62,9 @@ fn exit_status_is_0_when_answered_ok_and_1_when_answered_with_an_error() {
 
 #[test]
 fn import_names_an_argument_that_is_neither_an_http_url_nor_a_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let dir = dir.as_path();
     for (source, says) in [
         (
             "file:///etc/passwd",
@@ -74,7 +76,7 @@ fn import_names_an_argument_that_is_neither_an_http_url_nor_a_file() {
         ),
         ("no-such-photo.png", "no such file, and not an http(s) URL"),
     ] {
-        let out = avatarium(dir.path(), &["import", source, "--uid", "u1"]);
+        let out = avatarium(dir, &["import", source, "--uid", "u1"]);
         assert_eq!(out.status.code(), Some(2), "{source}");
         assert!(
             out.stdout.is_empty(),
@@ -83,6 +85,10 @@ fn import_names_an_argument_that_is_neither_an_http_url_nor_a_file() {
         let err = stderr(&out);
         assert!(err.contains(says), "{source}: {err}");
         assert!(err.contains("http:// or https:// URL"), "{source}: {err}");
+        assert!(
+            !dir.exists(),
+            "{source}: a command not made created the store"
+        );
     }
 }
 

@@ -80,6 +80,36 @@ async fn a_trusted_proxy_s_scheme_and_host_are_believed() {
 }
 
 #[tokio::test]
+async fn a_loopback_proxy_does_not_make_its_clients_local() {
+    // The proxy on this machine: --allow-loopback-plain-http is for local tools, not for
+    // whatever the proxy forwards.
+    let s = Server::start(
+        "",
+        &[site()],
+        &[
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--allow-loopback-plain-http",
+        ],
+    );
+    let secret = b64(SECRET);
+    let with_secret = [("apiKey", KEY), ("secret", secret.as_str())];
+    for headers in [
+        &[
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ][..],
+        &[("x-forwarded-for", "203.0.113.7")],
+        &[("x-forwarded-proto", "http")],
+    ] {
+        let r = forwarded(&s, &with_secret, headers).await;
+        assert_eq!(r.code(), 403006, "{headers:?}: {}", r.body);
+    }
+    let r = forwarded(&s, &with_secret, &FROM_PROXY).await;
+    assert_eq!(r.code(), 0, "{}", r.body);
+}
+
+#[tokio::test]
 async fn anyone_else_s_forwarding_headers_are_ignored() {
     // The proxies are elsewhere: this loopback caller is a client like any other.
     let s = Server::start("", &[site()], &["--trusted-proxy", "10.0.0.0/8,fd00::/8"]);
@@ -133,47 +163,35 @@ async fn budgets_charge_the_client_the_proxy_names() {
 
 #[tokio::test]
 async fn a_trusted_proxy_is_not_held_to_the_per_address_connection_cap() {
-    let args = ["--max-connections-per-address", "2"];
-    let open = |s: &Server| {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    // Four keep-alive connections, all left open: none frees a slot while they are counted.
+    // One over the cap is closed at once, unanswered.
+    let answered = |s: &Server| {
         let addr = s.base.trim_start_matches("http://").to_string();
-        (0..4)
-            .map(|_| {
-                let c = std::net::TcpStream::connect(&addr).unwrap();
-                c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-                    .unwrap();
-                c
-            })
-            .collect::<Vec<_>>()
-    };
-    // The server has accepted (and closed those over the cap) before any is answered.
-    let settle = || std::thread::sleep(std::time::Duration::from_millis(200));
-    // Each connection asks for the policies; a connection over the cap is closed unanswered.
-    let answered = |conns: Vec<std::net::TcpStream>| {
-        use std::io::{Read, Write};
+        let conns: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+        let request = format!("GET /accounts.getPolicies?apiKey={KEY} HTTP/1.1\r\nHost: x\r\n\r\n");
         conns
             .into_iter()
-            .filter_map(|mut c| {
-                let request = format!(
-                    "GET /accounts.getPolicies?apiKey={KEY} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                );
-                c.write_all(request.as_bytes()).ok()?;
-                let mut answer = String::new();
-                c.read_to_string(&mut answer).ok()?;
-                answer.starts_with("HTTP/1.1").then_some(())
+            .map(|mut c| {
+                c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                    .unwrap();
+                let _ = c.write_all(request.as_bytes());
+                let mut head = [0u8; 12];
+                let answered = c.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1");
+                (answered, c)
             })
+            .collect::<Vec<_>>() // every connection stays open until all are counted
+            .iter()
+            .filter(|(answered, _)| *answered)
             .count()
     };
-    let s = Server::start("", &[site()], &args);
-    let conns = open(&s);
-    settle();
-    assert_eq!(answered(conns), 2);
+    let args = ["--max-connections-per-address", "2"];
+    assert_eq!(answered(&Server::start("", &[site()], &args)), 2);
     let trusted: Vec<&str> = args
         .iter()
         .copied()
         .chain(["--trusted-proxy", "127.0.0.1"])
         .collect();
-    let s = Server::start("", &[site()], &trusted);
-    let conns = open(&s);
-    settle();
-    assert_eq!(answered(conns), 4);
+    assert_eq!(answered(&Server::start("", &[site()], &trusted)), 4);
 }

@@ -93,6 +93,7 @@ cargo_install_cached() {
 assert_core_reused() {
   local build_log=$1 face=$2
   [ "${AVATARIUM_WORKSPACE_BUILT:-}" = 1 ] || return 0
+  [ -s "$build_log" ] || die "no $face build log at $build_log"
   if grep -qE '^ *Compiling avatarium v' "$build_log"; then
     die "the $face build compiled the core again: run 'cargo hakari generate && cargo hakari manage-deps' (cargo install cargo-hakari) and commit workspace-hack/"
   fi

@@ -35,6 +35,8 @@ pub(crate) struct RequestInfo<'a> {
     pub headers: &'a HeaderMap,
     pub peer: SocketAddr,
     pub tls: bool,
+    /// Through a trusted proxy (`Conn::forwarded`).
+    pub forwarded: bool,
     /// The API method, from the path.
     pub api_method: &'a str,
     /// The request came from a web page (it has an `Origin` header).
@@ -83,8 +85,10 @@ pub(crate) fn authenticate(
             ));
         }
     }
-    let secure =
-        req.tls || (state.allow_loopback_plain_http && req.peer.ip().to_canonical().is_loopback());
+    let secure = req.tls
+        || (state.allow_loopback_plain_http
+            && !req.forwarded
+            && req.peer.ip().to_canonical().is_loopback());
     if p.get("secret").is_some() && !secure {
         return Err(RestError::secret_over_http());
     }

@@ -150,6 +150,7 @@ async fn call(
         headers: &parts.headers,
         peer: conn.peer,
         tls: conn.tls,
+        forwarded: conn.forwarded,
         api_method: &method,
         browser: origin.is_some(),
     };

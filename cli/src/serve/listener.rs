@@ -147,6 +147,7 @@ pub(crate) async fn serve(
         let conn = Conn {
             peer,
             tls: tls.is_some(),
+            forwarded: false,
         };
         let activity = Arc::new(Activity::new());
         let service = {

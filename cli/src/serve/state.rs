@@ -15,8 +15,13 @@ use super::params::BodyBudget;
 /// The connection a request came in on.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Conn {
+    /// The client: the TCP peer, or the address a trusted proxy named.
     pub peer: SocketAddr,
+    /// HTTPS, on this connection or (when forwarded) as the proxy says the client spoke.
     pub tls: bool,
+    /// Came through a trusted proxy: the TCP peer is the proxy, so a loopback peer says
+    /// nothing about the client (no `--allow-loopback-plain-http` exemption).
+    pub forwarded: bool,
 }
 
 /// One site: its credentials, its own core client and budget.
