@@ -310,6 +310,9 @@ impl BlobStore for SlowDeletes {
         self.release.notified().await;
         self.inner.delete(key).await
     }
+    async fn ping(&self) -> avatarium::error::Result<()> {
+        self.inner.ping().await
+    }
     async fn list(&self) -> avatarium::error::Result<Vec<BlobMeta>> {
         self.inner.list().await
     }
