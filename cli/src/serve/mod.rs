@@ -7,8 +7,10 @@ mod browser;
 mod error;
 mod form;
 mod handlers;
+mod health;
 mod limits;
 mod listener;
+mod metrics;
 mod multipart;
 mod origins;
 mod params;
@@ -98,6 +100,10 @@ pub(crate) struct ServeArgs {
     /// Seconds to let calls in flight finish after SIGTERM or ctrl-c.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
+    /// Serve /metrics (and /healthz, /readyz) on this address too, plain HTTP, and no
+    /// longer /metrics on --listen: keep it off the public port (docs/operate.md).
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
 }
 
 pub(crate) async fn run(
@@ -148,9 +154,31 @@ async fn start(
         None => format!("{scheme}://{addr}"),
     };
 
-    let state = open_sites(specs, args, &public_url).await?;
+    let admin = match args.admin_listen {
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen on {at} (--admin-listen): {e}"))?,
+        ),
+        None => None,
+    };
+    let recorder = metrics::install()?;
+    let state = Arc::new(open_sites(specs, args, &public_url, recorder).await?);
     let clients: Vec<Client> = state.sites.values().map(|s| s.client.clone()).collect();
-    let app = Router::new()
+    let mut app = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    let admin_task = match admin {
+        Some(tcp) => {
+            let ops = app.clone().route("/metrics", get(metrics::render));
+            Some(serve_admin(tcp, ops.with_state(Arc::clone(&state)), args)?)
+        }
+        None => {
+            app = app.route("/metrics", get(metrics::render));
+            None
+        }
+    };
+    let app = app
         .route("/photos/{site}/{key}", get(handlers::photo))
         .route("/sdk.js", get(browser::sdk_js))
         .route("/sdk.d.ts", get(browser::sdk_types))
@@ -161,27 +189,54 @@ async fn start(
                 .post(handlers::api)
                 .options(browser::preflight),
         )
-        .with_state(Arc::new(state));
+        .with_state(state);
 
-    let limits = listener::ConnLimits {
-        max_connections: args.max_connections,
-        per_address: args.max_connections_per_address,
-        first_request: Duration::from_millis(args.first_request_timeout_ms),
-        idle: Duration::from_millis(args.idle_timeout_ms),
-    };
     println!("listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
     listener::serve(
         tcp,
         tls,
         app,
-        limits,
+        conn_limits(args),
         close_on_shutdown(clients),
         Duration::from_secs(args.shutdown_grace),
     )
     .await;
+    if let Some(task) = admin_task {
+        task.abort();
+    }
     eprintln!("avatarium serve: stopped");
     Ok(())
+}
+
+fn conn_limits(args: &ServeArgs) -> listener::ConnLimits {
+    listener::ConnLimits {
+        max_connections: args.max_connections,
+        per_address: args.max_connections_per_address,
+        first_request: Duration::from_millis(args.first_request_timeout_ms),
+        idle: Duration::from_millis(args.idle_timeout_ms),
+    }
+}
+
+/// The admin listener: /metrics, /healthz and /readyz only, plain HTTP (a scraper on a
+/// private network or this machine), with the main listener's connection limits. It
+/// stops when the main listener has stopped.
+fn serve_admin(
+    tcp: TcpListener,
+    app: Router,
+    args: &ServeArgs,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let addr = tcp.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, "admin listener: /metrics, /healthz, /readyz");
+    let limits = conn_limits(args);
+    Ok(tokio::spawn(listener::serve(
+        tcp,
+        None,
+        app,
+        limits,
+        std::future::pending(),
+        Duration::ZERO,
+    )))
 }
 
 /// The shutdown signal, then every site's client closed (all at once): calls in flight
@@ -203,6 +258,7 @@ async fn open_sites(
     specs: Vec<sites::SiteSpec>,
     args: &ServeArgs,
     public_url: &str,
+    recorder: metrics_exporter_prometheus::PrometheusHandle,
 ) -> Result<State, String> {
     let mut state = State {
         sites: HashMap::new(),
@@ -212,6 +268,8 @@ async fn open_sites(
         allow_loopback_plain_http: args.allow_loopback_plain_http,
         public_url: args.public_url.as_ref().map(|_| public_url.to_string()),
         own_origin: browser::origin_of_url(public_url),
+        ready: health::ReadyCache::default(),
+        metrics: recorder,
     };
     for spec in specs {
         let mut config = spec.config;
@@ -234,6 +292,7 @@ async fn open_sites(
         let body_cap = b64.saturating_add(b64 / 4).saturating_add(FORM_OVERHEAD);
         let site = Arc::new(Site {
             name: spec.name.clone(),
+            api_key: spec.api_key.clone(),
             secret: spec.secret,
             user_keys: spec.user_keys,
             client,
