@@ -62,11 +62,17 @@ pub fn time_stage(stage: Stage) -> StageTimer {
 
 impl Drop for StageTimer {
     fn drop(&mut self) {
-        let _seconds = self.started.elapsed().as_secs_f64();
-        #[cfg(feature = "service")]
-        metrics::histogram!(STAGE_SECONDS, "stage" => self.stage.label()).record(_seconds);
+        record_stage(self.stage, self.started.elapsed().as_secs_f64());
     }
 }
+
+#[cfg(feature = "service")]
+fn record_stage(stage: Stage, seconds: f64) {
+    metrics::histogram!(STAGE_SECONDS, "stage" => stage.label()).record(seconds);
+}
+
+#[cfg(not(feature = "service"))]
+fn record_stage(_: Stage, _: f64) {}
 
 /// `bytes` more received from a caller's URL.
 pub fn fetched_bytes(_bytes: u64) {
