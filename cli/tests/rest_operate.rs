@@ -437,3 +437,69 @@ async fn gauges_show_fetches_running_and_waiting_then_none() {
         Some(2.0)
     );
 }
+
+/// An S3 endpoint that accepts connections and never answers (a hung store): `/readyz`
+/// says `timeout` for that site's blob store after the 2 s probe timeout, not after the S3
+/// client's own 30 s, and 20 askers at once share one probe (one connection to the store).
+#[tokio::test]
+async fn readyz_names_a_blob_store_that_does_not_answer_in_time_and_probes_it_once() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = silent.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn); // kept open, never answered
+        }
+    });
+    let s3 = format!(
+        "blob_store = \"s3://photos?endpoint=http://{endpoint}&region=garage\
+         &access_key_id=GKtest&secret_access_key=test-s3-secret\"\n\
+         public_base_url = \"https://photos.example.com\""
+    );
+    let s = std::sync::Arc::new(Server::start(
+        "",
+        &[
+            SiteConf::new(KEY, SECRET),
+            SiteConf::new("hung", b"hung secret").extra(&s3),
+        ],
+        &["--allow-loopback-plain-http"],
+    ));
+    let before = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    let asked = Instant::now();
+    let askers: Vec<_> = (0..20)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let (status, _, body) = get(&s, &s.base, "/readyz").await;
+                (status, body, Instant::now())
+            })
+        })
+        .collect();
+    for asker in askers {
+        let (status, body, at) = asker.await.unwrap();
+        let took = at - asked;
+        assert_eq!(status, 503, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["sites"]["hung"]["blobStore"], "timeout", "{body}");
+        assert_eq!(v["sites"]["hung"]["metadataStore"], "ok", "{body}");
+        assert_eq!(v["sites"][KEY]["blobStore"], "ok", "{body}");
+        assert!(
+            !body.contains("test-s3-secret") && !body.contains("127.0.0.1"),
+            "{body}"
+        );
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_millis(3500),
+            "{took:?}"
+        );
+    }
+    let probes = accepted.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(
+        probes <= 1,
+        "{probes} connections to the store for 20 askers"
+    );
+    assert!(!s.log().contains("test-s3-secret"), "{}", s.log());
+    holder.abort();
+}
