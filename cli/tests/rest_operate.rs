@@ -160,6 +160,8 @@ async fn health_readiness_names_the_failing_store_and_costs_no_budget() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["sites"][KEY]["metadataStore"], "failed", "{body}");
     assert_eq!(v["sites"][KEY]["blobStore"], "ok", "{body}");
+    // The cause is in the log, for the operator.
+    assert!(s.log().contains("schema version 1"), "{}", s.log());
 
     // Hammering: 300 asks within the probe interval are answered from one probe, cost
     // little, and spend no address budget (5 per minute here).

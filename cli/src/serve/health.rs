@@ -94,7 +94,7 @@ fn verdict(site: &str, part: &str, answer: &avatarium::error::Result<()>) -> &'s
     match answer {
         Ok(()) => "ok",
         Err(e) => {
-            tracing::warn!(site, part, error = %e, "not ready");
+            tracing::warn!(site, part, error = ?e, "not ready");
             match e.kind() {
                 avatarium::ErrorKind::Timeout => "timeout",
                 _ => "failed",
