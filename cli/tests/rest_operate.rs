@@ -110,6 +110,7 @@ async fn health_readiness_names_the_failing_store_and_costs_no_budget() {
     assert_eq!(v["ready"], true);
     assert_eq!(v["sites"][KEY]["metadataStore"], "ok");
     assert_eq!(v["sites"][KEY]["blobStore"], "ok");
+    assert_eq!(v["sites"][KEY]["calls"], "ok");
     // Without --admin-listen, /metrics is on the main listener.
     let (status, ctype, body) = get(&s, &s.base, "/metrics").await;
     assert_eq!(status, 200);

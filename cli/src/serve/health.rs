@@ -36,9 +36,10 @@ pub(crate) async fn healthz() -> Response {
         .into_response()
 }
 
-/// `GET /readyz`: 200 when every site's stores answer, else 503; the body names each
-/// site's `metadataStore` and `blobStore` as `ok`, `timeout` or `failed` (the cause is
-/// logged, never returned: it may name hosts or paths).
+/// `GET /readyz`: 200 when every site's stores answer and its client takes calls, else
+/// 503; the body names each site's `metadataStore` and `blobStore` as `ok`, `timeout` or
+/// `failed` (the cause is logged, never returned: it may name hosts or paths) and its
+/// `calls` as `ok` or `closed` (shutting down).
 pub(crate) async fn readyz(AxumState(state): AxumState<Arc<State>>) -> Response {
     // Held across the probe: concurrent askers wait for it and share its answer.
     let mut last = state.ready.0.lock().await;
@@ -85,6 +86,8 @@ async fn probe(state: &State) -> (bool, Value) {
         for (part, answer) in [("metadataStore", &r.metadata), ("blobStore", &r.blobs)] {
             parts.insert(part.into(), Value::from(verdict(&name, part, answer)));
         }
+        let calls = if r.open { "ok" } else { "closed" };
+        parts.insert("calls".into(), Value::from(calls));
         sites.insert(name, Value::Object(parts));
     }
     (ready, json!({ "ready": ready, "sites": sites }))

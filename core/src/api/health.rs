@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 /// details are for logs (they may name hosts or paths), not for the caller.
 #[derive(Debug)]
 pub struct Readiness {
+    /// Whether the client still takes calls: a closed one (a server shutting down) answers
+    /// every call 503001, so it is not ready whatever its stores say.
+    pub open: bool,
     /// The metadata store (SQLite or PostgreSQL).
     pub metadata: Result<()>,
     /// The blob store (a local folder or S3).
@@ -20,20 +23,25 @@ pub struct Readiness {
 
 impl Readiness {
     pub fn is_ready(&self) -> bool {
-        self.metadata.is_ok() && self.blobs.is_ok()
+        self.open && self.metadata.is_ok() && self.blobs.is_ok()
     }
 }
 
 impl Client {
     /// Probes both stores at once, each given at most `timeout`: the metadata store with
     /// one trivial query (which also checks the schema), the blob store with one look-up.
-    /// Costs no decode or fetch slot and works on a closed client too.
+    /// Costs no decode or fetch slot; on a closed client the stores are still probed (for
+    /// the log) but the answer is not ready.
     pub async fn ready(&self, timeout: Duration) -> Readiness {
         let (metadata, blobs) = tokio::join!(
             bounded("metadata store", timeout, self.inner.meta.ping()),
             bounded("blob store", timeout, self.inner.blobs.ping()),
         );
-        Readiness { metadata, blobs }
+        Readiness {
+            open: !self.inner.life.is_closed(),
+            metadata,
+            blobs,
+        }
     }
 }
 
@@ -74,6 +82,13 @@ mod tests {
         assert!(r.metadata.is_ok(), "{r:?}");
         let e = r.blobs.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
+        std::fs::remove_file(&blobs).unwrap();
+        std::fs::create_dir(&blobs).unwrap();
+        assert!(client.ready(Duration::from_secs(2)).await.is_ready());
+        // Closed (a server shutting down): not ready, although its stores answer.
         client.close().await.unwrap();
+        let r = client.ready(Duration::from_secs(2)).await;
+        assert!(!r.open && r.metadata.is_ok() && r.blobs.is_ok(), "{r:?}");
+        assert!(!r.is_ready());
     }
 }
