@@ -183,6 +183,17 @@ async fn health_readiness_names_the_failing_store_and_costs_no_budget() {
     // The budget is whole: a call without an apiKey is refused for that, not for a budget.
     let r = s.post("accounts.getAccountInfo", &[("UID", "u1")]).await;
     assert_eq!(r.code(), 400093, "{}", r.body);
+    // Four more failures spend the address's 5; the next is refused for the budget, and
+    // /metrics counts it under the address scope.
+    for _ in 0..4 {
+        let r = s.post("accounts.getAccountInfo", &[("UID", "u1")]).await;
+        assert_eq!(r.code(), 400093, "{}", r.body);
+    }
+    let r = s.post("accounts.getAccountInfo", &[("UID", "u1")]).await;
+    assert_eq!(r.code(), 403048, "{}", r.body);
+    let m = parse_metrics(&get(&s, &s.base, "/metrics").await.2);
+    let limited = |scope| value(&m, "avatarium_rate_limited_total", &[("scope", scope)]);
+    assert_eq!((limited("address"), limited("site")), (Some(1.0), None));
     drop(conn);
     assert!(s.terminate().success());
 }
