@@ -517,3 +517,89 @@ async fn readyz_names_a_blob_store_that_does_not_answer_in_time_and_probes_it_on
     assert!(!s.log().contains("test-s3-secret"), "{}", s.log());
     holder.abort();
 }
+
+/// `AVATARIUM_LOG_FORMAT` (set here, where the support's `Server` clears every
+/// `AVATARIUM_*`): `json` gives JSON lines although the file says `text`; a value that is
+/// neither stops the server before it listens, exit 2, naming the variable.
+#[tokio::test]
+async fn the_log_format_variable_overrides_the_file_and_a_bad_one_stops_the_start() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("avatarium.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\nlog_format = \"text\"\n[[sites]]\napi_key = {KEY:?}\nsecret = {:?}\n",
+            dir.path().join("data"),
+            b64(SECRET)
+        ),
+    )
+    .unwrap();
+    let serve = |format: &str, log: &std::path::Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_avatarium"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AVATARIUM_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", "127.0.0.1:0", "--allow-loopback-plain-http"])
+            .env("AVATARIUM_LOG", "info")
+            .env("AVATARIUM_LOG_FORMAT", format)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    };
+
+    let bad_log = dir.path().join("bad.log");
+    let started = Instant::now();
+    let status = serve("yaml", &bad_log).wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let bad = std::fs::read_to_string(&bad_log).unwrap();
+    assert!(bad.contains("AVATARIUM_LOG_FORMAT"), "{bad}");
+
+    let log = dir.path().join("json.log");
+    let mut child = serve("json", &log);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let body = reqwest::Client::new()
+        .post(format!("{base}/accounts.getAccountInfo"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("apiKey={KEY}&secret=d3Jvbmc%3D&UID=u1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let envelope: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(envelope["errorCode"], 403010, "{envelope}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    let refused: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["message"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{text}");
+    assert_eq!(refused[0]["callId"], envelope["callId"], "{text}");
+    assert_eq!(refused[0]["errorCode"], 403010);
+    assert!(!text.contains("d3Jvbmc"), "{text}");
+}
