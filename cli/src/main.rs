@@ -5,6 +5,7 @@
 // Memory safety rests on the compiler alone: no unsafe code here (issue 14).
 #![forbid(unsafe_code)]
 
+mod logging;
 mod serve;
 
 use std::path::PathBuf;
@@ -106,14 +107,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AVATARIUM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // Only serve's configuration file may set the log format (other commands' files are
+    // core configuration alone).
+    let serve_config = match &cli.command {
+        Command::Serve(_) => cli.config.as_deref(),
+        _ => None,
+    };
+    match logging::format_for(serve_config) {
+        Ok(format) => logging::init(format),
+        Err(e) => {
+            eprintln!("avatarium: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -31,14 +31,15 @@ pub mod fetch {
 pub mod pipeline;
 #[cfg(feature = "service")]
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "service")]
 mod token;
 
 #[cfg(feature = "service")]
 pub use api::{
     Access, AccountInfo, Client, ClientBuilder, Identity, ImportResult, LoginSession, Method,
-    Output, PhotoInput, PhotoUrls, Policies, PolicyChange, PurgeReport, Registration, Request,
-    Response, SESSION_PARAM,
+    Output, PhotoInput, PhotoUrls, Policies, PolicyChange, PurgeReport, Readiness, Registration,
+    Request, Response, SESSION_PARAM,
 };
 pub use config::Config;
 #[cfg(feature = "service")]

@@ -509,6 +509,9 @@ impl MetaStore for FailingWrites {
     async fn purge_session_ends(&self, now: i64) -> avatarium::error::Result<u64> {
         self.0.purge_session_ends(now).await
     }
+    async fn ping(&self) -> avatarium::error::Result<()> {
+        self.0.ping().await
+    }
     // Purge coordination works: only the account writes are broken.
     async fn note_blob_write(&self, key: &str, now: i64) -> avatarium::error::Result<()> {
         self.0.note_blob_write(key, now).await
@@ -587,6 +590,9 @@ impl BlobStore for DownBlobs {
         Err(avatarium::Error::internal("connection refused"))
     }
     async fn delete(&self, _: &str) -> avatarium::error::Result<()> {
+        Err(avatarium::Error::internal("connection refused"))
+    }
+    async fn ping(&self) -> avatarium::error::Result<()> {
         Err(avatarium::Error::internal("connection refused"))
     }
     async fn list(&self) -> avatarium::error::Result<Vec<BlobMeta>> {

@@ -703,6 +703,9 @@ impl avatarium::store::BlobStore for GatedDeletes {
         self.gate.acquire().await.expect("gate").forget();
         self.inner.delete(key).await
     }
+    async fn ping(&self) -> avatarium::error::Result<()> {
+        self.inner.ping().await
+    }
     async fn list(&self) -> avatarium::error::Result<Vec<avatarium::store::BlobMeta>> {
         self.inner.list().await
     }

@@ -310,6 +310,9 @@ impl BlobStore for SlowDeletes {
         self.release.notified().await;
         self.inner.delete(key).await
     }
+    async fn ping(&self) -> avatarium::error::Result<()> {
+        self.inner.ping().await
+    }
     async fn list(&self) -> avatarium::error::Result<Vec<BlobMeta>> {
         self.inner.list().await
     }
@@ -440,4 +443,77 @@ async fn a_down_database_fails_fast_with_500001() {
     );
     let e = SqlMetaStore::connect("mysql://x").await.unwrap_err();
     assert_eq!(e.error_code(), 400006);
+}
+
+/// The readiness probes on both backends: both stores answer; a database rolled back to an
+/// older schema fails the metadata probe; blobs the store refuses (an S3 key pair the
+/// server does not know, a folder that is a file) fail the blob probe. Each answer is
+/// quick: a refusal, not a wait for the probe's timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_probes_pass_on_healthy_stores_and_fail_on_broken_ones() {
+    let timeout = Duration::from_secs(2);
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let client = avatarium::Client::open(b.config()).await.unwrap();
+        let r = client.ready(timeout).await;
+        assert!(r.is_ready(), "{}: {r:?}", b.label());
+        b.meta().await.ping().await.unwrap();
+        b.blobs.ping().await.unwrap();
+
+        // The blobs refused.
+        let broken = match kind {
+            Kind::Scale => {
+                let mut location = S3Location::parse(&b.blob_stores[0]).unwrap();
+                location.secret_access_key = "not-the-secret-0123456789".into();
+                location.max_retries = 0;
+                let store: Arc<dyn BlobStore> = Arc::new(ObjectBlobStore::s3(&location).unwrap());
+                avatarium::Client::builder(b.config())
+                    .blob_store(store)
+                    .build()
+                    .await
+                    .unwrap()
+            }
+            Kind::Embedded => {
+                let blobs = b.dir.path().join("blobs");
+                std::fs::remove_dir_all(&blobs).unwrap();
+                std::fs::write(&blobs, b"not a folder").unwrap();
+                client.clone()
+            }
+        };
+        let asked = std::time::Instant::now();
+        let r = broken.ready(timeout).await;
+        let took = asked.elapsed();
+        assert!(r.metadata.is_ok(), "{}: {r:?}", b.label());
+        let e = r.blobs.as_ref().unwrap_err();
+        assert_ne!(
+            e.kind(),
+            avatarium::ErrorKind::Timeout,
+            "{}: {e}",
+            b.label()
+        );
+        assert!(took < Duration::from_secs(1), "{}: {took:?}", b.label());
+
+        // The database rolled back to schema 1 (a restore of an old backup).
+        let sql = "DELETE FROM avatarium_schema WHERE version > 1";
+        match &b.database_url {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+            }
+            None => {
+                let url = format!("sqlite://{}", b.dir.path().join("avatarium.db").display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+            }
+        }
+        let r = client.ready(timeout).await;
+        let e = r.metadata.as_ref().unwrap_err();
+        // The cause is kept for the log (the caller of /readyz sees only "failed").
+        assert!(
+            format!("{e:?}").contains("schema version 1"),
+            "{}: {e:?}",
+            b.label()
+        );
+        client.close().await.unwrap();
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use avatarium::pipeline::OutputFormat;
-use avatarium::ErrorKind;
+use avatarium::{Envelope, ErrorKind};
 use axum::body::Body;
 use axum::extract::{Path, Request, State as AxumState};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use super::auth::{self, Caller, RequestInfo};
 use super::browser;
 use super::error::RestError;
+use super::metrics::{self, Budget};
 use super::params;
 use super::reply::Output;
 use super::{Conn, Site, State};
@@ -80,6 +81,7 @@ async fn call(
     };
     let query_output = Output::from_params(&p).unwrap_or_else(|(out, _)| out);
     if !state.addresses.has_room(ip) {
+        metrics::rate_limited(Budget::Address);
         let e = RestError::rate_limited(&format!(
             "More than {} unauthenticated or failed requests per minute from this address",
             state.addresses.per_minute()
@@ -121,6 +123,7 @@ async fn call(
     }
     // Checked, not taken: only a call that proves the site's credentials spends it.
     if !site.rate.has_room() {
+        metrics::rate_limited(Budget::Site);
         return unread(failed(
             &early_output,
             &site_rate_limited(&site),
@@ -154,12 +157,13 @@ async fn call(
         api_method: &method,
         browser: origin.is_some(),
     };
-    let charged = match auth::authenticate(&state, &site, &info, &p) {
-        Ok(Caller::Site) => site.rate.allow(),
-        Ok(Caller::Token) => state.addresses.charge(ip),
+    let (charged, budget) = match auth::authenticate(&state, &site, &info, &p) {
+        Ok(Caller::Site) => (site.rate.allow(), Budget::Site),
+        Ok(Caller::Token) => (state.addresses.charge(ip), Budget::Address),
         Err(e) => return failed(&output, &e, p.context()),
     };
     if !charged {
+        metrics::rate_limited(budget);
         let e = site_rate_limited(&site);
         return refuse(&output, &e, p.context(), &method, started);
     }
@@ -177,14 +181,32 @@ async fn call(
         Ok(response) => response.envelope(),
         Err(_) => RestError::kind(ErrorKind::Internal, "Internal error").envelope(p.context()),
     };
-    tracing::info!(
-        site = %site.name,
-        method = ?method,
-        error_code = envelope.error_code(),
-        ms = started.elapsed().as_millis() as u64,
-        "call"
-    );
+    answered(Some(&site), &method, &envelope, started, "call");
     output.render(&envelope)
+}
+
+/// Every answer of `/<method>`: one log event and its metrics. Only the call's identity,
+/// outcome and duration: never parameters, credentials, tokens or URLs.
+fn answered(
+    site: Option<&Site>,
+    method: &str,
+    envelope: &Envelope,
+    started: Instant,
+    what: &'static str,
+) {
+    let seconds = started.elapsed().as_secs_f64();
+    let method = metrics::method_label(method);
+    let code = envelope.error_code();
+    metrics::call(&method, code, seconds);
+    tracing::info!(
+        callId = envelope.call_id(),
+        site = site.map(|s| s.name.as_str()),
+        apiKey = site.map(|s| s.api_key.as_str()),
+        method = %method,
+        errorCode = code,
+        durationMs = (seconds * 1e6).round() / 1e3,
+        "{what}"
+    );
 }
 
 fn site_rate_limited(site: &Site) -> RestError {
@@ -202,13 +224,9 @@ fn refuse(
     method: &str,
     started: Instant,
 ) -> HttpResponse {
-    tracing::info!(
-        method = ?method,
-        error_code = e.code,
-        ms = started.elapsed().as_millis() as u64,
-        "refused"
-    );
-    output.render(&e.envelope(context))
+    let envelope = e.envelope(context);
+    answered(None, method, &envelope, started, "refused");
+    output.render(&envelope)
 }
 
 /// How long a cache may keep a photo without asking again. Keys are content hashes, so the

@@ -7,8 +7,10 @@ mod browser;
 mod error;
 mod form;
 mod handlers;
+mod health;
 mod limits;
 mod listener;
+mod metrics;
 mod multipart;
 mod origins;
 mod params;
@@ -33,6 +35,7 @@ use tokio::net::TcpListener;
 
 use limits::{AddressLimits, NonceCache, RateLimit};
 use params::BodyBudget;
+use proxies::TrustedProxies;
 // Defined in state.rs, which imports no file that imports it; the handlers say `super::…`.
 use state::{Conn, Site, State};
 
@@ -111,6 +114,10 @@ pub(crate) struct ServeArgs {
     /// Seconds to let calls in flight finish after SIGTERM or ctrl-c.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
+    /// Serve /metrics (and /healthz, /readyz) on this address too, plain HTTP, and no
+    /// longer /metrics on --listen: keep it off the public port (docs/operate.md).
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
 }
 
 pub(crate) async fn run(
@@ -133,7 +140,7 @@ async fn start(
     data_dir: Option<&Path>,
 ) -> Result<(), String> {
     let specs = sites::load(config, data_dir)?;
-    let trusted = Arc::new(proxies::TrustedProxies::parse(&args.trusted_proxies)?);
+    let trusted = Arc::new(TrustedProxies::parse(&args.trusted_proxies)?);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
         _ => None,
@@ -162,9 +169,36 @@ async fn start(
         None => format!("{scheme}://{addr}"),
     };
 
-    let state = open_sites(specs, args, &public_url).await?;
+    let admin = match args.admin_listen {
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen on {at} (--admin-listen): {e}"))?,
+        ),
+        None => None,
+    };
+    let recorder = metrics::install()?;
+    let state = Arc::new(open_sites(specs, args, &public_url, recorder).await?);
     let clients: Vec<Client> = state.sites.values().map(|s| s.client.clone()).collect();
-    let app = Router::new()
+    let mut app = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    let admin_task = match admin {
+        Some(tcp) => {
+            let ops = app.clone().route("/metrics", get(metrics::render));
+            Some(serve_admin(
+                tcp,
+                ops.with_state(Arc::clone(&state)),
+                args,
+                &trusted,
+            )?)
+        }
+        None => {
+            app = app.route("/metrics", get(metrics::render));
+            None
+        }
+    };
+    let app = app
         .route("/photos/{site}/{key}", get(handlers::photo))
         .route("/sdk.js", get(browser::sdk_js))
         .route("/sdk.d.ts", get(browser::sdk_types))
@@ -175,28 +209,56 @@ async fn start(
                 .post(handlers::api)
                 .options(browser::preflight),
         )
-        .with_state(Arc::new(state));
+        .with_state(state);
 
-    let limits = listener::ConnLimits {
-        max_connections: args.max_connections,
-        per_address: args.max_connections_per_address,
-        trusted,
-        first_request: Duration::from_millis(args.first_request_timeout_ms),
-        idle: Duration::from_millis(args.idle_timeout_ms),
-    };
     println!("listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
     listener::serve(
         tcp,
         tls,
         app,
-        limits,
+        conn_limits(args, &trusted),
         close_on_shutdown(clients),
         Duration::from_secs(args.shutdown_grace),
     )
     .await;
+    if let Some(task) = admin_task {
+        task.abort();
+    }
     eprintln!("avatarium serve: stopped");
     Ok(())
+}
+
+fn conn_limits(args: &ServeArgs, trusted: &Arc<TrustedProxies>) -> listener::ConnLimits {
+    listener::ConnLimits {
+        max_connections: args.max_connections,
+        per_address: args.max_connections_per_address,
+        trusted: Arc::clone(trusted),
+        first_request: Duration::from_millis(args.first_request_timeout_ms),
+        idle: Duration::from_millis(args.idle_timeout_ms),
+    }
+}
+
+/// The admin listener: /metrics, /healthz and /readyz only, plain HTTP (a scraper on a
+/// private network or this machine), with the main listener's connection limits. It
+/// stops when the main listener has stopped.
+fn serve_admin(
+    tcp: TcpListener,
+    app: Router,
+    args: &ServeArgs,
+    trusted: &Arc<TrustedProxies>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let addr = tcp.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, "admin listener: /metrics, /healthz, /readyz");
+    let limits = conn_limits(args, trusted);
+    Ok(tokio::spawn(listener::serve(
+        tcp,
+        None,
+        app,
+        limits,
+        std::future::pending(),
+        Duration::ZERO,
+    )))
 }
 
 /// The shutdown signal, then every site's client closed (all at once): calls in flight
@@ -218,6 +280,7 @@ async fn open_sites(
     specs: Vec<sites::SiteSpec>,
     args: &ServeArgs,
     public_url: &str,
+    recorder: metrics_exporter_prometheus::PrometheusHandle,
 ) -> Result<State, String> {
     let mut state = State {
         sites: HashMap::new(),
@@ -227,6 +290,8 @@ async fn open_sites(
         allow_loopback_plain_http: args.allow_loopback_plain_http,
         public_url: args.public_url.as_ref().map(|_| public_url.to_string()),
         own_origin: browser::origin_of_url(public_url),
+        ready: health::ReadyCache::default(),
+        metrics: recorder,
     };
     for spec in specs {
         let mut config = spec.config;
@@ -249,6 +314,7 @@ async fn open_sites(
         let body_cap = b64.saturating_add(b64 / 4).saturating_add(FORM_OVERHEAD);
         let site = Arc::new(Site {
             name: spec.name.clone(),
+            api_key: spec.api_key.clone(),
             secret: spec.secret,
             user_keys: spec.user_keys,
             client,

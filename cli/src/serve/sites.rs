@@ -1,4 +1,5 @@
-//! Sites from the operator configuration: `[[sites]]` tables with `api_key`, `secret`
+//! Sites from the operator configuration (beside the top-level `log_format`, see
+//! logging.rs): `[[sites]]` tables with `api_key`, `secret`
 //! (base64), optional `name`, `rate_limit_per_minute`, `allowed_origins`, `demo`,
 //! `[[sites.user_keys]]`, and any core
 //! configuration key to override for that site. Every site gets its own storage: `data_dir`,
@@ -92,6 +93,8 @@ pub(crate) fn load(path: Option<&Path>, data_dir: Option<&Path>) -> Result<Vec<S
 pub(crate) fn parse(text: &str, data_dir: Option<&Path>) -> Result<Vec<SiteSpec>, String> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
     let sites = table.remove("sites").ok_or("no [[sites]] table")?;
+    // Read (and checked) when logging starts: not a core key.
+    table.remove(crate::logging::FORMAT_KEY);
     let sites: Vec<SiteTable> = sites
         .try_into()
         .map_err(|e: toml::de::Error| format!("[[sites]]: {}", e.message()))?;

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use avatarium::Client;
+use metrics_exporter_prometheus::PrometheusHandle;
 
+use super::health::ReadyCache;
 use super::limits::{AddressLimits, NonceCache, RateLimit};
 use super::origins::Origins;
 use super::params::BodyBudget;
@@ -27,6 +29,8 @@ pub(crate) struct Conn {
 /// One site: its credentials, its own core client and budget.
 pub(crate) struct Site {
     pub name: String,
+    /// Public (pages carry it); logged with each call.
+    pub api_key: String,
     pub(super) secret: Vec<u8>,
     pub(super) user_keys: Vec<(String, Vec<u8>)>,
     pub client: Client,
@@ -72,4 +76,8 @@ pub(crate) struct State {
     pub public_url: Option<String>,
     /// This server's own origin (the demo page's), from --public-url or the listener.
     pub own_origin: String,
+    /// The last `/readyz` answer.
+    pub ready: ReadyCache,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
 }

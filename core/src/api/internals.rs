@@ -13,6 +13,7 @@ use super::types::{Identity, ImportResult, PhotoUrls};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Cancel, Encoded};
 use crate::store::{AccountRecord, PhotoRecord};
+use crate::telemetry::{time_stage, Stage};
 
 impl Client {
     /// The UID a write (import/upload) is for. A trusted UID gets a record on first use.
@@ -75,6 +76,7 @@ impl Client {
             })
             .await?;
         let (thumb_width, thumb_height) = (processed.thumbnail.width, processed.thumbnail.height);
+        let storing = time_stage(Stage::Store);
         // Blobs first, metadata second: a crash in between leaves only orphans for purge.
         let photo_key = self.put_blob(processed.photo).await?;
         let thumb_key = self.put_blob(processed.thumbnail).await?;
@@ -90,6 +92,7 @@ impl Client {
         } else {
             self.inner.meta.set_pending(&uid, &record).await?
         };
+        drop(storing);
         if !stored {
             return Err(Error::unauthorized("Unknown UID"));
         }

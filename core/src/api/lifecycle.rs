@@ -43,6 +43,10 @@ impl Lifecycle {
         self.closed.send_replace(true);
     }
 
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
     /// Run one public call: refused once closed, and cut short (its future dropped, so
     /// its fetch is closed and its decode cancelled) when the client closes meanwhile.
     pub async fn track<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {

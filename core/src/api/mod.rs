@@ -4,6 +4,7 @@
 
 mod accounts;
 mod client;
+mod health;
 mod internals;
 mod lifecycle;
 mod limiter;
@@ -22,6 +23,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 pub use client::Client;
+pub use health::Readiness;
 pub use method::{Access, Method, PhotoInput};
 pub use open::ClientBuilder;
 pub use request::{Request, SESSION_PARAM};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::client::{Client, Inner};
 use super::lifecycle::Lifecycle;
-use super::limiter::Limiter;
+use super::limiter::{self, Limiter};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -104,11 +104,17 @@ impl ClientBuilder {
             photo_max_side: config.photo_max_side,
             jpeg_quality: config.jpeg_quality,
         };
-        let limiter = Limiter::new(config.concurrency(), config.queue_len(), "imports");
+        let limiter = Limiter::new(
+            config.concurrency(),
+            config.queue_len(),
+            "imports",
+            limiter::IMPORT_GAUGES,
+        );
         let fetches = Limiter::new(
             config.max_concurrent_fetches,
             config.max_queued_fetches,
             "fetches",
+            limiter::FETCH_GAUGES,
         );
         Ok(Client {
             inner: Arc::new(Inner {

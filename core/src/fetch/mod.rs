@@ -24,6 +24,7 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH};
 
 use crate::error::{Error, Result};
+use crate::telemetry::{self, Stage};
 
 use self::policy::{AddressPolicy, Denial, UrlPolicy};
 
@@ -150,6 +151,8 @@ impl Fetcher {
     /// deadline passes.
     pub async fn fetch(&self, url: &str) -> Result<Bytes> {
         let url = policy::parse_url(url, &self.policy).map_err(refused)?;
+        // From here on: the network part (a URL refused above took no time worth a sample).
+        let _timer = telemetry::time_stage(Stage::Fetch);
         // reqwest enforces the same total deadline; this one also covers anything that
         // happens outside reqwest's clock and makes the bound independent of it.
         match tokio::time::timeout(self.config.timeout, self.fetch_checked(url)).await {
@@ -172,6 +175,7 @@ impl Fetcher {
         // addresses are ever dialled, so this never fires unless a layer above is broken.
         if let Some(peer) = response.remote_addr() {
             if let Err(denial) = policy::check_ip(peer.ip(), &self.policy.addresses) {
+                telemetry::url_refused("peer_address");
                 return Err(Error::invalid_url(
                     "The URL was refused: the server's address is forbidden",
                 )
@@ -192,6 +196,7 @@ impl Fetcher {
         if let Some(len) = declared {
             if len > max {
                 // Dropping the response closes the connection without reading the body.
+                telemetry::url_refused(SIZE);
                 return Err(too_large(max));
             }
         }
@@ -207,7 +212,9 @@ impl Fetcher {
                 Ok(None) => break,
                 Err(e) => return Err(self.map_body_error(e)),
             };
+            telemetry::fetched_bytes(chunk.len() as u64);
             if (body.len() as u64).saturating_add(chunk.len() as u64) > max {
+                telemetry::url_refused(SIZE);
                 return Err(too_large(max));
             }
             body.extend_from_slice(&chunk);
@@ -224,13 +231,18 @@ impl Fetcher {
         if let Some(stop) = find_in_chain::<RedirectRefused>(&e) {
             let details = match stop {
                 RedirectRefused::TooMany(max) => {
+                    telemetry::url_refused("redirect_count");
                     format!("The URL was refused: more than {max} redirects")
                 }
-                RedirectRefused::Denied(d) => format!("The URL was refused: redirect: {d}"),
+                RedirectRefused::Denied(d) => {
+                    telemetry::url_refused("redirect_target");
+                    format!("The URL was refused: redirect: {d}")
+                }
             };
             return Error::invalid_url(details).with_source(e);
         }
         if let Some(denial) = find_in_chain::<Denial>(&e) {
+            telemetry::url_refused(denial.reason());
             return Error::invalid_url(format!("The URL was refused: {denial}")).with_source(e);
         }
         if find_in_chain::<DnsFailure>(&e).is_some() {
@@ -398,7 +410,11 @@ fn declared_length(response: &reqwest::Response) -> Option<u64> {
     from_header.or_else(|| response.content_length())
 }
 
+/// The metrics reason of a body over the byte cap.
+const SIZE: &str = "size";
+
 fn refused(denial: Denial) -> Error {
+    telemetry::url_refused(denial.reason());
     Error::invalid_url(format!("The URL was refused: {denial}")).with_source(denial)
 }
 

@@ -138,6 +138,41 @@ impl fmt::Display for Denial {
 
 impl std::error::Error for Denial {}
 
+impl Denial {
+    /// A fixed label for metrics (`avatarium_urls_refused_total{reason=…}`): the rule that
+    /// refused, never text from the URL.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            Denial::Unparsable(_) | Denial::MissingHost => "malformed",
+            Denial::TooLong { .. } => "url_length",
+            Denial::Scheme => "scheme",
+            Denial::Userinfo => "userinfo",
+            Denial::Port(_) => "port",
+            Denial::ReservedName => "reserved_name",
+            Denial::Address(class) => class.reason(),
+            Denial::ResolvesToForbidden => "resolves_to_forbidden",
+            Denial::NoAddresses => "no_addresses",
+        }
+    }
+}
+
+impl AddressClass {
+    /// The metrics label of an IP literal refused for this class.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            AddressClass::Unspecified => "address_unspecified",
+            AddressClass::Loopback => "address_loopback",
+            AddressClass::Private => "address_private",
+            AddressClass::LinkLocal => "address_link_local",
+            AddressClass::Metadata => "address_metadata",
+            AddressClass::EmbeddedIpv4 => "address_embedded_ipv4",
+            AddressClass::Multicast => "address_multicast",
+            AddressClass::Documentation => "address_documentation",
+            AddressClass::Reserved => "address_reserved",
+        }
+    }
+}
+
 /// One row of the deny table.
 #[derive(Debug, Clone, Copy)]
 pub struct DenyEntry {

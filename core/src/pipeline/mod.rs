@@ -29,6 +29,7 @@ pub use types::{Encoded, InputFormat, Limits, OutputFormat, Thumbnail, Thumbnail
 use std::ops::RangeInclusive;
 
 use crate::error::{Error, Result};
+use crate::telemetry::{time_stage, Stage};
 use format::Format;
 use image::metadata::Orientation;
 
@@ -75,6 +76,7 @@ pub fn process_cancellable(
     } = thumbnail;
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
+    let decoding = time_stage(Stage::Decode);
     let format = check_bytes(bytes, limits)?;
     let photo_max_side = limits.photo_max_side.max(1);
     let decoded = decode::decode(
@@ -88,6 +90,7 @@ pub fn process_cancellable(
         },
         cancel,
     )?;
+    drop(decoding);
     let orientation = decoded.orientation;
     let swap = swaps_axes(orientation);
     let (source_width, source_height) = oriented(decoded.full_width, decoded.full_height, swap);
@@ -97,6 +100,7 @@ pub fn process_cancellable(
     let (pw, ph) = photo_target(&decoded, photo_max_side);
     let (tw, th) = oriented(thumb_width, thumb_height, swap);
     let source = decoded.pixels;
+    let resizing = time_stage(Stage::Resize);
     let (photo, thumb) = guarded(|| {
         cancel.check()?;
         let photo = if (pw, ph) == (source.width, source.height) {
@@ -123,12 +127,15 @@ pub fn process_cancellable(
             resize::apply_orientation(thumb, orientation),
         ))
     })?;
+    drop(resizing);
 
     cancel.check()?;
+    let encoding = time_stage(Stage::Encode);
     let photo_format = format.photo.unwrap_or_else(|| alpha_format(&photo));
     let photo = guarded(|| encode::encode(&photo, photo_format, limits.jpeg_quality))?;
     cancel.check()?;
     let thumbnail = guarded(|| encode::encode(&thumb, alpha_format(&thumb), limits.jpeg_quality))?;
+    drop(encoding);
     Ok(Processed {
         input_format: format.input,
         source_width,
@@ -164,6 +171,7 @@ pub fn thumbnail_cancellable(
     } = thumbnail;
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
+    let decoding = time_stage(Stage::Decode);
     let format = check_bytes(bytes, limits)?;
     let decoded = decode::decode(
         bytes,
@@ -172,15 +180,19 @@ pub fn thumbnail_cancellable(
         &|w, h| resize::cover_needs(w, h, thumb_width, thumb_height),
         cancel,
     )?;
+    drop(decoding);
     let orientation = decoded.orientation;
     let (tw, th) = oriented(thumb_width, thumb_height, swaps_axes(orientation));
     let source = decoded.pixels;
     cancel.check()?;
+    let resizing = time_stage(Stage::Resize);
     let thumb = guarded(|| {
         let thumb = resize::resize_cover(&source, tw, th, crop)?;
         Ok(resize::apply_orientation(thumb, orientation))
     })?;
+    drop(resizing);
     cancel.check()?;
+    let _encoding = time_stage(Stage::Encode);
     guarded(|| encode::encode(&thumb, alpha_format(&thumb), limits.jpeg_quality))
 }
 

@@ -13,6 +13,9 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::traits::{BlobMeta, BlobStore};
 use crate::error::{Error, Result};
 
+/// The key readiness probes look up: not of the engine's shape, so never listed or purged.
+const PING_KEY: &str = "avatarium-ready-probe";
+
 #[derive(Clone)]
 pub struct ObjectBlobStore {
     store: Arc<dyn ObjectStore>,
@@ -79,6 +82,12 @@ impl BlobStore for ObjectBlobStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        // Absent is the usual answer; any other failure (a folder that is no folder, an
+        // unreachable endpoint, refused credentials) is not.
+        self.exists(PING_KEY).await.map(drop)
     }
 
     async fn list(&self) -> Result<Vec<BlobMeta>> {

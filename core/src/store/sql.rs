@@ -414,6 +414,23 @@ impl MetaStore for SqlMetaStore {
         Ok(n == 1)
     }
 
+    async fn ping(&self) -> Result<()> {
+        let version: Option<i64> = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT MAX(version) FROM avatarium_schema")
+                .fetch_one(p)
+                .await?
+        });
+        // A database restored from an older backup, or wiped, is not one we can serve.
+        let needed = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        match version {
+            Some(v) if v >= needed => Ok(()),
+            other => Err(Error::internal(format!(
+                "schema version {} where this build needs {needed}",
+                other.unwrap_or(0)
+            ))),
+        }
+    }
+
     async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT thumb_w, thumb_h FROM avatarium_policies WHERE id = 1")

@@ -126,6 +126,10 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
     /// every session call: one indexed look-up.
     async fn session_ended(&self, session_id: &str, uid: &str, issued_ms: i64) -> Result<bool>;
 
+    /// A readiness probe: one trivial query that proves the store answers and holds the
+    /// schema this build needs. Callers bound it with a timeout.
+    async fn ping(&self) -> Result<()>;
+
     /// Drop end records whose sessions have expired (`expires_ms` before `now_ms`).
     async fn purge_session_ends(&self, now_ms: i64) -> Result<u64>;
 
@@ -173,6 +177,11 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 
     /// Delete; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+
+    /// A readiness probe: one cheap request (a look-up of a key that need not exist) that
+    /// proves the store answers and the credentials are accepted. Callers bound it with a
+    /// timeout.
+    async fn ping(&self) -> Result<()>;
 
     /// The engine's blobs: keys of the shape it writes (`<sha256 hex>.<ext>`); other
     /// objects sharing the bucket, prefix or folder are not listed, so never purged.
