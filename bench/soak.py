@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import random
+import re
 import signal
 import socketserver
 import struct
@@ -65,6 +66,28 @@ class Origin(http.server.BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     files = {}
+    forbidden_port = 0
+
+
+class Forbidden(http.server.BaseHTTPRequestHandler):
+    """A server the fetcher must never reach (127.0.0.2: loopback, not allowed): a refusal
+    that only failed to connect would pass as 404004, so every request here is counted."""
+
+    protocol_version = "HTTP/1.1"
+    hits = 0
+    lock = threading.Lock()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        with Forbidden.lock:
+            Forbidden.hits += 1
+        body = Origin.files.get("/good/0", b"")
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -87,7 +110,7 @@ class Origin(http.server.BaseHTTPRequestHandler):
             return
         if path == "/to-private.jpg":
             self.send_response(302)
-            self.send_header("Location", "http://10.0.0.1/photo.jpg")
+            self.send_header("Location", f"http://127.0.0.2:{self.forbidden_port}/photo.jpg")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -127,7 +150,7 @@ class OriginServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         pass  # callers hang up on purpose (refusals, deadlines)
 
 
-def kinds(origin, good_count):
+def kinds(origin, forbidden, good_count):
     """(name, weight, expected errorCodes, request maker). Weights favour good calls."""
     o = f"http://127.0.0.1:{origin}"
 
@@ -148,7 +171,7 @@ def kinds(origin, good_count):
         ("info", 10, {0, 403005}, lambda uid: ("accounts.getAccountInfo", {"UID": uid})),
         ("ssrf-private", 3, {404004}, url(lambda: "http://10.1.2.3/photo.jpg")),
         ("ssrf-metadata", 3, {404004}, url(lambda: "http://169.254.169.254/latest/meta-data/")),
-        ("ssrf-loopback", 3, {404004}, url(lambda: f"http://127.0.0.2:{origin}/good/0")),
+        ("ssrf-loopback", 3, {404004}, url(lambda: f"http://127.0.0.2:{forbidden}/good/0")),
         ("redirect-private", 3, {404004}, url(lambda: f"{o}/to-private.jpg")),
         ("scheme", 2, {404004}, url(lambda: "file:///etc/passwd")),
         ("slow-origin", 1, {504002}, url(lambda: f"{o}/slow.jpg")),
@@ -167,6 +190,10 @@ class Results:
         self.unexpected = []
         self.latencies = []
 
+    def snapshot(self):
+        with self.lock:
+            return {k: dict(v) for k, v in self.codes.items()}, list(self.unexpected), sorted(self.latencies)
+
     def add(self, kind, expected, code, seconds, detail):
         with self.lock:
             per = self.codes.setdefault(kind, {})
@@ -176,11 +203,11 @@ class Results:
                 self.unexpected.append((kind, code, detail[:200]))
 
 
-def caller(index, port, table, deadline, results):
+def caller(index, port, table, deadline, results, stop):
     weights = [k[1] for k in table]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     n = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set():
         name, _, expected, make = random.choices(table, weights)[0]
         # 50 accounts per caller: the store grows to a working set, then replaces.
         method, params = make(f"soak-{index}-{n % 50}")
@@ -211,10 +238,16 @@ def sample(pid):
 
 def flat(values, slack_abs, slack_rel):
     """After warm-up, the last third's mean is no more than the first third's plus slack."""
-    third = max(1, len(values) // 3)
+    if len(values) < 9:
+        return False, 0.0, 0.0
+    third = len(values) // 3
     first = sum(values[:third]) / third
     last = sum(values[-third:]) / third
     return last <= first + max(slack_abs, first * slack_rel), first, last
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def prometheus(text):
@@ -223,17 +256,12 @@ def prometheus(text):
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
-        head, _, value = line.rpartition(" ")
-        name, _, labels = head.partition("{")
-        pairs = []
-        for part in labels.rstrip("}").split(","):
-            if "=" in part:
-                k, _, v = part.partition("=")
-                pairs.append((k.strip(), v.strip().strip('"')))
-        try:
-            series[(name, frozenset(pairs))] = float(value)
-        except ValueError:
+        m = SAMPLE.match(line)
+        if not m:
             sys.exit(f"/metrics is not the Prometheus text format: {line!r}")
+        name, labels, value = m.groups()
+        pairs = frozenset(LABEL.findall(labels or ""))
+        series[(name, pairs)] = series.get((name, pairs), 0.0) + float(value)
     return series
 
 
@@ -257,12 +285,15 @@ def quantile(buckets, q):
 def server_figures(series, seconds):
     """Calls/s and, per method, p50/p99 of avatarium_call_seconds."""
     calls = sum(v for (n, _), v in series.items() if n == "avatarium_calls_total")
-    by_method = {}
+    sums = {}
     for (name, labels), value in series.items():
         if name == "avatarium_call_seconds_bucket":
             labels = dict(labels)
-            le = float(labels.pop("le"))
-            by_method.setdefault(labels.get("method", ""), []).append((le, value))
+            key = (labels.get("method", ""), float(labels["le"]))
+            sums[key] = sums.get(key, 0.0) + value
+    by_method = {}
+    for (method, le), value in sums.items():
+        by_method.setdefault(method, []).append((le, value))
     latency = {
         m: (quantile(b, 0.5), quantile(b, 0.99), max(c for _, c in b)) for m, b in by_method.items()
     }
@@ -290,7 +321,10 @@ def main():
     astronaut = open(os.path.join(root, "examples/photos/astronaut.png"), "rb").read()
     Origin.files["/truncated.png"] = astronaut[: len(astronaut) // 2]
     origin = OriginServer(("127.0.0.1", 0), Origin)
-    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    forbidden = OriginServer(("127.0.0.2", 0), Forbidden)
+    Origin.forbidden_port = forbidden.server_address[1]
+    for s in (origin, forbidden):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
     origin_port = origin.server_address[1]
 
     config = os.path.join(out, "avatarium.toml")
@@ -299,7 +333,7 @@ def main():
             f'data_dir = "{out}/data"\n'
             f"max_photo_bytes = {MAX_PHOTO_BYTES}\n"
             f"fetch_timeout_ms = {FETCH_TIMEOUT_MS}\n"
-            f"fetch_allowed_ports = [80, 443, {origin_port}]\n"
+            f"fetch_allowed_ports = [80, 443, {origin_port}, {Origin.forbidden_port}]\n"
             'allow_addresses = ["127.0.0.1"]\n'
             f"max_queued_imports = {args.callers * 2}\n"
             f"max_concurrent_fetches = {args.callers * 2}\n"
@@ -309,21 +343,27 @@ def main():
     log = open(os.path.join(out, "serve.log"), "w")
     server = subprocess.Popen(
         [args.cli, "serve", "--config", config, "--listen", "127.0.0.1:0",
-         "--allow-loopback-plain-http", "--rate-limit", "0", "--address-rate-limit", "0"],
+         "--allow-loopback-plain-http", "--rate-limit", "0", "--address-rate-limit", "0",
+         "--max-connections-per-address", str(max(64, args.callers * 2))],
         stdout=subprocess.PIPE, stderr=log, text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("AVATARIUM_")},
     )
+    crashed = None
+    text = ""
     try:
         first = server.stdout.readline()
         if not first.startswith("listening on http://"):
             sys.exit(f"serve did not start: {first!r} (log: {out}/serve.log)")
+        # Whatever else it prints must not fill a pipe nobody reads.
+        threading.Thread(target=server.stdout.read, daemon=True).start()
         port = int(first.strip().rsplit(":", 1)[1])
-        table = kinds(origin_port, len(good))
+        table = kinds(origin_port, Origin.forbidden_port, len(good))
         results = Results()
+        stop = threading.Event()
         started = time.monotonic()
         deadline = started + args.secs
         threads = [
-            threading.Thread(target=caller, args=(i, port, table, deadline, results), daemon=True)
+            threading.Thread(target=caller, args=(i, port, table, deadline, results, stop), daemon=True)
             for i in range(args.callers)
         ]
         for t in threads:
@@ -331,33 +371,47 @@ def main():
         samples = []  # (seconds since start, rss, fds)
         while time.monotonic() < deadline:
             time.sleep(1)
+            if server.poll() is not None:
+                crashed = server.returncode
+                stop.set()
+                break
             rss, fds = sample(server.pid)
             samples.append((time.monotonic() - started, rss, fds))
+        # One deadline for all: a call may run up to the fetch timeout past the end.
+        join_by = time.monotonic() + FETCH_TIMEOUT_MS / 1000 + 30
         for t in threads:
-            t.join(timeout=90)
+            t.join(timeout=max(0.0, join_by - time.monotonic()))
+        stuck = sum(t.is_alive() for t in threads)
         elapsed = time.monotonic() - started
-        metrics = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        metrics.request("GET", "/metrics")
-        answer = metrics.getresponse()
-        text = answer.read().decode()
-        with open(os.path.join(out, "metrics.txt"), "w") as f:
-            f.write(text)
-        if answer.status != 200:
-            sys.exit(f"/metrics answered {answer.status}")
+        if crashed is None:
+            metrics = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            metrics.request("GET", "/metrics")
+            answer = metrics.getresponse()
+            text = answer.read().decode() if answer.status == 200 else ""
+            with open(os.path.join(out, "metrics.txt"), "w") as f:
+                f.write(text)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                server.kill()
         origin.shutdown()
+        forbidden.shutdown()
 
+    codes, unexpected, client = results.snapshot()
     warm = max(5.0, args.secs * 0.2)
-    after = [s for s in samples if s[0] >= warm]
-    rss_ok, rss_first, rss_last = flat([s[1] for s in after], 24 * 2**20, 0.15)
-    fds_ok, fds_first, fds_last = flat([s[2] for s in after], 8, 0.0)
-    calls_per_s, latency = server_figures(prometheus(text), elapsed)
-    client = sorted(results.latencies)
+    after = [x for x in samples if x[0] >= warm]
+    rss_ok, rss_first, rss_last = flat([x[1] for x in after], 24 * 2**20, 0.15)
+    fds_ok, fds_first, fds_last = flat([x[2] for x in after], 8, 0.0)
+    series = prometheus(text)
+    calls_per_s, latency = server_figures(series, elapsed)
+    # Refused for where they point (not for their size): what the SSRF kinds must meet.
+    refused = sum(
+        v for (n, labels), v in series.items()
+        if n == "avatarium_urls_refused_total" and dict(labels).get("reason") != "size"
+    )
     pct = lambda q: client[min(len(client) - 1, int(q * len(client)))] * 1000 if client else 0
 
     report = []
@@ -367,11 +421,13 @@ def main():
     report.append("server latency (avatarium_call_seconds, interpolated from buckets):")
     for method, (p50, p99, n) in sorted(latency.items()):
         report.append(f"  {method:32} n={int(n):7}  p50 {p50 * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms")
-    report.append(f"RSS after warm-up ({warm:.0f} s): first third {rss_first / 2**20:.1f} MiB, "
-                  f"last third {rss_last / 2**20:.1f} MiB; peak {max(s[1] for s in samples) / 2**20:.1f} MiB")
-    report.append(f"open fds after warm-up: first third {fds_first:.1f}, last third {fds_last:.1f}")
+    if samples:
+        report.append(f"RSS after warm-up ({warm:.0f} s): first third {rss_first / 2**20:.1f} MiB, "
+                      f"last third {rss_last / 2**20:.1f} MiB; peak {max(x[1] for x in samples) / 2**20:.1f} MiB")
+        report.append(f"open fds after warm-up: first third {fds_first:.1f}, last third {fds_last:.1f}")
+    report.append(f"URLs refused by the fetch policy (avatarium_urls_refused_total): {refused:.0f}")
     report.append("answers per kind (errorCode: count):")
-    for kind, per in sorted(results.codes.items()):
+    for kind, per in sorted(codes.items()):
         report.append(f"  {kind:18} " + ", ".join(f"{c}: {n}" for c, n in sorted(per.items())))
     print("\n".join(report))
     with open(os.path.join(out, "report.txt"), "w") as f:
@@ -381,15 +437,31 @@ def main():
     print(f"(metrics: {out}/metrics.txt, log: {out}/serve.log)")
 
     failures = []
-    if results.unexpected:
-        failures.append("unexpected errorCodes: " + json.dumps(results.unexpected, indent=1))
-    if not all(results.codes.get(k[0]) for k in table):
-        failures.append("a kind of call never ran: " + str([k[0] for k in table if k[0] not in results.codes]))
+    if crashed is not None:
+        tail = open(os.path.join(out, "serve.log"), errors="replace").read()[-2000:]
+        failures.append(f"serve exited {crashed} during the soak; its log ends:\n{tail}")
+    if stuck:
+        failures.append(f"{stuck} callers still waiting for an answer 30 s after the end")
+    if unexpected:
+        failures.append("unexpected errorCodes: " + json.dumps(unexpected, indent=1))
+    if not all(codes.get(k[0]) for k in table):
+        failures.append("a kind of call never ran: " + str([k[0] for k in table if k[0] not in codes]))
+    if Forbidden.hits:
+        failures.append(f"the fetcher reached 127.0.0.2 {Forbidden.hits} times")
+    policy_refusals = sum(
+        n for kind, per in codes.items() if kind.startswith(("ssrf", "redirect", "scheme"))
+        for c, n in per.items() if c == 404004
+    )
+    if not text:
+        failures.append("/metrics answered nothing")
+    elif refused < policy_refusals:
+        failures.append(f"{policy_refusals} URLs should have been refused by the fetch policy, "
+                        f"/metrics counts {refused:.0f}: some only failed to connect")
     if not rss_ok:
-        failures.append(f"RSS grew after warm-up: {rss_first / 2**20:.1f} -> {rss_last / 2**20:.1f} MiB")
+        failures.append(f"RSS grew after warm-up (or too few samples): {rss_first / 2**20:.1f} -> {rss_last / 2**20:.1f} MiB")
     if not fds_ok:
-        failures.append(f"open fds grew after warm-up: {fds_first:.1f} -> {fds_last:.1f}")
-    if server.returncode != 0:
+        failures.append(f"open fds grew after warm-up (or too few samples): {fds_first:.1f} -> {fds_last:.1f}")
+    if crashed is None and server.returncode != 0:
         failures.append(f"serve exited {server.returncode} on SIGTERM")
     if failures:
         sys.exit("soak FAILED:\n" + "\n".join(failures))

@@ -58,3 +58,7 @@ AVATARIUM_CLI_BIN="$AVATARIUM_CLI_BIN" bash scripts/test-sdk-compat.sh
 # docs/openapi.yaml: a valid OpenAPI 3.1 document, and every conformance case's real request
 # and answer validated against it.
 AVATARIUM_CLI_BIN="$AVATARIUM_CLI_BIN" bash scripts/test-openapi.sh
+
+# A minute of mixed and hostile load at 32 callers (bench/README.md "Soak"): only the
+# expected errorCodes, RSS and open descriptors flat, the server's figures from /metrics.
+AVATARIUM_CLI_BIN="$AVATARIUM_CLI_BIN" bash bench/soak.sh --secs 60 --out "$ROOT/target/soak"

@@ -351,6 +351,11 @@ def run_extras(checker, server, api_key, secret, photo_url):
         assert reply.status == 200 and reply.body, asset
     reply, _ = checker.call("GET", "/demo", query=[("apiKey", api_key)])
     assert reply.status == 200 and b"<html" in reply.body.lower(), reply.status
+    # Operations (docs/operate.md): served on the main listener by default.
+    for path in ("/healthz", "/readyz", "/metrics"):
+        reply, errs = checker.call("GET", path)
+        assert errs is None and reply.status == 200, (path, errs, reply.status, reply.body[:200])
+    assert b"avatarium_calls_total" in reply.body, reply.body[:200]
     # Sessions: notifyLogin from the site's server, then the page's calls with login_token.
     reply, errs = checker.call("POST", "/accounts.notifyLogin",
                                form=[("apiKey", api_key), ("secret", secret), ("siteUID", "oas-session")])
