@@ -105,7 +105,12 @@ async fn page_registrations_leave_the_site_budget_to_its_server() {
 #[tokio::test]
 async fn a_forbidden_origin_gets_no_registration() {
     let s = Server::start("", &[site_a(1000)], &["--allow-loopback-plain-http"]);
-    for origin in [EVIL, "null", "https://www.example.com:8443", "http://www.example.com"] {
+    for origin in [
+        EVIL,
+        "null",
+        "https://www.example.com:8443",
+        "http://www.example.com",
+    ] {
         let r = page_init(&s, origin, KEY).await;
         assert_eq!(r.code(), 403007, "{origin}: {}", r.body);
         assert_eq!(r.json["errorMessage"], "Permission denied");
@@ -118,10 +123,15 @@ async fn a_forbidden_origin_gets_no_registration() {
     assert!(r.headers.get("access-control-allow-origin").is_none());
     // Server code without a secret (no Origin) may call it too, as Gigya allows; with a
     // UID it is a server call and needs the secret.
-    let r = s.post("accounts.initRegistration", &[("apiKey", KEY)]).await;
+    let r = s
+        .post("accounts.initRegistration", &[("apiKey", KEY)])
+        .await;
     assert_eq!(r.code(), 0, "{}", r.body);
     let r = s
-        .post("accounts.initRegistration", &[("apiKey", KEY), ("UID", "u1")])
+        .post(
+            "accounts.initRegistration",
+            &[("apiKey", KEY), ("UID", "u1")],
+        )
         .await;
     assert_eq!(r.code(), 400002, "{}", r.body);
 }
