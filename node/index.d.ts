@@ -121,6 +121,7 @@ export interface PoliciesResponse extends Response {
 export interface PurgeResponse extends Response {
   expiredPending: number
   blobsDeleted: number
+  abandonedRegistrations: number
 }
 
 export interface LoginResponse extends Response {

@@ -195,8 +195,9 @@ class Client {
     }
   }
 
-  /** Delete expired pending photos and unreferenced blobs; resolves with the envelope
-   * (`expiredPending`, `blobsDeleted`), rejects with `ProfilePhotoError`. */
+  /** Delete expired pending photos, abandoned registrations and unreferenced blobs;
+   * resolves with the envelope (`expiredPending`, `blobsDeleted`,
+   * `abandonedRegistrations`), rejects with `ProfilePhotoError`. */
   async purge(options = undefined) {
     const signal = withOpenSignal(options)
     const response = await settle(this.#native.startPurge(), signal)

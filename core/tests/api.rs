@@ -490,6 +490,9 @@ impl MetaStore for FailingWrites {
     async fn purge_expired_pending(&self, before: i64) -> avatarium::error::Result<u64> {
         self.0.purge_expired_pending(before).await
     }
+    async fn purge_abandoned_registrations(&self, before: i64) -> avatarium::error::Result<u64> {
+        self.0.purge_abandoned_registrations(before).await
+    }
     async fn referenced_keys(&self) -> avatarium::error::Result<std::collections::HashSet<String>> {
         self.0.referenced_keys().await
     }

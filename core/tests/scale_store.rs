@@ -215,6 +215,47 @@ async fn account_statements_are_atomic_under_concurrency() {
     }
 }
 
+/// What `initRegistration` with the public apiKey alone leaves behind: purge deletes an
+/// account never finalized, created before the cut-off, with no published photo (its
+/// pending photo with it), and nothing else; on both backends' SQL.
+#[tokio::test]
+async fn purge_deletes_abandoned_registrations_only() {
+    for kind in kinds() {
+        let b = Backend::new(kind).await;
+        let label = b.label();
+        let m = b.meta().await;
+        assert!(m.create_account("abandoned", false, 10).await.unwrap());
+        assert!(m.set_pending("abandoned", &photo("a", 10)).await.unwrap());
+        assert!(m.create_account("bare", false, 10).await.unwrap());
+        assert!(m.create_account("finalized", false, 10).await.unwrap());
+        assert!(m.finalize("finalized").await.unwrap());
+        assert!(m.create_account("published", false, 10).await.unwrap());
+        assert!(m.publish_photo("published", &photo("p", 10)).await.unwrap());
+        m.ensure_account("server", 10).await.unwrap();
+        // Created at the cut-off: its regToken is still valid.
+        assert!(m.create_account("recent", false, 1000).await.unwrap());
+
+        assert_eq!(
+            m.purge_abandoned_registrations(1000).await.unwrap(),
+            2,
+            "{label}"
+        );
+        for gone in ["abandoned", "bare"] {
+            assert!(m.account(gone).await.unwrap().is_none(), "{label}: {gone}");
+        }
+        for kept in ["finalized", "published", "server", "recent"] {
+            assert!(m.account(kept).await.unwrap().is_some(), "{label}: {kept}");
+        }
+        // The pending photo's keys are unreferenced now: the blob sweep takes them.
+        let refs = m.referenced_keys().await.unwrap();
+        assert!(
+            !refs.contains("a.jpg") && refs.contains("p.jpg"),
+            "{label}: {refs:?}"
+        );
+        assert_eq!(m.purge_abandoned_registrations(1000).await.unwrap(), 0);
+    }
+}
+
 #[tokio::test]
 async fn blob_stores_round_trip_and_prefixes_isolate() {
     for kind in kinds() {

@@ -280,9 +280,9 @@ enum avatarium_status avatarium_client_publish_photo(const struct avatarium_clie
                                                      char **response_json);
 
 /*
- The operator's purge, blocking: delete expired pending photos and blobs no account
- points at. `*response_json` is an envelope with `expiredPending` and `blobsDeleted`,
- freed with `avatarium_string_free()`.
+ The operator's purge, blocking: delete expired pending photos, abandoned registrations
+ and blobs no account points at. `*response_json` is an envelope with `expiredPending`,
+ `blobsDeleted` and `abandonedRegistrations`, freed with `avatarium_string_free()`.
 
  # Safety
  `client` is NULL or a live client; `response_json` is NULL or writable.

@@ -113,6 +113,7 @@ describe('every method, Promise form', () => {
     assertEnvelope(purged)
     assert.equal(typeof purged.expiredPending, 'number')
     assert.equal(typeof purged.blobsDeleted, 'number')
+    assert.equal(typeof purged.abandonedRegistrations, 'number')
   })
 
   test('publish as the string "true" and context echo', async () => {

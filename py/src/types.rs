@@ -232,22 +232,25 @@ impl From<avatarium::Policies> for Policies {
 pub struct PurgeReport {
     pub expired_pending: u64,
     pub blobs_deleted: u64,
+    pub abandoned_registrations: u64,
 }
 
 #[pymethods]
 impl PurgeReport {
     #[new]
-    fn new(expired_pending: u64, blobs_deleted: u64) -> Self {
+    #[pyo3(signature = (expired_pending, blobs_deleted, abandoned_registrations = 0))]
+    fn new(expired_pending: u64, blobs_deleted: u64, abandoned_registrations: u64) -> Self {
         PurgeReport {
             expired_pending,
             blobs_deleted,
+            abandoned_registrations,
         }
     }
 
     fn __repr__(&self) -> String {
         format!(
-            "PurgeReport(expired_pending={}, blobs_deleted={})",
-            self.expired_pending, self.blobs_deleted
+            "PurgeReport(expired_pending={}, blobs_deleted={}, abandoned_registrations={})",
+            self.expired_pending, self.blobs_deleted, self.abandoned_registrations
         )
     }
 }
@@ -257,6 +260,7 @@ impl From<avatarium::PurgeReport> for PurgeReport {
         PurgeReport {
             expired_pending: r.expired_pending,
             blobs_deleted: r.blobs_deleted,
+            abandoned_registrations: r.abandoned_registrations,
         }
     }
 }

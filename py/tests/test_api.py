@@ -156,7 +156,9 @@ def test_results_are_frozen_and_readable() -> None:
     assert repr(r) == "ImportResult(uid='u', photo_url='file:///p.jpg', thumbnail_url='file:///t.jpg')"
     assert repr(AccountInfo("u", False)) == "AccountInfo(uid='u', is_registered=False, photo_url=None, thumbnail_url=None)"
     assert repr(Policies()) == "Policies(thumbnail_width=64, thumbnail_height=64)"
-    assert repr(PurgeReport(1, 2)) == "PurgeReport(expired_pending=1, blobs_deleted=2)"
+    assert repr(PurgeReport(1, 2, 3)) == (
+        "PurgeReport(expired_pending=1, blobs_deleted=2, abandoned_registrations=3)"
+    )
     assert repr(PhotoUrls("a", "b")) == "PhotoUrls(photo_url='a', thumbnail_url='b')"
     with pytest.raises(AttributeError):
         r.uid = "v"  # type: ignore[misc]

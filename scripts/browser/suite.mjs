@@ -168,6 +168,31 @@ async function main() {
       check(r.out === 0 && r.after === 403005 && !r.cookieLeft, JSON.stringify(r));
     });
 
+    await test("a registration page: initRegistration with the apiKey alone, import, finalize", async () => {
+      const r = await page.evaluate((photoUrl) => new Promise((resolve) => {
+        gigya.accounts.initRegistration({
+          context: "reg",
+          callback: async (reg) => {
+            if (reg.errorCode !== 0 || !reg.regToken) return resolve({ reg });
+            const imp = await gigya.accounts.importProfilePhoto({ regToken: reg.regToken, URL: photoUrl, publish: true });
+            const fin = await gigya.accounts.finalizeRegistration({ regToken: reg.regToken });
+            const after = await gigya.accounts.getAccountInfo({ regToken: reg.regToken });
+            resolve({ context: reg.context, imp: imp.errorCode, thumb: imp.thumbnailURL, fin: fin.errorCode,
+              registered: fin.isRegistered, after: after.errorCode });
+          },
+        });
+      }), `${site}/photo.png`);
+      check(!r.reg, `initRegistration: ${JSON.stringify(r.reg)}`);
+      check(r.context === "reg" && r.imp === 0 && /\/photos\//.test(r.thumb), JSON.stringify(r));
+      check(r.fin === 0 && r.registered === true && r.after === 403005, JSON.stringify(r));
+      // A page of an origin the site does not allow registers nobody.
+      const other = await context.newPage();
+      await other.goto(`${evil}/`);
+      const refused = await other.evaluate(() => gigya.accounts.initRegistration({}));
+      check(refused.errorCode === 500026 && !refused.regToken, JSON.stringify(refused));
+      await other.close();
+    });
+
     await test("the demo page publishes and shows readable errors; screenshot saved", async () => {
       const demo = await context.newPage();
       await demo.setViewportSize({ width: 900, height: 820 });

@@ -4,7 +4,9 @@
 //! - A signed request: `timestamp` (±120 s, 403002), `nonce` (once, 403004) and `sig`
 //!   (403003), keyed by the site's or the user key's secret.
 //! - `apiKey` alone for the client-facing calls that carry a `regToken`, or a login
-//!   session's `login_token` (the Web SDK), without a `UID`.
+//!   session's `login_token` (the Web SDK), without a `UID`; and with nothing more for
+//!   the methods the core's table opens to anyone holding the public apiKey
+//!   (`initRegistration`).
 //!
 //! A browser call (one with an `Origin` header, already checked against the site's
 //! `allowed_origins` by the handler) may only use the last way: a `secret`, `sig`,
@@ -48,8 +50,9 @@ pub(crate) struct RequestInfo<'a> {
 pub(crate) enum Caller {
     /// The site's or a user key's secret, sent or used to sign: charged to the site.
     Site,
-    /// Only the apiKey and a regToken or a session token, which the core checks later:
-    /// charged to the caller's address, like any call not proven by a secret.
+    /// Only the apiKey, with a regToken or a session token that the core checks later,
+    /// or alone for a public method: charged to the caller's address, like any call not
+    /// proven by a secret.
     Token,
 }
 
@@ -137,7 +140,7 @@ pub(crate) fn authenticate(
     ) {
         let reg_token = access.reg_token && p.get("regToken").is_some();
         let session = access.session && p.get(avatarium::SESSION_PARAM).is_some();
-        if reg_token || session {
+        if reg_token || session || access.public_api_key {
             return Ok(Caller::Token);
         }
     }

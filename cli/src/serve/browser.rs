@@ -24,13 +24,15 @@ const SDK_JS: &str = include_str!("sdk/sdk.js");
 const SDK_TYPES: &str = include_str!("sdk/sdk.d.ts");
 const DEMO_HTML: &str = include_str!("sdk/demo.html");
 
-/// `scheme://host[:port]` of a URL, lower-cased: what a browser sends as `Origin`.
+/// `scheme://host[:port]` of a URL, serialised as a browser sends it as `Origin`
+/// (lower case, no default port).
 pub(crate) fn origin_of_url(url: &str) -> String {
     let lower = url.to_ascii_lowercase();
     match lower.split_once("://") {
         Some((scheme, rest)) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            format!("{scheme}://{host}")
+            let origin = format!("{scheme}://{host}");
+            super::origins::serialise(&origin).unwrap_or(origin)
         }
         None => lower,
     }
@@ -46,7 +48,18 @@ pub(crate) fn request_origin(headers: &HeaderMap) -> Option<&str> {
 /// Whether a page of `origin` may call `site`: one of its `allowed_origins`, or this
 /// server's own pages (the demo) when the site has `demo = true`.
 pub(crate) fn allows(state: &State, site: &Site, origin: &str) -> bool {
-    site.origins.allows(origin) || (site.demo && origin.eq_ignore_ascii_case(&state.own_origin))
+    site.origins.allows(origin)
+        || (site.demo && super::origins::serialise(origin).is_some_and(|o| o == state.own_origin))
+}
+
+/// Whether the site the query's `apiKey` names allows `origin`: known before the address
+/// budget or the body are looked at, so that those refusals reach an allowed page as an
+/// envelope (CORS headers), not as a network error. An unknown apiKey has no site and so
+/// no allowed origins: its refusal carries no CORS headers.
+pub(crate) fn query_site_allows(state: &State, api_key: Option<&str>, origin: &str) -> bool {
+    api_key
+        .and_then(|k| state.sites.get(k))
+        .is_some_and(|site| allows(state, site, origin))
 }
 
 /// 403007: the page's origin is not one the site allows. Nothing was done.
@@ -227,6 +240,10 @@ mod tests {
         );
         assert_eq!(
             origin_of_url("HTTPS://Photos.Example.com/base/"),
+            "https://photos.example.com"
+        );
+        assert_eq!(
+            origin_of_url("https://photos.example.com:443/base/"),
             "https://photos.example.com"
         );
         assert_eq!(url_encode("3_a b&c"), "3_a%20b%26c");

@@ -80,6 +80,8 @@ async fn call(
         Err(e) => return unread(failed(&Output::default(), &e, None)),
     };
     let query_output = Output::from_params(&p).unwrap_or_else(|(out, _)| out);
+    // The SDK names its site in the query: refusals from here on reach an allowed page.
+    *allowed = origin.is_some_and(|o| browser::query_site_allows(&state, p.get("apiKey"), o));
     if !state.addresses.has_room(ip) {
         metrics::rate_limited(Budget::Address);
         let e = RestError::rate_limited(&format!(

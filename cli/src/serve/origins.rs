@@ -1,7 +1,8 @@
 //! A site's `allowed_origins`: the web pages whose scripts may call it from a browser.
 //! Entries are exact origins (`https://www.example.com`, `http://127.0.0.1:8000`) or one
 //! leading wildcard label (`https://*.example.com`: any subdomain, never the bare domain).
-//! A browser's `Origin` is compared byte for byte after lower-casing; `null` (sandboxed
+//! Both sides are compared in RFC 6454's serialisation (lower case, the scheme's default
+//! port omitted: `https://example.com:443` is `https://example.com`); `null` (sandboxed
 //! frames, `file:` pages) never matches. A leaf: it imports nothing else of `serve`.
 
 /// The origins one site allows.
@@ -18,15 +19,12 @@ impl Origins {
     pub fn parse(list: &[String]) -> Result<Origins, String> {
         let mut origins = Origins::default();
         for entry in list {
-            let lower = entry.to_ascii_lowercase();
             let bad = || {
                 format!("allowed_origins: {entry:?} is not an origin like https://www.example.com or https://*.example.com")
             };
+            let lower = serialise(entry).ok_or_else(bad)?;
             let (scheme, host) = lower.split_once("://").ok_or_else(bad)?;
-            if !matches!(scheme, "http" | "https")
-                || host.is_empty()
-                || host.contains(['/', '?', '#', '@', ' '])
-            {
+            if host.contains(['/', '?', '#', '@', ' ']) {
                 return Err(bad());
             }
             match host.strip_prefix("*.") {
@@ -45,7 +43,9 @@ impl Origins {
 
     /// Whether a page of `origin` may call the site.
     pub fn allows(&self, origin: &str) -> bool {
-        let origin = origin.to_ascii_lowercase();
+        let Some(origin) = serialise(origin) else {
+            return false;
+        };
         if self.exact.contains(&origin) {
             return true;
         }
@@ -62,6 +62,39 @@ impl Origins {
                 })
         })
     }
+}
+
+/// `scheme://host[:port]` as RFC 6454 serialises an origin: lower case, the port as a
+/// plain number and left out when it is the scheme's default (80 for http, 443 for
+/// https). `None` for anything else: another scheme, no host, a port that is not a number.
+pub(crate) fn serialise(origin: &str) -> Option<String> {
+    let lower = origin.to_ascii_lowercase();
+    let (scheme, authority) = lower.split_once("://")?;
+    let default_port = match scheme {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    // The port follows the last ':' outside an IPv6 literal's brackets.
+    let host_end = authority.rfind(']').map_or(0, |i| i + 1);
+    let (host, port) = match authority[host_end..].rfind(':') {
+        Some(i) => {
+            let (host, port) = authority.split_at(host_end + i);
+            let digits = &port[1..];
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (host, Some(digits.parse::<u16>().ok()?))
+        }
+        None => (authority, None),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(match port {
+        Some(p) if p != default_port => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
 }
 
 #[cfg(test)]
@@ -104,6 +137,50 @@ mod tests {
     }
 
     #[test]
+    fn default_ports_are_the_same_origin() {
+        let o = origins(&[
+            "https://example.com:443",
+            "http://x:80",
+            "https://*.example.org:443",
+            "http://127.0.0.1:8000",
+            "https://[::1]:443",
+        ]);
+        for yes in [
+            "https://example.com",
+            "https://example.com:443",
+            "http://x",
+            "http://x:80",
+            "https://a.example.org",
+            "https://a.example.org:443",
+            "http://127.0.0.1:8000",
+            "https://[::1]",
+        ] {
+            assert!(o.allows(yes), "{yes}");
+        }
+        for no in [
+            "http://example.com",
+            "https://example.com:80",
+            "https://x:443",
+            "http://x:8080",
+            "https://a.example.org:80",
+            "http://127.0.0.1",
+            "https://example.com:",
+            "https://example.com:99999",
+        ] {
+            assert!(!o.allows(no), "{no}");
+        }
+        assert_eq!(
+            serialise("HTTPS://Example.COM:0443").as_deref(),
+            Some("https://example.com")
+        );
+        assert_eq!(
+            serialise("http://[::1]:8080").as_deref(),
+            Some("http://[::1]:8080")
+        );
+        assert_eq!(serialise("ftp://example.com"), None);
+    }
+
+    #[test]
     fn what_is_not_an_origin_is_refused() {
         for bad in [
             "*",
@@ -114,6 +191,9 @@ mod tests {
             "https://www.example.com/",
             "ftp://example.com",
             "https://",
+            "https://:443",
+            "https://example.com:https",
+            "https://example.com:70000",
         ] {
             assert!(Origins::parse(&[bad.to_string()]).is_err(), "{bad}");
         }

@@ -233,8 +233,10 @@ impl Client {
             .await
     }
 
-    /// Delete expired pending photos and blobs no account points at (older than the
-    /// grace period, so an import between its blob write and its metadata commit is safe).
+    /// Delete expired pending photos, abandoned registrations (never finalized, regToken
+    /// expired, nothing published: what strangers holding the public apiKey can create)
+    /// and blobs no account points at (older than the grace period, so an import between
+    /// its blob write and its metadata commit is safe).
     pub async fn purge(&self) -> Result<PurgeReport> {
         self.inner
             .life
@@ -244,6 +246,15 @@ impl Client {
                     .inner
                     .meta
                     .purge_expired_pending(now - ttl_ms(self.inner.config.pending_ttl_secs))
+                    .await?;
+                // Their regTokens expired: no call can reach these accounts any more. Their
+                // pending blobs become unreferenced and go below, after the grace period.
+                let abandoned_registrations = self
+                    .inner
+                    .meta
+                    .purge_abandoned_registrations(
+                        now - ttl_ms(self.inner.config.reg_token_ttl_secs),
+                    )
                     .await?;
                 // Listing before reading the references: a blob written and committed after the
                 // listing is either too young to delete or already referenced.
@@ -266,10 +277,17 @@ impl Client {
                     }
                 }
                 let session_ends = self.inner.meta.purge_session_ends(now).await?;
-                tracing::info!(expired_pending, blobs_deleted, session_ends, "purge done");
+                tracing::info!(
+                    expired_pending,
+                    abandoned_registrations,
+                    blobs_deleted,
+                    session_ends,
+                    "purge done"
+                );
                 Ok(PurgeReport {
                     expired_pending,
                     blobs_deleted,
+                    abandoned_registrations,
                 })
             })
             .await

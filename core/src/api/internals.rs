@@ -55,6 +55,13 @@ impl Client {
                         "Invalid regToken: registration already finalized",
                     ));
                 }
+                // The TTL in force bounds every regToken, whatever its own expiry: purge
+                // deletes registrations older than it, so one issued under a longer TTL
+                // ends here rather than halfway through its flow.
+                let ttl = ttl_ms(self.inner.config.reg_token_ttl_secs);
+                if account.created_ms < self.now_ms() - ttl {
+                    return Err(Error::unauthorized("Invalid regToken: expired"));
+                }
                 Ok(account)
             }
             Identity::Session(token) => self.session_account(token).await,

@@ -28,6 +28,10 @@ pub struct Access {
     pub reg_token: bool,
     /// A browser holding a logged-in user's session (acts for that user only).
     pub session: bool,
+    /// Anyone holding the site's public apiKey and nothing else (a registration page). Its
+    /// cost, pending accounts made by strangers, is bounded by purge, which deletes those
+    /// never finalized once their regToken has expired.
+    pub public_api_key: bool,
 }
 
 /// The photo a method takes, if any.
@@ -55,12 +59,14 @@ const SERVER: Access = Access {
     secret: true,
     reg_token: false,
     session: false,
+    public_api_key: false,
 };
 /// A user's own account: their regToken during registration, or their session.
 const USER: Access = Access {
     secret: true,
     reg_token: true,
     session: true,
+    public_api_key: false,
 };
 
 const TABLE: [Entry; 11] = [
@@ -103,7 +109,13 @@ const TABLE: [Entry; 11] = [
         method: Method::InitRegistration,
         name: "initRegistration",
         aliases: &[],
-        access: SERVER,
+        // As Gigya: a registration page starts with the apiKey alone.
+        access: Access {
+            secret: true,
+            reg_token: false,
+            session: false,
+            public_api_key: true,
+        },
         photo: None,
     },
     Entry {
@@ -115,6 +127,7 @@ const TABLE: [Entry; 11] = [
             secret: true,
             reg_token: true,
             session: false,
+            public_api_key: false,
         },
         photo: None,
     },
@@ -149,6 +162,7 @@ const TABLE: [Entry; 11] = [
             secret: true,
             reg_token: false,
             session: true,
+            public_api_key: false,
         },
         photo: None,
     },
@@ -275,5 +289,14 @@ mod tests {
         assert!(!browser.contains(&Method::InitRegistration));
         assert!(browser.contains(&Method::FinalizeRegistration));
         assert!(Method::ALL.iter().all(|m| m.access().secret));
+    }
+
+    #[test]
+    fn only_init_registration_takes_the_api_key_alone() {
+        let public: Vec<_> = Method::ALL
+            .into_iter()
+            .filter(|m| m.access().public_api_key)
+            .collect();
+        assert_eq!(public, [Method::InitRegistration]);
     }
 }

@@ -84,8 +84,8 @@ impl Client {
         self.respond(&method.to_string(), None, Err(error))
     }
 
-    /// [`Client::purge`] as a response (`expiredPending`, `blobsDeleted`), for faces that
-    /// speak envelopes.
+    /// [`Client::purge`] as a response (`expiredPending`, `blobsDeleted`,
+    /// `abandonedRegistrations`), for faces that speak envelopes.
     pub async fn purge_response(&self) -> Response {
         let result = self.purge().await.map(Output::Purged);
         self.respond("purge", None, result)

@@ -144,4 +144,8 @@ pub struct PurgeReport {
     pub expired_pending: u64,
     #[serde(rename = "blobsDeleted")]
     pub blobs_deleted: u64,
+    /// Accounts from `initRegistration` never finalized, whose regToken has expired and
+    /// that hold no published photo (with their pending photo).
+    #[serde(rename = "abandonedRegistrations")]
+    pub abandoned_registrations: u64,
 }

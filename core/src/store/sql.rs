@@ -472,6 +472,18 @@ impl MetaStore for SqlMetaStore {
         Ok(n)
     }
 
+    async fn purge_abandoned_registrations(&self, created_before_ms: i64) -> Result<u64> {
+        let n = on_pool!(self, p => sqlx::query(
+            "DELETE FROM avatarium_accounts
+             WHERE registered = 0 AND created_ms < $1 AND photo_key IS NULL",
+        )
+        .bind(created_before_ms)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n)
+    }
+
     async fn referenced_keys(&self) -> Result<HashSet<String>> {
         let sql =
             "SELECT photo_key, thumb_key, pending_photo_key, pending_thumb_key FROM avatarium_accounts

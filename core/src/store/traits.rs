@@ -25,6 +25,7 @@
 //!     async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>> { self.0.thumbnail_policy().await }
 //!     async fn set_thumbnail_policy(&self, w: u32, h: u32) -> Result<()> { self.0.set_thumbnail_policy(w, h).await }
 //!     async fn purge_expired_pending(&self, b: i64) -> Result<u64> { self.0.purge_expired_pending(b).await }
+//!     async fn purge_abandoned_registrations(&self, b: i64) -> Result<u64> { self.0.purge_abandoned_registrations(b).await }
 //!     async fn referenced_keys(&self) -> Result<HashSet<String>> { self.0.referenced_keys().await }
 //!     async fn is_referenced(&self, k: &str) -> Result<bool> { self.0.is_referenced(k).await }
 //! }
@@ -110,6 +111,12 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
 
     /// Drop pending photos created before `before_ms`; returns how many.
     async fn purge_expired_pending(&self, before_ms: i64) -> Result<u64>;
+
+    /// Delete accounts never finalized (`create_account(uid, false, …)`) created before
+    /// `created_before_ms` and holding no published photo, with their pending photo;
+    /// returns how many. Each account is judged and deleted in one statement, so a
+    /// finalize or a publish that commits first keeps it.
+    async fn purge_abandoned_registrations(&self, created_before_ms: i64) -> Result<u64>;
 
     /// Every blob key some account points at (pending or published).
     async fn referenced_keys(&self) -> Result<HashSet<String>>;
