@@ -8,6 +8,10 @@
 mod logging;
 mod serve;
 
+/// See cli/Cargo.toml: RSS that follows the live heap under `serve`'s load.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
