@@ -203,7 +203,8 @@ class Checker:
         self.validated += 1
         if reply.headers.get("Content-Type", "").startswith("application/json") and reply.status == 200:
             body = json.loads(reply.body)
-            self.samples.setdefault((path, body["errorCode"] == 0), body)
+            if "errorCode" in body:  # an envelope (not /readyz's report)
+                self.samples.setdefault((path, body["errorCode"] == 0), body)
         return reply, request_errors
 
     @staticmethod
