@@ -102,7 +102,7 @@ static void test_many_threads(const char *dir) {
   /* Under valgrind on a loaded machine the decoders run ~50x slower, and fetches no longer
    * wait for a decode slot (all 16 run at once): the deadlines are not under test here
    * (core/tests covers them), so they must not fail a correct call. */
-  avatarium_client *c = open_client(dir, "many", "\"max_queued_imports\": 1000, \"decode_timeout_ms\": 300000, \"fetch_timeout_ms\": 300000");
+  avatarium_client *c = open_client(dir, "many", "\"max_queued_imports\": 1000, \"decode_timeout_ms\": 300000, \"fetch_timeout_ms\": 300000, \"fetch_connect_timeout_ms\": 300000");
   static struct worker workers[THREADS];
   pthread_t threads[THREADS];
   atomic_store(&finished, 0);
