@@ -413,6 +413,9 @@ fn help_shows_the_batch_examples_and_exit_statuses() {
         .output()
         .unwrap();
     let help = text(&out.stdout);
-    assert!(help.contains("avatarium import-batch accounts.jsonl"), "{help}");
+    assert!(
+        help.contains("avatarium import-batch accounts.jsonl"),
+        "{help}"
+    );
     assert!(help.contains("130 when"), "{help}");
 }
