@@ -4,7 +4,9 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fmt::Write as FmtWrite;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// How often the plain line is printed.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -22,11 +24,15 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
             let template = if total.is_some() {
-                "{elapsed_precise} [{wide_bar}] {pos}/{len} {per_sec} ETA {eta} {msg}"
+                "{elapsed_precise} [{wide_bar}] {pos}/{len} {rate} ETA {eta} {msg}"
             } else {
-                "{elapsed_precise} {spinner} {pos} rows {per_sec} {msg}"
+                "{elapsed_precise} {spinner} {pos} rows {rate} {msg}"
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
+                // Whole rows per second (indicatif's own {per_sec} prints four decimals).
+                let style = style.with_key("rate", |s: &ProgressState, w: &mut dyn FmtWrite| {
+                    let _ = write!(w, "{:.0} rows/s", s.per_sec());
+                });
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.enable_steady_tick(Duration::from_millis(200));
@@ -80,7 +86,11 @@ impl Progress {
 
     pub fn finish(&self) {
         match &self.bar {
-            Some(bar) => bar.finish(),
+            Some(bar) => {
+                bar.finish();
+                // The summary table starts on a line of its own.
+                eprintln!();
+            }
             None => eprintln!("{}", self.line()),
         }
     }
