@@ -5,6 +5,7 @@
 // Memory safety rests on the compiler alone: no unsafe code here (issue 14).
 #![forbid(unsafe_code)]
 
+mod batch;
 mod logging;
 mod serve;
 
@@ -48,11 +49,19 @@ Examples:
   avatarium import ./me.png --reg-token <regToken> --publish
   avatarium call accounts.getAccountInfo '{\"UID\": \"u1\"}'
   avatarium --config avatarium.toml serve --listen 127.0.0.1:8080
+  avatarium import-batch accounts.jsonl --report results.jsonl
+  avatarium import-batch users.csv --concurrency 16 --per-host 4 --no-publish
+  avatarium import-batch accounts.jsonl --retry-failed     (rerun: only the failed rows)
+  avatarium import-batch accounts.jsonl --shard 2/4        (this process's quarter)
+  gunzip -c export.jsonl.gz | avatarium import-batch -
 
 Each API command prints the call's JSON envelope.
 Exit status: 0 the call succeeded (errorCode 0); 1 the call was answered with an error
 (errorCode in the printed envelope); 2 the command could not be made (usage, configuration,
-an unreadable file; a message on stderr, no envelope).";
+an unreadable file; a message on stderr, no envelope).
+import-batch prints a table of rows per errorCode; it exits 0 when every row has
+errorCode 0, 1 when some row failed, 2 when the batch could not be made, 130 when
+interrupted (rerun the same command to resume).";
 
 /// The account a command acts on: one of the two (the core refuses both or neither).
 #[derive(clap::Args, Debug)]
@@ -108,6 +117,9 @@ enum Command {
     },
     /// Run the REST endpoint (Gigya's REST shape) for the sites of the configuration.
     Serve(serve::ServeArgs),
+    /// Import (and publish) the photos of a whole user base: JSON Lines or CSV rows of
+    /// UID and URL; resumable, sharded, with progress and a report.
+    ImportBatch(batch::ImportBatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -152,6 +164,9 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::ImportBatch(args) = &cli.command {
+        return batch::run(args, config).await;
+    }
     // The command line first: a mistyped one opens (and creates) no store.
     let call = match command(&cli) {
         Ok(call) => call,
@@ -276,6 +291,7 @@ fn command(cli: &Cli) -> Result<Call, String> {
                 .map(|reg_token| Request::FinalizeRegistration { reg_token }),
         ),
         Command::Serve(_) => Err("serve is not an API call".into()),
+        Command::ImportBatch(_) => Err("import-batch is not one API call".into()),
         Command::Call { method, params } => {
             let params: Value =
                 serde_json::from_str(params).map_err(|e| format!("params are not JSON: {e}"))?;

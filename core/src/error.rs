@@ -116,6 +116,9 @@ impl ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     details: String,
+    /// Set where the error is born when the same call may succeed later (see
+    /// [`Error::is_transient`]).
+    transient: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -124,8 +127,25 @@ impl Error {
         Error {
             kind,
             details: details.into(),
+            transient: false,
             source: None,
         }
+    }
+
+    /// Mark the error as one that may pass if the same call is made again later: a fetch
+    /// deadline, an origin's 5xx. Set only where the error is born.
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
+    }
+
+    /// Whether making the same call again later may succeed: a fetch that timed out, an
+    /// origin that answered 5xx, or a full queue (503001; not a closed client). Never a refusal (4xx, the
+    /// address policy, a photo over the limits, a decode that ran out of time or budget):
+    /// those fail the same way every time, and retrying a hostile one only pays its cost
+    /// again. Batch imports retry these alone.
+    pub fn is_transient(&self) -> bool {
+        self.transient
     }
 
     /// Attach the internal cause (kept for logs and `source()`, never put in a response).

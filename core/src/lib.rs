@@ -16,6 +16,8 @@
 
 #[cfg(feature = "service")]
 mod api;
+#[cfg(feature = "service")]
+pub mod batch;
 pub mod clock;
 pub mod config;
 #[cfg(feature = "service")]

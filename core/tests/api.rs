@@ -527,6 +527,22 @@ impl MetaStore for FailingWrites {
     ) -> avatarium::error::Result<bool> {
         self.0.delete_blob_if_unused(key, cutoff, blobs).await
     }
+    async fn batch_records(
+        &self,
+        key: &str,
+        first: u64,
+        last: u64,
+    ) -> avatarium::error::Result<Vec<avatarium::store::BatchRecord>> {
+        self.0.batch_records(key, first, last).await
+    }
+    async fn record_batch_row(
+        &self,
+        key: &str,
+        record: &avatarium::store::BatchRecord,
+        now: i64,
+    ) -> avatarium::error::Result<()> {
+        self.0.record_batch_row(key, record, now).await
+    }
 }
 
 #[tokio::test]

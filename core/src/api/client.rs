@@ -54,7 +54,12 @@ impl Client {
         self.inner.limits.max_bytes
     }
 
-    pub(super) fn now_ms(&self) -> i64 {
+    pub(crate) fn now_ms(&self) -> i64 {
         self.inner.clock.now_ms()
+    }
+
+    /// The metadata store, for the core's modules beside the API (batch progress).
+    pub(crate) fn meta(&self) -> &dyn MetaStore {
+        self.inner.meta.as_ref()
     }
 }

@@ -88,7 +88,8 @@ impl Limiter {
             return Err(Error::new(
                 ErrorKind::Busy,
                 format!("Too many {} in progress; try again later", self.what),
-            ));
+            )
+            .transient());
         }
         telemetry::gauge_add(self.gauges.queued, 1.0);
         let waiting = Waiting(Arc::clone(&self.waiting), self.gauges.queued);
@@ -118,6 +119,7 @@ mod tests {
         let third = l.acquire().await.unwrap_err();
         assert_eq!(third.kind(), ErrorKind::Busy);
         assert!(third.details().contains("Too many fetches"), "{third}");
+        assert!(third.is_transient(), "a full queue may have room later");
         drop(first);
         waiter.await.unwrap().unwrap();
         assert_eq!(l.waiting.load(Ordering::SeqCst), 0);

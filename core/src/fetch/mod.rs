@@ -185,10 +185,16 @@ impl Fetcher {
 
         let status = response.status();
         if !status.is_success() {
-            return Err(Error::invalid_url(format!(
+            let e = Error::invalid_url(format!(
                 "The URL could not be fetched: the server answered HTTP {}",
                 status.as_u16()
-            )));
+            ));
+            // The origin's own trouble may pass; its 4xx will not.
+            return Err(if status.is_server_error() {
+                e.transient()
+            } else {
+                e
+            });
         }
 
         let max = self.config.max_bytes;
@@ -433,6 +439,7 @@ fn deadline_passed(timeout: Duration) -> Error {
         "The URL could not be fetched within {} ms",
         timeout.as_millis()
     ))
+    .transient()
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ use std::sync::Arc;
 pub use blobs::ObjectBlobStore;
 pub use s3::S3Location;
 pub use sql::SqlMetaStore;
-pub use traits::{AccountRecord, BlobMeta, BlobStore, MetaStore, PhotoRecord, SessionEnd};
+pub use traits::{
+    AccountRecord, BatchRecord, BlobMeta, BlobStore, MetaStore, PhotoRecord, SessionEnd,
+};
 
 use crate::error::{Error, Result};
 

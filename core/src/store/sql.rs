@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use super::traits::{AccountRecord, BlobStore, MetaStore, PhotoRecord, SessionEnd};
+use super::traits::{AccountRecord, BatchRecord, BlobStore, MetaStore, PhotoRecord, SessionEnd};
 use crate::error::{Error, Result};
 
 /// Schema steps, applied in order once each; the index + 1 is the schema version.
@@ -62,6 +62,17 @@ const MIGRATIONS: &[&str] = &[
         expires_ms BIGINT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS avatarium_session_ends_expires ON avatarium_session_ends (expires_ms)",
+    // Batch imports' progress (`sql/batch.rs`): one row per input row done, keyed by the
+    // input's identity and the row's position.
+    "CREATE TABLE IF NOT EXISTS avatarium_batch_rows (
+        input_key TEXT NOT NULL,
+        row_index BIGINT NOT NULL,
+        row_digest TEXT NOT NULL,
+        error_code BIGINT NOT NULL,
+        details TEXT,
+        done_ms BIGINT NOT NULL,
+        PRIMARY KEY (input_key, row_index)
+    )",
 ];
 
 /// The advisory lock id of the migration step (any constant unique to this schema).
@@ -112,6 +123,9 @@ macro_rules! on_pool {
         }
     };
 }
+
+// After the macro, which it uses.
+mod batch;
 
 #[derive(Debug, Clone)]
 pub struct SqlMetaStore {
@@ -620,5 +634,23 @@ impl MetaStore for SqlMetaStore {
             }
             Pool::Sqlite(p) => decide_and_delete!(p.begin_with("BEGIN IMMEDIATE").await?),
         }
+    }
+
+    async fn batch_records(
+        &self,
+        input_key: &str,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<BatchRecord>> {
+        self.read_batch_records(input_key, first, last).await
+    }
+
+    async fn record_batch_row(
+        &self,
+        input_key: &str,
+        record: &BatchRecord,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.write_batch_row(input_key, record, now_ms).await
     }
 }

@@ -163,6 +163,37 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
         cutoff_ms: i64,
         blobs: &dyn BlobStore,
     ) -> Result<bool>;
+
+    /// Batch progress: the recorded rows of input `input_key` with `first <= row <= last`.
+    /// One indexed range read per block of rows.
+    async fn batch_records(
+        &self,
+        input_key: &str,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<BatchRecord>>;
+
+    /// Record a batch row's result, replacing the row's earlier record: one statement, so
+    /// a row is either recorded whole or not at all.
+    async fn record_batch_row(
+        &self,
+        input_key: &str,
+        record: &BatchRecord,
+        now_ms: i64,
+    ) -> Result<()>;
+}
+
+/// One row of a batch import as its progress records it (see `crate::batch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRecord {
+    /// The row's position in its input (0 = the first data row).
+    pub row: u64,
+    /// A digest of the row's UID and URL: a record is the row's only while it matches.
+    pub digest: String,
+    /// The row's Gigya `errorCode` (0: imported).
+    pub error_code: u32,
+    /// `errorDetails` of a failed row.
+    pub details: Option<String>,
 }
 
 /// One stored blob, as listed.

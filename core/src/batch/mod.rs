@@ -1,0 +1,206 @@
+//! Batch import: a stream of `(UID, URL)` rows in, one result per row out, each the answer
+//! `accounts.importProfilePhoto` gives for it (the same [`Client::run`] path: no fetch,
+//! pipeline or publish logic of its own). Around that call it adds what a migration of a
+//! whole user base needs:
+//! - bounded concurrency, and a per-host limit so no origin is hammered (`hosts.rs`);
+//! - retries with backoff for transient failures only ([`Error::is_transient`]);
+//! - progress in the metadata store, keyed by the input and the row's position, so a
+//!   rerun skips what is done (`resume.rs`), and shards that split one input.
+//!
+//! Rows are pulled from the input as slots free up: memory follows the rows in flight,
+//! never the input's length.
+
+mod hosts;
+mod options;
+mod resume;
+
+use std::sync::Arc;
+
+use futures::stream::{self, Stream, StreamExt};
+
+pub use options::{BatchOptions, Shard};
+
+use self::hosts::HostLimits;
+use self::resume::Step;
+use crate::api::{Client, Identity, Method, Request, Response};
+use crate::error::Error;
+
+/// One row of a batch's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRow {
+    /// Its position in the input (0 = the first data row): the key of its progress, and
+    /// what shards split on.
+    pub row: u64,
+    pub uid: String,
+    pub url: String,
+    /// Why the row could not be read (a line that is not JSON, a short CSV record): it is
+    /// answered with 400006 and recorded like any other.
+    pub unreadable: Option<String>,
+}
+
+impl BatchRow {
+    pub fn new(row: u64, uid: impl Into<String>, url: impl Into<String>) -> Self {
+        BatchRow {
+            row,
+            uid: uid.into(),
+            url: url.into(),
+            unreadable: None,
+        }
+    }
+
+    /// A row the input reader could not make sense of, with whatever UID it found.
+    pub fn unreadable(row: u64, uid: impl Into<String>, why: impl Into<String>) -> Self {
+        BatchRow {
+            unreadable: Some(why.into()),
+            ..BatchRow::new(row, uid, "")
+        }
+    }
+}
+
+/// The result of one row.
+#[derive(Debug)]
+pub struct RowResult {
+    pub row: u64,
+    pub uid: String,
+    /// Gigya's `errorCode` (0: imported, and published unless `publish` was off).
+    pub error_code: u32,
+    /// `errorDetails` of a failure.
+    pub details: Option<String>,
+    /// Imports made for this row in this run (more than 1 after transient failures; 0
+    /// when the row was not run).
+    pub attempts: u32,
+    /// The row was answered from an earlier run's record, not run again.
+    pub resumed: bool,
+    /// This run's answer for the row, as `importProfilePhoto` gives it (`None` when
+    /// resumed).
+    pub response: Option<Response>,
+}
+
+impl RowResult {
+    pub fn is_ok(&self) -> bool {
+        self.error_code == 0
+    }
+}
+
+/// What every row of one batch shares.
+#[derive(Debug)]
+struct Batch {
+    client: Client,
+    input_key: String,
+    options: BatchOptions,
+    hosts: HostLimits,
+}
+
+impl Client {
+    /// Import every row of `rows` whose position is in `options.shard`, yielding one
+    /// [`RowResult`] per row as rows finish (not in input order). `input_key` names the
+    /// input (e.g. a hash of its contents): progress is kept under it, and a later batch
+    /// with the same key skips the rows recorded as done (failed ones too, unless
+    /// `retry_failed`). A row is recorded once its import has finished, in one statement;
+    /// rows in flight when the stream is dropped are not, and run again next time.
+    ///
+    /// Dropping the stream stops the batch (imports in flight are dropped).
+    pub fn import_batch<S>(
+        &self,
+        input_key: impl Into<String>,
+        rows: S,
+        options: BatchOptions,
+    ) -> impl Stream<Item = RowResult> + Send + 'static
+    where
+        S: Stream<Item = BatchRow> + Send + 'static,
+    {
+        let concurrency = options
+            .concurrency
+            .unwrap_or_else(|| self.config().concurrency())
+            .max(1);
+        let shard = options.shard;
+        let batch = Arc::new(Batch {
+            client: self.clone(),
+            input_key: input_key.into(),
+            hosts: HostLimits::new(options.per_host),
+            options,
+        });
+        let planner = Arc::clone(&batch);
+        rows.filter(move |r| std::future::ready(shard.holds(r.row)))
+            .chunks(resume::BLOCK)
+            .then(move |block| {
+                let batch = Arc::clone(&planner);
+                async move { batch.plan(block).await }
+            })
+            .flat_map(stream::iter)
+            .map(move |step| {
+                let batch = Arc::clone(&batch);
+                async move {
+                    match step {
+                        Step::Recorded(result) => result,
+                        Step::Run(row) => batch.run_row(row).await,
+                    }
+                }
+            })
+            .buffer_unordered(concurrency)
+    }
+}
+
+impl Batch {
+    /// Import one row, retrying transient failures, and record its result.
+    async fn run_row(&self, row: BatchRow) -> RowResult {
+        let (response, attempts) = match &row.unreadable {
+            Some(why) => (
+                self.client
+                    .refused(Method::ImportProfilePhoto, Error::invalid("row", why)),
+                0,
+            ),
+            None => self.import(&row).await,
+        };
+        let result = RowResult {
+            row: row.row,
+            uid: row.uid.clone(),
+            error_code: response.error_code(),
+            details: response.error().map(|e| e.details().to_string()),
+            attempts,
+            resumed: false,
+            response: Some(response),
+        };
+        self.record(&row, &result).await;
+        result
+    }
+
+    async fn import(&self, row: &BatchRow) -> (Response, u32) {
+        let who = match Identity::from_parts(Some(row.uid.clone()), None) {
+            Ok(who) => who,
+            Err(e) => return (self.client.refused(Method::ImportProfilePhoto, e), 0),
+        };
+        let host = host_of(&row.url);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let response = {
+                let _slot = match &host {
+                    Some(h) => Some(self.hosts.acquire(h).await),
+                    None => None,
+                };
+                self.client
+                    .run(Request::ImportProfilePhoto {
+                        who: who.clone(),
+                        url: row.url.clone(),
+                        publish: self.options.publish,
+                    })
+                    .await
+            };
+            let again = attempts < self.options.max_attempts
+                && response.error().is_some_and(Error::is_transient);
+            if !again {
+                return (response, attempts);
+            }
+            tokio::time::sleep(self.options.pause(attempts, row.row)).await;
+        }
+    }
+}
+
+/// The host a row's URL names, lower-cased; `None` when it does not parse (the import
+/// refuses it without a connection, so it needs no slot).
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+}
