@@ -6,6 +6,7 @@
 //! leaves at worst unreferenced blobs, which [`crate::Client::purge`] removes.
 
 mod blobs;
+mod migrations;
 mod s3;
 mod sql;
 mod traits;
@@ -16,7 +17,10 @@ use std::sync::Arc;
 pub use blobs::ObjectBlobStore;
 pub use s3::S3Location;
 pub use sql::SqlMetaStore;
-pub use traits::{AccountRecord, BlobMeta, BlobStore, MetaStore, PhotoRecord, SessionEnd};
+pub use traits::{
+    AccountRecord, BlobMeta, BlobStore, MetaStore, PhotoRecord, PolicyRecord, RenditionKind,
+    RenditionRecord, SessionEnd,
+};
 
 use crate::error::{Error, Result};
 
