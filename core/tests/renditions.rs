@@ -200,10 +200,7 @@ async fn a_policy_changed_after_the_import_is_applied_at_publish() {
         .await
         .unwrap();
     let urls = client.publish_profile_photo(&who).await.unwrap();
-    let shapes: Vec<_> = checked(&urls)
-        .into_iter()
-        .map(|(k, w, h, s)| (k, w, h, s))
-        .collect();
+    let shapes = checked(&urls);
     assert_eq!(shapes.len(), 3, "{urls:?}");
     assert_eq!(shapes[2], (RenditionKind::Thumbnail, 128, 128, 2));
     assert_eq!(urls.thumbnail_url, urls.renditions[1].url);

@@ -269,7 +269,7 @@ mod tests {
         .into_value();
         assert_eq!(account["profile"]["renditions"], want);
         assert_eq!(account["profile"]["photoURL"], "p");
-        assert_eq!(serde_json::to_value(&rendition(2)).unwrap(), want[1]);
+        assert_eq!(serde_json::to_value(rendition(2)).unwrap(), want[1]);
     }
 
     #[test]
