@@ -84,14 +84,34 @@ export interface PhotoURLs {
   thumbnailURL: string
 }
 
+/** One file of a published photo (`profile.renditions`, an extension of Gigya's API). */
+export interface Rendition {
+  kind: 'photo' | 'thumbnail'
+  /** `'jpeg'` or `'png'`. */
+  format: string
+  width: number
+  height: number
+  /** 1 for the photo and the `thumbnailURL` thumbnail; 2–4 for high-density screens. */
+  scale: number
+  url: string
+}
+
+/** Absent for a photo published before renditions existed. */
+export interface Renditions {
+  renditions?: Rendition[]
+}
+
 /** `importProfilePhoto` / `setProfilePhoto`: the URLs only when published at once. */
 export interface ImportResponse extends Response, Partial<PhotoURLs> {
   UID: string
+  /** When published at once: every file of the photo. */
+  profile?: Renditions
 }
 
 export interface PublishResponse extends Response, PhotoURLs {
   /** Present when the call named a UID. */
   UID?: string
+  profile?: Renditions
 }
 
 export interface RemoveResponse extends Response {
@@ -102,7 +122,7 @@ export interface AccountInfoResponse extends Response {
   UID: string
   isRegistered: boolean
   /** Empty when nothing is published. */
-  profile: Partial<PhotoURLs>
+  profile: Partial<PhotoURLs> & Renditions
 }
 
 export interface InitRegistrationResponse extends Response {
@@ -112,6 +132,10 @@ export interface InitRegistrationResponse extends Response {
 export interface ProfilePhotoPolicy {
   thumbnailWidth: number
   thumbnailHeight: number
+  /** Where the thumbnail's window sits; default `'center'`. */
+  thumbnailCrop: 'center' | 'attention'
+  /** Thumbnail scales published photos get: 1 always, any of 2–4; default `[1]`. */
+  thumbnailScales: number[]
 }
 
 export interface PoliciesResponse extends Response {

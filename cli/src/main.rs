@@ -16,7 +16,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use avatarium::{Client, Config, Identity, Method, PolicyChange, Request};
+use avatarium::{
+    Client, Config, Identity, Method, PolicyChange, Request, ThumbnailCrop, ThumbnailScales,
+};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
@@ -94,12 +96,19 @@ enum Command {
     Remove(Account),
     /// Delete expired pending photos and unreferenced blobs.
     Purge,
-    /// Show the site policy, or set the thumbnail size (a side left out is kept).
+    /// Show the site policy, or set the thumbnail size, crop or scales (what is left out is
+    /// kept).
     Policies {
         #[arg(long)]
         width: Option<u32>,
         #[arg(long)]
         height: Option<u32>,
+        /// `center` or `attention`.
+        #[arg(long)]
+        crop: Option<String>,
+        /// Thumbnail scales, comma-separated: `1,2,3`.
+        #[arg(long, value_delimiter = ',')]
+        scales: Option<Vec<i64>>,
     },
     /// Create a pending account and print its regToken.
     InitRegistration,
@@ -225,6 +234,24 @@ enum Call {
     Purge,
 }
 
+/// `policies` with something to set; the crop's and the scales' rules are the core's.
+fn policy_change(
+    width: Option<u32>,
+    height: Option<u32>,
+    crop: &Option<String>,
+    scales: &Option<Vec<i64>>,
+) -> Result<Request, avatarium::Error> {
+    Ok(Request::SetPolicies(PolicyChange {
+        thumbnail_width: width,
+        thumbnail_height: height,
+        thumbnail_crop: crop.as_deref().map(ThumbnailCrop::from_name).transpose()?,
+        thumbnail_scales: scales
+            .as_deref()
+            .map(ThumbnailScales::from_list)
+            .transpose()?,
+    }))
+}
+
 /// The call a command makes. The core owns every parameter rule: this only gathers the
 /// command line's values into a [`Request`].
 fn command(cli: &Cli) -> Result<Call, String> {
@@ -272,15 +299,20 @@ fn command(cli: &Cli) -> Result<Call, String> {
             who(account).map(|who| Request::RemoveProfilePhoto { who }),
         ),
         Command::Purge => Ok(Call::Purge),
-        Command::Policies { width, height } if width.is_none() && height.is_none() => {
-            typed(Method::GetPolicies, Ok(Request::GetPolicies))
-        }
-        Command::Policies { width, height } => typed(
+        Command::Policies {
+            width: None,
+            height: None,
+            crop: None,
+            scales: None,
+        } => typed(Method::GetPolicies, Ok(Request::GetPolicies)),
+        Command::Policies {
+            width,
+            height,
+            crop,
+            scales,
+        } => typed(
             Method::SetPolicies,
-            Ok(Request::SetPolicies(PolicyChange {
-                thumbnail_width: *width,
-                thumbnail_height: *height,
-            })),
+            policy_change(*width, *height, crop, scales),
         ),
         Command::InitRegistration => typed(Method::InitRegistration, Ok(Request::InitRegistration)),
         Command::FinalizeRegistration { reg_token } => typed(

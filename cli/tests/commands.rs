@@ -124,3 +124,43 @@ fn help_shows_examples_and_the_exit_statuses() {
     assert!(help.contains("avatarium import https://"), "{help}");
     assert!(help.contains("Exit status: 0"), "{help}");
 }
+
+#[test]
+fn policies_set_the_crop_and_scales_with_the_cores_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = avatarium(
+        dir.path(),
+        &["policies", "--crop", "attention", "--scales", "2,1"],
+    );
+    assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+    let policy = &envelope(&set)["profilePhoto"];
+    assert_eq!(policy["thumbnailCrop"], "attention");
+    assert_eq!(policy["thumbnailScales"], serde_json::json!([1, 2]));
+
+    // Refused by the core: an envelope with 400006 naming the field, exit 1.
+    for (args, field) in [
+        (&["policies", "--crop", "middle"][..], "thumbnailCrop"),
+        (&["policies", "--scales", "1,1"], "thumbnailScales"),
+    ] {
+        let out = avatarium(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let env = envelope(&out);
+        assert_eq!(env["errorCode"], 400006, "{args:?}");
+        assert!(
+            env["errorDetails"].as_str().unwrap().contains(field),
+            "{env}"
+        );
+    }
+
+    let photo = repo_photo();
+    let out = avatarium(dir.path(), &["import", &photo, "--uid", "u1", "--publish"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let renditions = envelope(&out)["profile"]["renditions"].clone();
+    let scales: Vec<u64> = renditions
+        .as_array()
+        .expect("renditions")
+        .iter()
+        .map(|r| r["scale"].as_u64().unwrap())
+        .collect();
+    assert_eq!(scales, [1, 1, 2]);
+}

@@ -41,7 +41,7 @@ mod token;
 pub use api::{
     Access, AccountInfo, Client, ClientBuilder, Identity, ImportResult, LoginSession, Method,
     Output, PhotoInput, PhotoUrls, Policies, PolicyChange, PurgeReport, Readiness, Registration,
-    Request, Response, SESSION_PARAM,
+    Rendition, RenditionKind, Request, Response, ThumbnailCrop, ThumbnailScales, SESSION_PARAM,
 };
 pub use config::Config;
 #[cfg(feature = "service")]

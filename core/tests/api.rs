@@ -281,17 +281,12 @@ async fn purge_spares_young_blobs() {
 #[tokio::test]
 async fn policies_shape_thumbnails_even_when_changed_after_import() {
     let (_dir, server, client) = setup().await;
-    assert_eq!(
-        client.policies().await.unwrap(),
-        Policies {
-            thumbnail_width: 64,
-            thumbnail_height: 64
-        }
-    );
+    assert_eq!(client.policies().await.unwrap(), Policies::default());
     client
         .set_policies(PolicyChange {
             thumbnail_width: Some(100),
             thumbnail_height: Some(50),
+            ..PolicyChange::default()
         })
         .await
         .unwrap();
@@ -312,6 +307,7 @@ async fn policies_shape_thumbnails_even_when_changed_after_import() {
         .set_policies(PolicyChange {
             thumbnail_width: Some(30),
             thumbnail_height: Some(40),
+            ..PolicyChange::default()
         })
         .await
         .unwrap();
@@ -322,6 +318,7 @@ async fn policies_shape_thumbnails_even_when_changed_after_import() {
         .set_policies(PolicyChange {
             thumbnail_width: Some(0),
             thumbnail_height: Some(10),
+            ..PolicyChange::default()
         })
         .await
         .unwrap_err();
@@ -330,6 +327,7 @@ async fn policies_shape_thumbnails_even_when_changed_after_import() {
         .set_policies(PolicyChange {
             thumbnail_width: Some(10),
             thumbnail_height: Some(5000),
+            ..PolicyChange::default()
         })
         .await
         .unwrap_err();
@@ -474,18 +472,24 @@ impl MetaStore for FailingWrites {
         u: &str,
         p: &str,
         t: &str,
+        r: &[avatarium::store::RenditionRecord],
         n: i64,
     ) -> avatarium::error::Result<bool> {
-        self.0.publish_pending(u, p, t, n).await
+        self.0.publish_pending(u, p, t, r, n).await
     }
     async fn remove_photos(&self, uid: &str) -> avatarium::error::Result<bool> {
         self.0.remove_photos(uid).await
     }
-    async fn thumbnail_policy(&self) -> avatarium::error::Result<Option<(u32, u32)>> {
+    async fn thumbnail_policy(
+        &self,
+    ) -> avatarium::error::Result<Option<avatarium::store::PolicyRecord>> {
         self.0.thumbnail_policy().await
     }
-    async fn set_thumbnail_policy(&self, w: u32, h: u32) -> avatarium::error::Result<()> {
-        self.0.set_thumbnail_policy(w, h).await
+    async fn set_thumbnail_policy(
+        &self,
+        p: &avatarium::store::PolicyRecord,
+    ) -> avatarium::error::Result<()> {
+        self.0.set_thumbnail_policy(p).await
     }
     async fn purge_expired_pending(&self, before: i64) -> avatarium::error::Result<u64> {
         self.0.purge_expired_pending(before).await

@@ -336,6 +336,7 @@ async fn policies_are_shared_and_shape_thumbnails() {
             .set_policies(PolicyChange {
                 thumbnail_width: Some(100),
                 thumbnail_height: Some(50),
+                ..PolicyChange::default()
             })
             .await
             .unwrap();
@@ -354,6 +355,7 @@ async fn policies_are_shared_and_shape_thumbnails() {
             .set_policies(PolicyChange {
                 thumbnail_width: Some(30),
                 thumbnail_height: Some(40),
+                ..PolicyChange::default()
             })
             .await
             .unwrap();

@@ -9,19 +9,34 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use avatarium::pipeline::{ThumbnailCrop, ThumbnailScales};
 use avatarium::store::{
-    BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, S3Location, SqlMetaStore,
+    BlobMeta, BlobStore, MetaStore, ObjectBlobStore, PhotoRecord, PolicyRecord, RenditionKind,
+    RenditionRecord, S3Location, SqlMetaStore,
 };
 use bytes::Bytes;
 use sqlx::Connection;
 use support::scale::{kinds, Backend, Kind};
 
 fn photo(key: &str, created_ms: i64) -> PhotoRecord {
+    let rendition = |kind, key: String, side, scale| RenditionRecord {
+        kind,
+        key,
+        width: side,
+        height: side,
+        scale,
+    };
     PhotoRecord {
         photo_key: format!("{key}.jpg"),
         thumb_key: format!("{key}-t.jpg"),
         thumb_width: 64,
         thumb_height: 64,
+        thumb_crop: ThumbnailCrop::Attention,
+        renditions: vec![
+            rendition(RenditionKind::Photo, format!("{key}.jpg"), 500, 1),
+            rendition(RenditionKind::Thumbnail, format!("{key}-t.jpg"), 64, 1),
+            rendition(RenditionKind::Thumbnail, format!("{key}-t2.jpg"), 128, 2),
+        ],
         created_ms,
     }
 }
@@ -90,10 +105,15 @@ async fn an_older_schema_is_brought_up_to_date() {
         let meta = b.meta().await;
         meta.create_account("old", true, 1).await.unwrap();
         meta.close().await;
-        // Roll the schema back to the first three steps (before the scale-out tables).
+        // Roll the schema back to the first three steps (before the scale-out tables and
+        // the renditions).
         let rollback = [
             "DROP TABLE avatarium_blob_writes",
             "DROP INDEX avatarium_accounts_photo_key",
+            "DROP TABLE avatarium_renditions",
+            "ALTER TABLE avatarium_policies DROP COLUMN thumb_crop",
+            "ALTER TABLE avatarium_policies DROP COLUMN thumb_scales",
+            "ALTER TABLE avatarium_accounts DROP COLUMN pending_thumb_crop",
             "DELETE FROM avatarium_schema WHERE version > 3",
         ];
         match &b.database_url {
@@ -116,6 +136,8 @@ async fn an_older_schema_is_brought_up_to_date() {
         // The old account survived, and the new table works.
         assert!(meta.account("old").await.unwrap().is_some());
         meta.note_blob_write("k.jpg", 5).await.unwrap();
+        assert!(meta.thumbnail_policy().await.unwrap().is_none());
+        assert!(meta.is_referenced("k.jpg").await.is_ok());
     }
 }
 
@@ -161,7 +183,8 @@ async fn account_statements_are_atomic_under_concurrency() {
         let publishes = (0..12).map(|i| {
             let m = if i % 2 == 0 { m1.clone() } else { m2.clone() };
             let (p, t) = (pending.photo_key.clone(), pending.thumb_key.clone());
-            async move { m.publish_pending("u", &p, &t, 0).await.unwrap() }
+            let r = pending.renditions.clone();
+            async move { m.publish_pending("u", &p, &t, &r, 0).await.unwrap() }
         });
         let won = futures::future::join_all(publishes)
             .await
@@ -175,16 +198,23 @@ async fn account_statements_are_atomic_under_concurrency() {
             Some((pending.photo_key.clone(), pending.thumb_key.clone()))
         );
         assert!(acc.pending.is_none());
+        // The renditions moved with it, read back in answer order.
+        assert_eq!(acc.published_renditions, pending.renditions, "{label}");
+        assert_eq!(pending.thumb_crop, ThumbnailCrop::Attention);
+        let scales: Vec<u32> = acc.published_renditions.iter().map(|r| r.scale).collect();
+        assert_eq!(scales, [1, 1, 2], "{label}");
+        let t2 = format!("{stem}-t2.jpg");
+        assert!(m1.is_referenced(&t2).await.unwrap(), "{label}");
 
         // A stale publish (the pending photo was replaced) does nothing.
         m1.set_pending("u", &photo("new", 500)).await.unwrap();
         assert!(!m2
-            .publish_pending("u", "p0.jpg", "p0-t.jpg", 0)
+            .publish_pending("u", "p0.jpg", "p0-t.jpg", &[], 0)
             .await
             .unwrap());
         // TTL: a pending photo older than not_before is not published.
         assert!(!m2
-            .publish_pending("u", "new.jpg", "new-t.jpg", 501)
+            .publish_pending("u", "new.jpg", "new-t.jpg", &[], 501)
             .await
             .unwrap());
 
@@ -193,25 +223,51 @@ async fn account_statements_are_atomic_under_concurrency() {
             refs.contains("new.jpg") && refs.contains(&pending.photo_key),
             "{label}: {refs:?}"
         );
+        assert!(
+            refs.contains("new-t2.jpg") && refs.contains(&t2),
+            "{label}: {refs:?}"
+        );
         assert_eq!(m2.purge_expired_pending(501).await.unwrap(), 1);
         assert!(m1.account("u").await.unwrap().unwrap().pending.is_none());
+        // The expired photo's renditions went with it; the published ones stay.
+        assert!(!m1.is_referenced("new-t2.jpg").await.unwrap(), "{label}");
+        assert!(m1.is_referenced(&t2).await.unwrap(), "{label}");
 
         m1.publish_photo("u", &photo("direct", 600)).await.unwrap();
         assert_eq!(
             m2.account("u").await.unwrap().unwrap().published.unwrap().0,
             "direct.jpg"
         );
+        assert!(m1.is_referenced("direct-t2.jpg").await.unwrap(), "{label}");
+        assert!(!m1.is_referenced(&t2).await.unwrap(), "{label}: replaced");
         assert!(m2.remove_photos("u").await.unwrap());
         assert!(!m2.remove_photos("nobody").await.unwrap());
         assert!(m1.referenced_keys().await.unwrap().is_empty(), "{label}");
+        assert!(!m1.is_referenced("direct-t2.jpg").await.unwrap(), "{label}");
+        assert!(m1
+            .account("u")
+            .await
+            .unwrap()
+            .unwrap()
+            .published_renditions
+            .is_empty());
 
         assert!(m1.finalize("u").await.unwrap());
         assert!(!m2.finalize("u").await.unwrap(), "{label}: finalized once");
 
         assert_eq!(m1.thumbnail_policy().await.unwrap(), None);
-        m1.set_thumbnail_policy(100, 50).await.unwrap();
-        m2.set_thumbnail_policy(30, 40).await.unwrap();
-        assert_eq!(m1.thumbnail_policy().await.unwrap(), Some((30, 40)));
+        let policy = |w, h, crop, scales: &[i64]| PolicyRecord {
+            thumb_width: w,
+            thumb_height: h,
+            thumb_crop: crop,
+            thumb_scales: ThumbnailScales::from_list(scales).unwrap(),
+        };
+        m1.set_thumbnail_policy(&policy(100, 50, ThumbnailCrop::Center, &[1]))
+            .await
+            .unwrap();
+        let last = policy(30, 40, ThumbnailCrop::Attention, &[1, 2, 4]);
+        m2.set_thumbnail_policy(&last).await.unwrap();
+        assert_eq!(m1.thumbnail_policy().await.unwrap(), Some(last));
     }
 }
 

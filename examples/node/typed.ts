@@ -58,6 +58,16 @@ export async function generic(client: Client): Promise<Response> {
   const policies = await client.accounts.getPolicies()
   const width: number = policies.profilePhoto.thumbnailWidth
   await client.accounts.setPolicies({ profilePhoto: { thumbnailWidth: width, thumbnailHeight: 48 } })
+  await client.accounts.setPolicies({ profilePhoto: { thumbnailCrop: 'attention', thumbnailScales: [1, 2, 3] } })
+  // @ts-expect-error the crop is "center" or "attention"
+  void client.accounts.setPolicies({ profilePhoto: { thumbnailCrop: 'middle' } })
+  const info = await client.accounts.getAccountInfo({ UID: 'u1' })
+  // A srcset from the thumbnails (absent for photos published before renditions existed).
+  const srcset = (info.profile.renditions ?? [])
+    .filter((r) => r.kind === 'thumbnail')
+    .map((r) => `${r.url} ${r.scale}x`)
+    .join(', ')
+  console.log(srcset)
   const purged = await client.purge()
   console.log(purged.expiredPending, purged.blobsDeleted)
   return client.call('accounts.getAccountInfo', { UID: 'u1' })

@@ -98,12 +98,17 @@ describe('every method, Promise form', () => {
     assert.equal(uploaded.UID, 'u1')
     assert.equal(uploaded.photoURL, undefined)
 
-    assert.deepEqual((await client.accounts.getPolicies()).profilePhoto, { thumbnailWidth: 64, thumbnailHeight: 64 })
-    const set = await client.accounts.setPolicies({ profilePhoto: { thumbnailWidth: 32, thumbnailHeight: 24 } })
-    assert.deepEqual(set.profilePhoto, { thumbnailWidth: 32, thumbnailHeight: 24 })
+    const defaults = { thumbnailWidth: 64, thumbnailHeight: 64, thumbnailCrop: 'center', thumbnailScales: [1] }
+    assert.deepEqual((await client.accounts.getPolicies()).profilePhoto, defaults)
+    const set = await client.accounts.setPolicies({ profilePhoto: { thumbnailWidth: 32, thumbnailHeight: 24, thumbnailScales: [1, 2] } })
+    assert.deepEqual(set.profilePhoto, { thumbnailWidth: 32, thumbnailHeight: 24, thumbnailCrop: 'center', thumbnailScales: [1, 2] })
     const republished = await client.accounts.publishProfilePhoto({ UID: 'u1' })
     assert.equal(republished.UID, 'u1')
     assert.match(republished.photoURL, /\.png$/)
+    // Every file of the photo beside Gigya's fields: the photo, the thumbnail at 1x and 2x.
+    const shapes = republished.profile.renditions.map((r) => [r.kind, r.width, r.height, r.scale])
+    assert.deepEqual(shapes.slice(1), [['thumbnail', 32, 24, 1], ['thumbnail', 64, 48, 2]])
+    assert.equal(republished.profile.renditions[1].url, republished.thumbnailURL)
 
     const removed = await client.accounts.removeProfilePhoto({ UID: 'u1' })
     assert.equal(removed.UID, 'u1')

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock};
 
-use avatarium::{Error, Identity, Method, PolicyChange, Request};
+use avatarium::{Error, Identity, Method, PolicyChange, Request, ThumbnailCrop, ThumbnailScales};
 use bytes::Bytes;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -69,11 +69,21 @@ fn side(value: Option<i64>, name: &str) -> Result<Option<u32>, Error> {
         .transpose()
 }
 
-fn policies(width: Option<i64>, height: Option<i64>) -> PyResult<Call> {
+fn policies(
+    width: Option<i64>,
+    height: Option<i64>,
+    crop: Option<String>,
+    scales: Option<Vec<i64>>,
+) -> PyResult<Call> {
     let change = side(width, "profilePhoto.thumbnailWidth").and_then(|w| {
         Ok(PolicyChange {
             thumbnail_width: w,
             thumbnail_height: side(height, "profilePhoto.thumbnailHeight")?,
+            thumbnail_crop: crop.as_deref().map(ThumbnailCrop::from_name).transpose()?,
+            thumbnail_scales: scales
+                .as_deref()
+                .map(ThumbnailScales::from_list)
+                .transpose()?,
         })
     });
     Ok(Call::Typed(
@@ -277,11 +287,12 @@ methods! {
 
     fn get_policies / get_policies_async () => typed(Request::GetPolicies);
 
-    /// Omitted sizes keep their current values.
-    #[pyo3(signature = (*, thumbnail_width=None, thumbnail_height=None))]
+    /// Omitted fields keep their current values.
+    #[pyo3(signature = (*, thumbnail_width=None, thumbnail_height=None, thumbnail_crop=None, thumbnail_scales=None))]
     fn set_policies / set_policies_async
-        (thumbnail_width: Option<i64>, thumbnail_height: Option<i64>)
-        => policies(thumbnail_width, thumbnail_height);
+        (thumbnail_width: Option<i64>, thumbnail_height: Option<i64>,
+         thumbnail_crop: Option<String>, thumbnail_scales: Option<Vec<i64>>)
+        => policies(thumbnail_width, thumbnail_height, thumbnail_crop, thumbnail_scales);
 
     /// Delete expired pending photos and unreferenced blobs.
     fn purge / purge_async () => Ok(Call::Purge);

@@ -34,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<api::Client>()?;
     m.add_class::<types::ImportResult>()?;
     m.add_class::<types::PhotoUrls>()?;
+    m.add_class::<types::Rendition>()?;
     m.add_class::<types::AccountInfo>()?;
     m.add_class::<types::Registration>()?;
     m.add_class::<types::Policies>()?;

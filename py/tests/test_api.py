@@ -29,10 +29,17 @@ def test_import_then_publish_blocking(client: avatarium.Client, server: PhotoSer
     assert urls.photo_url.startswith("file://") and urls.photo_url.endswith(".jpg")
     assert urls.thumbnail_url.endswith(".jpg")
     info = a.get_account_info(uid="u1")
-    assert info == AccountInfo("u1", True, urls.photo_url, urls.thumbnail_url)
+    assert info == AccountInfo("u1", True, urls.photo_url, urls.thumbnail_url, urls.renditions)
+    # Every file of the photo, typed: the photo, then the 1x thumbnail (the default policy).
+    assert [(x.kind, x.format, x.width, x.height, x.scale) for x in info.renditions] == [
+        ("photo", "jpeg", 320, 240, 1),
+        ("thumbnail", "jpeg", 64, 64, 1),
+    ]
+    assert [x.url for x in info.renditions] == [urls.photo_url, urls.thumbnail_url]
 
     assert a.remove_profile_photo(uid="u1") == "u1"
     assert a.get_account_info(uid="u1").photo_url is None
+    assert a.get_account_info(uid="u1").renditions == []
 
 
 def test_import_publish_at_once_and_upload(client: avatarium.Client, server: PhotoServer) -> None:
@@ -57,7 +64,7 @@ def test_registration_flow(client: avatarium.Client, server: PhotoServer) -> Non
     assert a.get_account_info(reg_token=reg.reg_token) == AccountInfo(reg.uid, False)
     urls = a.publish_profile_photo(reg_token=reg.reg_token)
     info = a.finalize_registration(reg.reg_token)
-    assert info == AccountInfo(reg.uid, True, urls.photo_url, urls.thumbnail_url)
+    assert info == AccountInfo(reg.uid, True, urls.photo_url, urls.thumbnail_url, urls.renditions)
     with pytest.raises(avatarium.UnauthorizedError):
         a.get_account_info(reg_token=reg.reg_token)
 
@@ -71,6 +78,21 @@ def test_policies(client: avatarium.Client, server: PhotoServer) -> None:
     with pytest.raises(avatarium.InvalidParameterError) as e:
         a.set_policies(thumbnail_width=0)
     assert "thumbnailWidth" in e.value.details
+    p = a.set_policies(thumbnail_crop="attention", thumbnail_scales=(2, 1))
+    assert p == Policies(120, 30, "attention", [1, 2])
+    assert (p.thumbnail_crop, p.thumbnail_scales) == ("attention", [1, 2])
+    # The core's rules, the core's errors: each names its field and changes nothing.
+    for bad in ({"thumbnail_crop": "centre"}, {"thumbnail_scales": [1, 1]}, {"thumbnail_scales": [2]}):
+        with pytest.raises(avatarium.InvalidParameterError) as e:
+            a.set_policies(**bad)  # type: ignore[arg-type]
+        assert ("thumbnailCrop" if "thumbnail_crop" in bad else "thumbnailScales") in str(e.value)
+    assert a.get_policies() == p
+    r = a.import_profile_photo(server.url("photo.jpg"), uid="p1", publish=True)
+    assert [(x.kind, x.width, x.scale) for x in r.renditions] == [
+        ("photo", 320, 1),
+        ("thumbnail", 120, 1),
+        ("thumbnail", 240, 2),
+    ]
     with pytest.raises(avatarium.InvalidParameterError):
         a.set_policies(thumbnail_height=-5)
 
@@ -101,7 +123,12 @@ def test_every_method_async(client: avatarium.Client, server: PhotoServer) -> No
         assert info == AccountInfo(reg.uid, True)
         assert isinstance(await client.purge_async(), PurgeReport)
         env = await client.call_async("accounts.getPolicies")
-        assert env["profilePhoto"] == {"thumbnailWidth": 80, "thumbnailHeight": 64}
+        assert env["profilePhoto"] == {
+            "thumbnailWidth": 80,
+            "thumbnailHeight": 64,
+            "thumbnailCrop": "center",
+            "thumbnailScales": [1],
+        }
 
     asyncio.run(main())
 
@@ -155,7 +182,15 @@ def test_results_are_frozen_and_readable() -> None:
     r = ImportResult("u", "file:///p.jpg", "file:///t.jpg")
     assert repr(r) == "ImportResult(uid='u', photo_url='file:///p.jpg', thumbnail_url='file:///t.jpg')"
     assert repr(AccountInfo("u", False)) == "AccountInfo(uid='u', is_registered=False, photo_url=None, thumbnail_url=None)"
-    assert repr(Policies()) == "Policies(thumbnail_width=64, thumbnail_height=64)"
+    assert repr(Policies()) == (
+        "Policies(thumbnail_width=64, thumbnail_height=64, thumbnail_crop='center', thumbnail_scales=[1])"
+    )
+    t = avatarium.Rendition("thumbnail", "jpeg", 128, 128, 2, "file:///t2.jpg")
+    assert repr(PhotoUrls("a", "b", [t])) == (
+        "PhotoUrls(photo_url='a', thumbnail_url='b', renditions=[Rendition(kind='thumbnail', "
+        "format='jpeg', width=128, height=128, scale=2, url='file:///t2.jpg')])"
+    )
+    assert PhotoUrls("a", "b", [t]).renditions == [t] and PhotoUrls("a", "b") != PhotoUrls("a", "b", [t])
     assert repr(PurgeReport(1, 2, 3)) == (
         "PurgeReport(expired_pending=1, blobs_deleted=2, abandoned_registrations=3)"
     )

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::client::Client;
-use super::internals::{new_uid, ttl_ms};
+use super::internals::{new_uid, thumb_key, thumbnails_match, ttl_ms};
 use super::types::{
     AccountInfo, Identity, ImportResult, PhotoUrls, Policies, PolicyChange, PurgeReport,
     Registration,
@@ -11,6 +11,7 @@ use super::types::{
 use crate::error::{Error, Result};
 use crate::pipeline;
 use crate::pipeline::THUMBNAIL_SIDES;
+use crate::store::{PolicyRecord, RenditionKind, RenditionRecord};
 
 impl Client {
     /// `accounts.importProfilePhoto`: fetch the photo at `url`, validate and re-encode it,
@@ -78,36 +79,50 @@ impl Client {
                     return Err(Error::bad_photo("The pending photo has expired"));
                 }
                 let policy = self.policies().await?;
-                let thumb_key = if (pending.thumb_width, pending.thumb_height)
-                    == (policy.thumbnail_width, policy.thumbnail_height)
-                {
-                    pending.thumb_key.clone()
+                let (thumb_key, renditions) = if thumbnails_match(&pending, &policy) {
+                    (pending.thumb_key.clone(), pending.renditions.clone())
                 } else {
-                    // The policy changed since the import: trim the stored photo again.
+                    // The policy changed since the import (size, crop or scales): cut the
+                    // thumbnails again from the stored photo.
                     let photo = self.inner.blobs.get(&pending.photo_key).await?;
                     let limits = self.inner.limits.clone();
-                    let thumb = self
+                    let thumbs = self
                         .run_pipeline(None, move |cancel| {
-                            pipeline::thumbnail_cancellable(
+                            pipeline::thumbnails_cancellable(
                                 &photo,
                                 &limits,
                                 policy.thumbnail(),
+                                policy.thumbnail_scales,
                                 cancel,
                             )
                         })
                         .await?;
-                    self.put_blob(thumb).await?
+                    let mut renditions = vec![RenditionRecord {
+                        kind: RenditionKind::Photo,
+                        key: pending.photo_key.clone(),
+                        width: thumbs.source_width,
+                        height: thumbs.source_height,
+                        scale: 1,
+                    }];
+                    renditions.extend(self.put_thumbnails(thumbs.by_scale).await?);
+                    (thumb_key(&renditions)?, renditions)
                 };
                 let published = self
                     .inner
                     .meta
-                    .publish_pending(&account.uid, &pending.photo_key, &thumb_key, not_before)
+                    .publish_pending(
+                        &account.uid,
+                        &pending.photo_key,
+                        &thumb_key,
+                        &renditions,
+                        not_before,
+                    )
                     .await?;
                 if !published {
                     // Another call published, replaced or removed it first.
                     return Err(Error::bad_photo("There is no pending photo to publish"));
                 }
-                Ok(self.urls(&pending.photo_key, &thumb_key))
+                Ok(self.urls(&pending.photo_key, &thumb_key, &renditions))
             })
             .await
     }
@@ -133,7 +148,10 @@ impl Client {
             .track(async {
                 let account = self.resolve_existing(who).await?;
                 Ok(AccountInfo {
-                    photo: account.published.as_ref().map(|(p, t)| self.urls(p, t)),
+                    photo: account
+                        .published
+                        .as_ref()
+                        .map(|(p, t)| self.urls(p, t, &account.published_renditions)),
                     uid: account.uid,
                     is_registered: account.is_registered,
                 })
@@ -178,7 +196,10 @@ impl Client {
                     ));
                 }
                 Ok(AccountInfo {
-                    photo: account.published.as_ref().map(|(p, t)| self.urls(p, t)),
+                    photo: account
+                        .published
+                        .as_ref()
+                        .map(|(p, t)| self.urls(p, t, &account.published_renditions)),
                     uid: account.uid,
                     is_registered: true,
                 })
@@ -192,9 +213,11 @@ impl Client {
             .life
             .track(async {
                 Ok(match self.inner.meta.thumbnail_policy().await? {
-                    Some((w, h)) => Policies {
-                        thumbnail_width: w,
-                        thumbnail_height: h,
+                    Some(p) => Policies {
+                        thumbnail_width: p.thumb_width,
+                        thumbnail_height: p.thumb_height,
+                        thumbnail_crop: p.thumb_crop,
+                        thumbnail_scales: p.thumb_scales,
                     },
                     None => Policies::default(),
                 })
@@ -224,9 +247,19 @@ impl Client {
                         ));
                     }
                 }
+                pipeline::check_thumbnail_scales(
+                    policies.thumbnail_width,
+                    policies.thumbnail_height,
+                    policies.thumbnail_scales,
+                )?;
                 self.inner
                     .meta
-                    .set_thumbnail_policy(policies.thumbnail_width, policies.thumbnail_height)
+                    .set_thumbnail_policy(&PolicyRecord {
+                        thumb_width: policies.thumbnail_width,
+                        thumb_height: policies.thumbnail_height,
+                        thumb_crop: policies.thumbnail_crop,
+                        thumb_scales: policies.thumbnail_scales,
+                    })
                     .await?;
                 Ok(policies)
             })

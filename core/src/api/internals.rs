@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::lifecycle::CancelOnDrop;
 use super::limiter;
-use super::types::{Identity, ImportResult, PhotoUrls};
+use super::types::{Identity, ImportResult, PhotoUrls, Policies, Rendition};
 use crate::error::{Error, Result};
-use crate::pipeline::{self, Cancel, Encoded};
-use crate::store::{AccountRecord, PhotoRecord};
+use crate::pipeline::{self, Cancel, Encoded, OutputFormat};
+use crate::store::{AccountRecord, PhotoRecord, RenditionKind, RenditionRecord};
 use crate::telemetry::{time_stage, Stage};
 
 impl Client {
@@ -79,19 +79,36 @@ impl Client {
         let limits = self.inner.limits.clone();
         let processed = self
             .run_pipeline(Some(permit), move |cancel| {
-                pipeline::process_cancellable(&bytes, &limits, policy.thumbnail(), cancel)
+                pipeline::process_scaled(
+                    &bytes,
+                    &limits,
+                    policy.thumbnail(),
+                    policy.thumbnail_scales,
+                    cancel,
+                )
             })
             .await?;
         let (thumb_width, thumb_height) = (processed.thumbnail.width, processed.thumbnail.height);
         let storing = time_stage(Stage::Store);
         // Blobs first, metadata second: a crash in between leaves only orphans for purge.
-        let photo_key = self.put_blob(processed.photo).await?;
-        let thumb_key = self.put_blob(processed.thumbnail).await?;
+        let photo = RenditionRecord {
+            kind: RenditionKind::Photo,
+            width: processed.photo.width,
+            height: processed.photo.height,
+            scale: 1,
+            key: self.put_blob(processed.photo).await?,
+        };
+        let mut by_scale = vec![(1, processed.thumbnail)];
+        by_scale.extend(processed.scaled_thumbnails);
+        let mut renditions = vec![photo];
+        renditions.extend(self.put_thumbnails(by_scale).await?);
         let record = PhotoRecord {
-            photo_key,
-            thumb_key,
+            photo_key: renditions[0].key.clone(),
+            thumb_key: thumb_key(&renditions)?,
             thumb_width,
             thumb_height,
+            thumb_crop: policy.thumbnail_crop,
+            renditions,
             created_ms: self.now_ms(),
         };
         let stored = if publish {
@@ -106,7 +123,8 @@ impl Client {
         tracing::info!(publish, photo = %record.photo_key, "photo stored");
         Ok(ImportResult {
             uid,
-            published: publish.then(|| self.urls(&record.photo_key, &record.thumb_key)),
+            published: publish
+                .then(|| self.urls(&record.photo_key, &record.thumb_key, &record.renditions)),
         })
     }
 
@@ -158,12 +176,74 @@ impl Client {
         Ok(key)
     }
 
-    pub(super) fn urls(&self, photo_key: &str, thumb_key: &str) -> PhotoUrls {
+    /// Each thumbnail's blob, as the renditions that point at them.
+    pub(super) async fn put_thumbnails(
+        &self,
+        by_scale: Vec<(u32, Encoded)>,
+    ) -> Result<Vec<RenditionRecord>> {
+        let mut renditions = Vec::with_capacity(by_scale.len());
+        for (scale, thumb) in by_scale {
+            renditions.push(RenditionRecord {
+                kind: RenditionKind::Thumbnail,
+                width: thumb.width,
+                height: thumb.height,
+                scale,
+                key: self.put_blob(thumb).await?,
+            });
+        }
+        Ok(renditions)
+    }
+
+    pub(super) fn urls(
+        &self,
+        photo_key: &str,
+        thumb_key: &str,
+        renditions: &[RenditionRecord],
+    ) -> PhotoUrls {
+        let url = |key: &str| sanitize_url(&format!("{}{}", self.inner.public_base_url, key));
         PhotoUrls {
-            photo_url: sanitize_url(&format!("{}{}", self.inner.public_base_url, photo_key)),
-            thumbnail_url: sanitize_url(&format!("{}{}", self.inner.public_base_url, thumb_key)),
+            photo_url: url(photo_key),
+            thumbnail_url: url(thumb_key),
+            renditions: renditions
+                .iter()
+                .filter_map(|r| {
+                    // Keys are ours, `<sha256>.<extension>`: the extension is the format.
+                    let extension = r.key.rsplit_once('.')?.1;
+                    Some(Rendition {
+                        kind: r.kind,
+                        format: OutputFormat::from_extension(extension)?,
+                        width: r.width,
+                        height: r.height,
+                        scale: r.scale,
+                        url: url(&r.key),
+                    })
+                })
+                .collect(),
         }
     }
+}
+
+/// The 1× thumbnail's key among `renditions` (the `thumbnailURL`).
+pub(super) fn thumb_key(renditions: &[RenditionRecord]) -> Result<String> {
+    renditions
+        .iter()
+        .find(|r| r.kind == RenditionKind::Thumbnail && r.scale == 1)
+        .map(|r| r.key.clone())
+        .ok_or_else(|| Error::internal("no 1x thumbnail"))
+}
+
+/// Whether the thumbnails of a pending photo are what `policy` asks for now (size, crop
+/// and scales); photos stored before renditions existed are cut again.
+pub(super) fn thumbnails_match(pending: &PhotoRecord, policy: &Policies) -> bool {
+    let scales: Vec<u32> = pending
+        .renditions
+        .iter()
+        .filter(|r| r.kind == RenditionKind::Thumbnail)
+        .map(|r| r.scale)
+        .collect();
+    (pending.thumb_width, pending.thumb_height) == (policy.thumbnail_width, policy.thumbnail_height)
+        && pending.thumb_crop == policy.thumbnail_crop
+        && scales == policy.thumbnail_scales.to_vec()
 }
 
 pub(super) fn ttl_ms(secs: u64) -> i64 {

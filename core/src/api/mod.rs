@@ -11,6 +11,7 @@ mod limiter;
 mod method;
 mod open;
 mod params;
+mod policy_params;
 mod request;
 mod response;
 mod served;
@@ -22,6 +23,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
+pub use crate::pipeline::{ThumbnailCrop, ThumbnailScales};
+pub use crate::store::RenditionKind;
 pub use client::Client;
 pub use health::Readiness;
 pub use method::{Access, Method, PhotoInput};
@@ -30,7 +33,7 @@ pub use request::{Request, SESSION_PARAM};
 pub use response::{Output, Response};
 pub use types::{
     AccountInfo, Identity, ImportResult, LoginSession, PhotoUrls, Policies, PolicyChange,
-    PurgeReport, Registration,
+    PurgeReport, Registration, Rendition,
 };
 
 use crate::envelope::{format_time, new_call_id};

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::method::{Method, PhotoInput};
 use super::params::Params;
+use super::policy_params::policy_change;
 use super::types::{Identity, PolicyChange};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -230,46 +231,6 @@ fn check_photo_len(photo: Bytes, max_bytes: u64) -> Result<Bytes> {
     Ok(photo)
 }
 
-/// `profilePhoto` as an object or a JSON string (REST callers send strings); a field left
-/// out keeps its current value.
-fn policy_change(p: &Params<'_>) -> Result<PolicyChange> {
-    let raw = p
-        .value("profilePhoto")
-        .ok_or_else(|| Error::missing("profilePhoto"))?;
-    let parsed;
-    let obj = match raw {
-        Value::Object(o) => o,
-        Value::String(s) => {
-            parsed = serde_json::from_str::<Value>(s)
-                .map_err(|_| Error::invalid("profilePhoto", "not a JSON object"))?;
-            parsed
-                .as_object()
-                .ok_or_else(|| Error::invalid("profilePhoto", "not a JSON object"))?
-        }
-        _ => return Err(Error::invalid("profilePhoto", "not a JSON object")),
-    };
-    let side = |name: &str| -> Result<Option<u32>> {
-        match obj.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some)
-                .ok_or_else(|| {
-                    Error::invalid(
-                        &format!("profilePhoto.{name}"),
-                        "expected a positive integer",
-                    )
-                }),
-        }
-    };
-    Ok(PolicyChange {
-        thumbnail_width: side("thumbnailWidth")?,
-        thumbnail_height: side("thumbnailHeight")?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,26 +377,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidParameter);
-    }
-
-    #[test]
-    fn policies_as_object_or_text() {
-        let want = Request::SetPolicies(PolicyChange {
-            thumbnail_width: Some(100),
-            thumbnail_height: None,
-        });
-        let obj = json!({"profilePhoto": {"thumbnailWidth": 100}});
-        let text = json!({"profilePhoto": "{\"thumbnailWidth\": \"100\"}"});
-        assert_eq!(parse(Method::SetPolicies, obj).unwrap(), want);
-        assert_eq!(parse(Method::SetPolicies, text).unwrap(), want);
-        for bad in [
-            json!({"profilePhoto": 5}),
-            json!({"profilePhoto": {"thumbnailWidth": -1}}),
-        ] {
-            assert_eq!(
-                parse(Method::SetPolicies, bad).unwrap_err().kind(),
-                ErrorKind::InvalidParameter
-            );
-        }
     }
 }

@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::types::{
     AccountInfo, ImportResult, LoginSession, PhotoUrls, Policies, PurgeReport, Registration,
+    Rendition,
 };
 use crate::envelope::Envelope;
 use crate::error::{Error, ErrorKind};
@@ -40,30 +41,52 @@ impl Output {
     pub fn fields(&self) -> Map<String, Value> {
         let urls =
             |u: &PhotoUrls| json!({ "photoURL": u.photo_url, "thumbnailURL": u.thumbnail_url });
+        // `profile.renditions` (ours): beside Gigya's fields, never instead of them; absent
+        // for a photo published before renditions existed.
+        let with_renditions = |mut profile: Map<String, Value>, u: &PhotoUrls| {
+            if !u.renditions.is_empty() {
+                let list = u.renditions.iter().map(Rendition::to_json).collect();
+                profile.insert("renditions".into(), Value::Array(list));
+            }
+            profile
+        };
         let v = match self {
             Output::Imported(r) => {
-                let mut m = json!({ "UID": r.uid });
-                if let (Some(u), Value::Object(o)) = (&r.published, &mut m) {
-                    o.extend(to_map(urls(u)));
+                let mut m = to_map(json!({ "UID": r.uid }));
+                if let Some(u) = &r.published {
+                    m.extend(to_map(urls(u)));
+                    let profile = with_renditions(Map::new(), u);
+                    if !profile.is_empty() {
+                        m.insert("profile".into(), Value::Object(profile));
+                    }
                 }
-                m
+                Value::Object(m)
             }
             Output::Published { uid, urls: u } => {
-                let mut m = urls(u);
-                if let (Some(uid), Value::Object(o)) = (uid, &mut m) {
-                    o.insert("UID".into(), Value::from(uid.as_str()));
+                let mut m = to_map(urls(u));
+                if let Some(uid) = uid {
+                    m.insert("UID".into(), Value::from(uid.as_str()));
                 }
-                m
+                let profile = with_renditions(Map::new(), u);
+                if !profile.is_empty() {
+                    m.insert("profile".into(), Value::Object(profile));
+                }
+                Value::Object(m)
             }
             Output::Removed { uid } => json!({ "UID": uid }),
             Output::Account(info) => {
-                let profile = info.photo.as_ref().map_or_else(|| json!({}), urls);
+                let profile = match &info.photo {
+                    Some(u) => with_renditions(to_map(urls(u)), u),
+                    None => Map::new(),
+                };
                 json!({ "UID": info.uid, "isRegistered": info.is_registered, "profile": profile })
             }
             Output::Registration(r) => json!({ "regToken": r.reg_token }),
             Output::Policies(p) => json!({ "profilePhoto": {
                 "thumbnailWidth": p.thumbnail_width,
                 "thumbnailHeight": p.thumbnail_height,
+                "thumbnailCrop": p.thumbnail_crop.name(),
+                "thumbnailScales": p.thumbnail_scales.to_vec(),
             }}),
             Output::Purged(r) => json!(r),
             Output::Session(s) => json!({
@@ -189,6 +212,7 @@ mod tests {
         let urls = PhotoUrls {
             photo_url: "p".into(),
             thumbnail_url: "t".into(),
+            renditions: Vec::new(),
         };
         let published = response(Ok(Output::Published {
             uid: None,
@@ -206,6 +230,46 @@ mod tests {
         let e = imported.envelope();
         assert_eq!(e.get("UID"), Some(&Value::from("u")));
         assert_eq!(e.get("thumbnailURL"), Some(&Value::from("t")));
+        // No renditions (a photo from before them): no `profile` either.
+        assert_eq!(e.get("profile"), None);
+    }
+
+    #[test]
+    fn renditions_go_in_profile_beside_gigyas_fields() {
+        let rendition = |scale: u32| Rendition {
+            kind: crate::store::RenditionKind::Thumbnail,
+            format: crate::pipeline::OutputFormat::Jpeg,
+            width: 64 * scale,
+            height: 64 * scale,
+            scale,
+            url: format!("t{scale}"),
+        };
+        let urls = PhotoUrls {
+            photo_url: "p".into(),
+            thumbnail_url: "t1".into(),
+            renditions: vec![rendition(1), rendition(2)],
+        };
+        let want = serde_json::json!([
+            {"kind": "thumbnail", "format": "jpeg", "width": 64, "height": 64, "scale": 1, "url": "t1"},
+            {"kind": "thumbnail", "format": "jpeg", "width": 128, "height": 128, "scale": 2, "url": "t2"},
+        ]);
+        let published = response(Ok(Output::Published {
+            uid: None,
+            urls: urls.clone(),
+        }))
+        .into_value();
+        assert_eq!(published["profile"]["renditions"], want);
+        assert_eq!(published["thumbnailURL"], "t1");
+        assert_eq!(published["profile"].get("photoURL"), None);
+        let account = response(Ok(Output::Account(AccountInfo {
+            uid: "u".into(),
+            is_registered: true,
+            photo: Some(urls),
+        })))
+        .into_value();
+        assert_eq!(account["profile"]["renditions"], want);
+        assert_eq!(account["profile"]["photoURL"], "p");
+        assert_eq!(serde_json::to_value(rendition(2)).unwrap(), want[1]);
     }
 
     #[test]

@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+use crate::pipeline::{OutputFormat, ThumbnailCrop, ThumbnailScales};
+use crate::store::RenditionKind;
+
 /// Who a call is about: a trusted server-side `UID`, a `regToken` from
 /// `accounts.initRegistration`, or a login session's token (`login_token`, the
 /// `cookieValue` of `accounts.notifyLogin`).
@@ -45,6 +48,43 @@ pub struct PhotoUrls {
     pub photo_url: String,
     #[serde(rename = "thumbnailURL")]
     pub thumbnail_url: String,
+    /// Every file of the photo (`profile.renditions`, ours): the photo, the thumbnail at
+    /// each scale. Empty for a photo published before renditions existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<Rendition>,
+}
+
+/// One file of a published photo, for `srcset` and friends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendition {
+    pub kind: RenditionKind,
+    pub format: OutputFormat,
+    pub width: u32,
+    pub height: u32,
+    /// 1 for the photo and the `thumbnailURL` thumbnail; 2–4: the thumbnail for screens
+    /// of that pixel density.
+    pub scale: u32,
+    pub url: String,
+}
+
+impl Rendition {
+    /// The rendition as answered: `{kind, format, width, height, scale, url}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": self.kind.name(),
+            "format": self.format.name(),
+            "width": self.width,
+            "height": self.height,
+            "scale": self.scale,
+            "url": self.url,
+        })
+    }
+}
+
+impl Serialize for Rendition {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
 }
 
 /// The result of an import or upload: the account's UID, and the URLs when it was
@@ -104,6 +144,10 @@ impl std::fmt::Debug for LoginSession {
 pub struct Policies {
     pub thumbnail_width: u32,
     pub thumbnail_height: u32,
+    /// Where the thumbnail's window sits (`thumbnailCrop`: `"center"` or `"attention"`).
+    pub thumbnail_crop: ThumbnailCrop,
+    /// The thumbnail scales published photos get (`thumbnailScales`; 1 always).
+    pub thumbnail_scales: ThumbnailScales,
 }
 
 impl Default for Policies {
@@ -111,21 +155,31 @@ impl Default for Policies {
         Policies {
             thumbnail_width: 64,
             thumbnail_height: 64,
+            thumbnail_crop: ThumbnailCrop::Center,
+            thumbnail_scales: ThumbnailScales::ONE,
         }
     }
 }
 
-/// A `setPolicies` call: the fields it sets; `None` keeps the current value.
+/// A `setPolicies` call: the fields it sets; `None` keeps the current value. Faces build
+/// the crop and scales with [`ThumbnailCrop::from_name`] and [`ThumbnailScales::from_list`],
+/// so their rules stay the core's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PolicyChange {
     pub thumbnail_width: Option<u32>,
     pub thumbnail_height: Option<u32>,
+    pub thumbnail_crop: Option<ThumbnailCrop>,
+    pub thumbnail_scales: Option<ThumbnailScales>,
 }
 
 impl Policies {
-    /// The thumbnail these policies ask the pipeline for.
+    /// The 1× thumbnail these policies ask the pipeline for.
     pub fn thumbnail(&self) -> crate::pipeline::Thumbnail {
-        crate::pipeline::Thumbnail::centered(self.thumbnail_width, self.thumbnail_height)
+        crate::pipeline::Thumbnail {
+            width: self.thumbnail_width,
+            height: self.thumbnail_height,
+            crop: self.thumbnail_crop,
+        }
     }
 
     /// These policies with `change` applied.
@@ -133,6 +187,8 @@ impl Policies {
         Policies {
             thumbnail_width: change.thumbnail_width.unwrap_or(self.thumbnail_width),
             thumbnail_height: change.thumbnail_height.unwrap_or(self.thumbnail_height),
+            thumbnail_crop: change.thumbnail_crop.unwrap_or(self.thumbnail_crop),
+            thumbnail_scales: change.thumbnail_scales.unwrap_or(self.thumbnail_scales),
         }
     }
 }

@@ -126,6 +126,12 @@ impl OutputFormat {
         self.spec().extension
     }
 
+    /// The format's name in renditions: the content type's subtype ("jpeg", "png").
+    pub fn name(self) -> &'static str {
+        let t = self.content_type();
+        t.strip_prefix("image/").unwrap_or(t)
+    }
+
     /// The HTTP content type ("image/jpeg").
     pub fn content_type(self) -> &'static str {
         self.spec().content_type
@@ -197,6 +203,10 @@ mod tests {
                 OutputFormat::Png.content_type()
             ),
             ("png", "image/png")
+        );
+        assert_eq!(
+            (OutputFormat::Jpeg.name(), OutputFormat::Png.name()),
+            ("jpeg", "png")
         );
         for other in ["gif", "jpeg", "JPG", "", "png ", ".png"] {
             assert_eq!(OutputFormat::from_extension(other), None, "{other:?}");

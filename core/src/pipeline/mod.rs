@@ -24,7 +24,9 @@ mod via_image;
 pub use cancel::Cancel;
 pub use format::{accept_header, sniff};
 pub(crate) use types::{Decoded, Layout, Pixels};
-pub use types::{Encoded, InputFormat, Limits, OutputFormat, Thumbnail, ThumbnailCrop};
+pub use types::{
+    Encoded, InputFormat, Limits, OutputFormat, Thumbnail, ThumbnailCrop, ThumbnailScales,
+};
 
 use std::ops::RangeInclusive;
 
@@ -41,7 +43,10 @@ pub struct Processed {
     pub source_width: u32,
     pub source_height: u32,
     pub photo: Encoded,
+    /// The 1× thumbnail (`thumbnailURL`).
     pub thumbnail: Encoded,
+    /// `(scale, thumbnail)` for each scale above 1 that was asked for, ascending.
+    pub scaled_thumbnails: Vec<(u32, Encoded)>,
 }
 
 /// The thumbnail sides a policy or a caller may ask for, in pixels. Thumbnails are cut from
@@ -69,6 +74,19 @@ pub fn process_cancellable(
     thumbnail: Thumbnail,
     cancel: &Cancel,
 ) -> Result<Processed> {
+    process_scaled(bytes, limits, thumbnail, ThumbnailScales::ONE, cancel)
+}
+
+/// [`process_cancellable`] that also makes the thumbnail at each of `scales` above 1
+/// ([`Processed::scaled_thumbnails`]): the same window of the photo, `scale` times the
+/// pixels. 400006 when a scaled side would pass [`THUMBNAIL_SIDES`].
+pub fn process_scaled(
+    bytes: &[u8],
+    limits: &Limits,
+    thumbnail: Thumbnail,
+    scales: ThumbnailScales,
+    cancel: &Cancel,
+) -> Result<Processed> {
     let Thumbnail {
         width: thumb_width,
         height: thumb_height,
@@ -76,6 +94,8 @@ pub fn process_cancellable(
     } = thumbnail;
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
+    check_thumbnail_scales(thumb_width, thumb_height, scales)?;
+    let (big_width, big_height) = (thumb_width * scales.max(), thumb_height * scales.max());
     let decoding = time_stage(Stage::Decode);
     let format = check_bytes(bytes, limits)?;
     let photo_max_side = limits.photo_max_side.max(1);
@@ -85,7 +105,7 @@ pub fn process_cancellable(
         limits,
         &|w, h| {
             let photo = resize::fit_within(w, h, photo_max_side);
-            let thumb = resize::cover_needs(w, h, thumb_width, thumb_height);
+            let thumb = resize::cover_needs(w, h, big_width, big_height);
             (photo.0.max(thumb.0), photo.1.max(thumb.1))
         },
         cancel,
@@ -99,9 +119,10 @@ pub fn process_cancellable(
     // on the small outputs: resizing and flipping/rotating commute.
     let (pw, ph) = photo_target(&decoded, photo_max_side);
     let (tw, th) = oriented(thumb_width, thumb_height, swap);
+    let (bw, bh) = oriented(big_width, big_height, swap);
     let source = decoded.pixels;
     let resizing = time_stage(Stage::Resize);
-    let (photo, thumb) = guarded(|| {
+    let (photo, thumbs) = guarded(|| {
         cancel.check()?;
         let photo = if (pw, ph) == (source.width, source.height) {
             None
@@ -110,22 +131,20 @@ pub fn process_cancellable(
         };
         cancel.check()?;
         let photo_px = photo.as_ref().unwrap_or(&source);
-        // The thumbnail comes from the reduced photo unless the photo is too small to cover
-        // it without upscaling while the decoded pixels are not (extreme aspect ratios).
-        let thumb_src = if photo_px.width >= tw && photo_px.height >= th {
+        // The thumbnails come from the reduced photo unless the photo is too small to cover
+        // the largest without upscaling while the decoded pixels are not (extreme aspect
+        // ratios, large scales).
+        let thumb_src = if photo_px.width >= bw && photo_px.height >= bh {
             photo_px
         } else {
             &source
         };
-        let thumb = resize::resize_cover(thumb_src, tw, th, crop)?;
+        let thumbs = cover_scales(thumb_src, (tw, th), crop, scales, orientation, cancel)?;
         let photo = match photo {
             Some(p) => p,
             None => source,
         };
-        Ok((
-            resize::apply_orientation(photo, orientation),
-            resize::apply_orientation(thumb, orientation),
-        ))
+        Ok((resize::apply_orientation(photo, orientation), thumbs))
     })?;
     drop(resizing);
 
@@ -133,15 +152,18 @@ pub fn process_cancellable(
     let encoding = time_stage(Stage::Encode);
     let photo_format = format.photo.unwrap_or_else(|| alpha_format(&photo));
     let photo = guarded(|| encode::encode(&photo, photo_format, limits.jpeg_quality))?;
-    cancel.check()?;
-    let thumbnail = guarded(|| encode::encode(&thumb, alpha_format(&thumb), limits.jpeg_quality))?;
+    let mut thumbnails = encode_thumbnails(thumbs, limits, cancel)?.into_iter();
     drop(encoding);
+    let (_, thumbnail) = thumbnails
+        .next()
+        .ok_or_else(|| Error::internal("no 1x thumbnail"))?;
     Ok(Processed {
         input_format: format.input,
         source_width,
         source_height,
         photo,
         thumbnail,
+        scaled_thumbnails: thumbnails.collect(),
     })
 }
 
@@ -164,6 +186,32 @@ pub fn thumbnail_cancellable(
     thumbnail: Thumbnail,
     cancel: &Cancel,
 ) -> Result<Encoded> {
+    thumbnails_cancellable(bytes, limits, thumbnail, ThumbnailScales::ONE, cancel)?
+        .by_scale
+        .into_iter()
+        .next()
+        .map(|(_, encoded)| encoded)
+        .ok_or_else(|| Error::internal("no 1x thumbnail"))
+}
+
+/// Thumbnails cut again from a stored photo, one per scale.
+#[derive(Debug, Clone)]
+pub struct Thumbnails {
+    /// The photo's dimensions (stored photos carry no orientation: these are as shown).
+    pub source_width: u32,
+    pub source_height: u32,
+    /// `(scale, thumbnail)`, ascending; 1× first.
+    pub by_scale: Vec<(u32, Encoded)>,
+}
+
+/// [`thumbnail_cancellable`] at each of `scales`, and the photo's dimensions.
+pub fn thumbnails_cancellable(
+    bytes: &[u8],
+    limits: &Limits,
+    thumbnail: Thumbnail,
+    scales: ThumbnailScales,
+    cancel: &Cancel,
+) -> Result<Thumbnails> {
     let Thumbnail {
         width: thumb_width,
         height: thumb_height,
@@ -171,29 +219,87 @@ pub fn thumbnail_cancellable(
     } = thumbnail;
     cancel.check()?;
     check_thumbnail_size(thumb_width, thumb_height)?;
+    check_thumbnail_scales(thumb_width, thumb_height, scales)?;
+    let (big_width, big_height) = (thumb_width * scales.max(), thumb_height * scales.max());
     let decoding = time_stage(Stage::Decode);
     let format = check_bytes(bytes, limits)?;
     let decoded = decode::decode(
         bytes,
         format,
         limits,
-        &|w, h| resize::cover_needs(w, h, thumb_width, thumb_height),
+        &|w, h| resize::cover_needs(w, h, big_width, big_height),
         cancel,
     )?;
     drop(decoding);
     let orientation = decoded.orientation;
-    let (tw, th) = oriented(thumb_width, thumb_height, swaps_axes(orientation));
+    let swap = swaps_axes(orientation);
+    let (source_width, source_height) = oriented(decoded.full_width, decoded.full_height, swap);
+    let thumb = oriented(thumb_width, thumb_height, swap);
     let source = decoded.pixels;
     cancel.check()?;
     let resizing = time_stage(Stage::Resize);
-    let thumb = guarded(|| {
-        let thumb = resize::resize_cover(&source, tw, th, crop)?;
-        Ok(resize::apply_orientation(thumb, orientation))
-    })?;
+    let thumbs = guarded(|| cover_scales(&source, thumb, crop, scales, orientation, cancel))?;
     drop(resizing);
-    cancel.check()?;
     let _encoding = time_stage(Stage::Encode);
-    guarded(|| encode::encode(&thumb, alpha_format(&thumb), limits.jpeg_quality))
+    Ok(Thumbnails {
+        source_width,
+        source_height,
+        by_scale: encode_thumbnails(thumbs, limits, cancel)?,
+    })
+}
+
+/// The cover thumbnail of `src` at each scale (`tw`×`th` at 1×, in `src`'s frame): one
+/// window, placed once, so every scale shows the same part of the photo; oriented.
+fn cover_scales(
+    src: &Pixels,
+    (tw, th): (u32, u32),
+    crop: ThumbnailCrop,
+    scales: ThumbnailScales,
+    orientation: Orientation,
+    cancel: &Cancel,
+) -> Result<Vec<(u32, Pixels)>> {
+    let window = resize::cover_window(src, tw, th, crop);
+    scales
+        .iter()
+        .map(|scale| {
+            cancel.check()?;
+            let thumb = resize::resize_window(src, tw * scale, th * scale, window)?;
+            Ok((scale, resize::apply_orientation(thumb, orientation)))
+        })
+        .collect()
+}
+
+/// Each thumbnail as JPEG, or PNG when it has alpha.
+fn encode_thumbnails(
+    thumbs: Vec<(u32, Pixels)>,
+    limits: &Limits,
+    cancel: &Cancel,
+) -> Result<Vec<(u32, Encoded)>> {
+    thumbs
+        .into_iter()
+        .map(|(scale, px)| {
+            cancel.check()?;
+            let encoded = guarded(|| encode::encode(&px, alpha_format(&px), limits.jpeg_quality))?;
+            Ok((scale, encoded))
+        })
+        .collect()
+}
+
+/// Every scale of a `width`×`height` thumbnail within [`THUMBNAIL_SIDES`]: the policy's
+/// check and the pipeline's are this one.
+pub fn check_thumbnail_scales(width: u32, height: u32, scales: ThumbnailScales) -> Result<()> {
+    let max = scales.max();
+    let side = width.max(height).saturating_mul(max);
+    if side > *THUMBNAIL_SIDES.end() {
+        return Err(Error::invalid(
+            "profilePhoto.thumbnailScales",
+            format!(
+                "{width}x{height} at {max}x is {side} pixels on a side; the limit is {}",
+                THUMBNAIL_SIDES.end()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_thumbnail_size(width: u32, height: u32) -> Result<()> {
@@ -280,6 +386,8 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
+#[cfg(test)]
+mod scale_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

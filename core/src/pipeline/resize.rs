@@ -85,14 +85,30 @@ pub(crate) fn resize_fit(src: &Pixels, dw: u32, dh: u32) -> Result<Pixels> {
     resize(src, dw, dh, None)
 }
 
-/// Scale `src` to cover `dw`×`dh` and crop to exactly that size (the window placed by
-/// `crop`), in one resize.
-pub(crate) fn resize_cover(src: &Pixels, dw: u32, dh: u32, crop: ThumbnailCrop) -> Result<Pixels> {
+/// The source crop box of a `dw`×`dh` cover thumbnail placed by `crop`. It depends on the
+/// destination's aspect ratio only, so one window serves every scale of a thumbnail: the
+/// 2× and 3× show exactly what the 1× shows.
+pub(crate) fn cover_window(
+    src: &Pixels,
+    dw: u32,
+    dh: u32,
+    crop: ThumbnailCrop,
+) -> (f64, f64, f64, f64) {
     let centred = cover_crop(src.width, src.height, dw, dh);
-    let window = match crop {
+    match crop {
         ThumbnailCrop::Center => centred,
         ThumbnailCrop::Attention => attention::place(src, centred),
-    };
+    }
+}
+
+/// The `window` of `src` (from [`cover_window`]) resized to `dw`×`dh`: a cover thumbnail,
+/// cropped and scaled in one resize.
+pub(crate) fn resize_window(
+    src: &Pixels,
+    dw: u32,
+    dh: u32,
+    window: (f64, f64, f64, f64),
+) -> Result<Pixels> {
     resize(src, dw, dh, Some(window))
 }
 
@@ -209,8 +225,9 @@ mod tests {
             (1, 1, 3, 5),
         ] {
             for layout in [Layout::Gray, Layout::Rgb, Layout::Rgba] {
-                let out =
-                    resize_cover(&gradient(sw, sh, layout), dw, dh, ThumbnailCrop::Center).unwrap();
+                let src = gradient(sw, sh, layout);
+                let window = cover_window(&src, dw, dh, ThumbnailCrop::Center);
+                let out = resize_window(&src, dw, dh, window).unwrap();
                 assert_eq!((out.width, out.height), (dw, dh));
                 assert_eq!(out.data.len(), (dw * dh) as usize * layout.channels());
             }

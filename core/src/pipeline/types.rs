@@ -32,6 +32,97 @@ pub enum ThumbnailCrop {
     Attention,
 }
 
+impl ThumbnailCrop {
+    /// Every crop, for messages and checks.
+    pub const ALL: [ThumbnailCrop; 2] = [ThumbnailCrop::Center, ThumbnailCrop::Attention];
+
+    /// The policy's spelling: `"center"` or `"attention"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThumbnailCrop::Center => "center",
+            ThumbnailCrop::Attention => "attention",
+        }
+    }
+
+    /// The crop spelled `name` (exactly, as [`ThumbnailCrop::name`] writes it); anything
+    /// else is 400006 naming `profilePhoto.thumbnailCrop`.
+    pub fn from_name(name: &str) -> Result<ThumbnailCrop> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "profilePhoto.thumbnailCrop",
+                    format!("{name:?} is not \"center\" or \"attention\""),
+                )
+            })
+    }
+}
+
+/// The thumbnail scales a policy stores (`profilePhoto.thumbnailScales`): 1× (the
+/// `thumbnailURL`) always, and any of 2×–4× for high-density screens. A set of small
+/// integers, kept as a bit set so that policies stay `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ThumbnailScales(u8);
+
+impl ThumbnailScales {
+    /// The largest scale a policy may ask for.
+    pub const MAX: u32 = 4;
+    /// Only 1× (the default, and Gigya's behaviour).
+    pub const ONE: ThumbnailScales = ThumbnailScales(1);
+
+    /// The scales of a policy's list: each an integer from 1 to [`ThumbnailScales::MAX`],
+    /// none twice, 1 among them (it is the `thumbnailURL`). Anything else is 400006 naming
+    /// `profilePhoto.thumbnailScales`.
+    pub fn from_list(values: &[i64]) -> Result<ThumbnailScales> {
+        let bad = |why: String| Error::invalid("profilePhoto.thumbnailScales", why);
+        let mut bits = 0u8;
+        for &v in values {
+            let scale = u32::try_from(v)
+                .ok()
+                .filter(|s| (1..=Self::MAX).contains(s))
+                .ok_or_else(|| bad(format!("{v} is not an integer from 1 to {}", Self::MAX)))?;
+            let bit = 1u8 << (scale - 1);
+            if bits & bit != 0 {
+                return Err(bad(format!("{scale} is listed twice")));
+            }
+            bits |= bit;
+        }
+        if bits & 1 == 0 {
+            return Err(bad(
+                "must include 1 (thumbnailURL is the 1x thumbnail)".into()
+            ));
+        }
+        Ok(ThumbnailScales(bits))
+    }
+
+    /// The scales, ascending (1 first).
+    pub fn iter(self) -> impl Iterator<Item = u32> {
+        (1..=Self::MAX).filter(move |s| self.0 & (1 << (s - 1)) != 0)
+    }
+
+    /// The largest scale.
+    pub fn max(self) -> u32 {
+        self.iter().last().unwrap_or(1)
+    }
+
+    pub fn to_vec(self) -> Vec<u32> {
+        self.iter().collect()
+    }
+}
+
+impl Default for ThumbnailScales {
+    fn default() -> Self {
+        ThumbnailScales::ONE
+    }
+}
+
+impl std::fmt::Debug for ThumbnailScales {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// The thumbnail a policy asks for: exact size and crop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thumbnail {

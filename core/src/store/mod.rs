@@ -6,6 +6,7 @@
 //! leaves at worst unreferenced blobs, which [`crate::Client::purge`] removes.
 
 mod blobs;
+mod migrations;
 mod s3;
 mod sql;
 mod traits;
@@ -17,7 +18,8 @@ pub use blobs::ObjectBlobStore;
 pub use s3::S3Location;
 pub use sql::SqlMetaStore;
 pub use traits::{
-    AccountRecord, BatchRecord, BlobMeta, BlobStore, MetaStore, PhotoRecord, SessionEnd,
+    AccountRecord, BatchRecord, BlobMeta, BlobStore, MetaStore, PhotoRecord, PolicyRecord,
+    RenditionKind, RenditionRecord, SessionEnd,
 };
 
 use crate::error::{Error, Result};

@@ -6,7 +6,7 @@
 //! // A wrapper that forwards the account methods but not the purge coordination does
 //! // not compile: it must say what `note_blob_write` and `delete_blob_if_unused` do.
 //! use avatarium::error::Result;
-//! use avatarium::store::{AccountRecord, MetaStore, PhotoRecord, SqlMetaStore};
+//! use avatarium::store::{AccountRecord, MetaStore, PhotoRecord, PolicyRecord, RenditionRecord, SqlMetaStore};
 //! use std::collections::HashSet;
 //!
 //! #[derive(Debug)]
@@ -20,10 +20,10 @@
 //!     async fn finalize(&self, u: &str) -> Result<bool> { self.0.finalize(u).await }
 //!     async fn set_pending(&self, u: &str, p: &PhotoRecord) -> Result<bool> { self.0.set_pending(u, p).await }
 //!     async fn publish_photo(&self, u: &str, p: &PhotoRecord) -> Result<bool> { self.0.publish_photo(u, p).await }
-//!     async fn publish_pending(&self, u: &str, p: &str, t: &str, n: i64) -> Result<bool> { self.0.publish_pending(u, p, t, n).await }
+//!     async fn publish_pending(&self, u: &str, p: &str, t: &str, r: &[RenditionRecord], n: i64) -> Result<bool> { self.0.publish_pending(u, p, t, r, n).await }
 //!     async fn remove_photos(&self, u: &str) -> Result<bool> { self.0.remove_photos(u).await }
-//!     async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>> { self.0.thumbnail_policy().await }
-//!     async fn set_thumbnail_policy(&self, w: u32, h: u32) -> Result<()> { self.0.set_thumbnail_policy(w, h).await }
+//!     async fn thumbnail_policy(&self) -> Result<Option<PolicyRecord>> { self.0.thumbnail_policy().await }
+//!     async fn set_thumbnail_policy(&self, p: &PolicyRecord) -> Result<()> { self.0.set_thumbnail_policy(p).await }
 //!     async fn purge_expired_pending(&self, b: i64) -> Result<u64> { self.0.purge_expired_pending(b).await }
 //!     async fn purge_abandoned_registrations(&self, b: i64) -> Result<u64> { self.0.purge_abandoned_registrations(b).await }
 //!     async fn referenced_keys(&self) -> Result<HashSet<String>> { self.0.referenced_keys().await }
@@ -36,6 +36,44 @@ use std::collections::HashSet;
 use bytes::Bytes;
 
 use crate::error::Result;
+use crate::pipeline::{ThumbnailCrop, ThumbnailScales};
+
+/// What a rendition is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RenditionKind {
+    /// The photo (`photoURL`).
+    Photo,
+    /// A thumbnail at one scale (1×: `thumbnailURL`).
+    Thumbnail,
+}
+
+impl RenditionKind {
+    pub const ALL: [RenditionKind; 2] = [RenditionKind::Photo, RenditionKind::Thumbnail];
+
+    /// `"photo"` or `"thumbnail"`, as stored and answered.
+    pub fn name(self) -> &'static str {
+        match self {
+            RenditionKind::Photo => "photo",
+            RenditionKind::Thumbnail => "thumbnail",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RenditionKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// One stored file of a photo: the photo itself, or one of its thumbnails. Its format is
+/// its key's extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionRecord {
+    pub kind: RenditionKind,
+    pub key: String,
+    pub width: u32,
+    pub height: u32,
+    /// 1 for the photo and the `thumbnailURL` thumbnail; 2–4 for high-density thumbnails.
+    pub scale: u32,
+}
 
 /// A processed photo as the metadata records it: blob keys, never caller text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +82,22 @@ pub struct PhotoRecord {
     pub thumb_key: String,
     pub thumb_width: u32,
     pub thumb_height: u32,
+    /// The crop its thumbnails were cut with (to know at publish whether they still match
+    /// the policy).
+    pub thumb_crop: ThumbnailCrop,
+    /// Every file of the photo, `photo_key` and `thumb_key` included; empty for photos
+    /// stored before renditions existed.
+    pub renditions: Vec<RenditionRecord>,
     pub created_ms: i64,
+}
+
+/// The site policy as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyRecord {
+    pub thumb_width: u32,
+    pub thumb_height: u32,
+    pub thumb_crop: ThumbnailCrop,
+    pub thumb_scales: ThumbnailScales,
 }
 
 /// One account as stored.
@@ -55,6 +108,8 @@ pub struct AccountRecord {
     pub created_ms: i64,
     /// The published photo: `(photo_key, thumb_key)`.
     pub published: Option<(String, String)>,
+    /// The published photo's files (empty when none, or stored before renditions existed).
+    pub published_renditions: Vec<RenditionRecord>,
     /// The pending (temporary) photo, expired or not: callers check the TTL.
     pub pending: Option<PhotoRecord>,
 }
@@ -91,23 +146,26 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
     async fn publish_photo(&self, uid: &str, photo: &PhotoRecord) -> Result<bool>;
 
     /// Move the pending photo to the profile if it is still the one with `photo_key`,
-    /// created at or after `not_before_ms` (the TTL), using `thumb_key` as its thumbnail.
+    /// created at or after `not_before_ms` (the TTL), using `thumb_key` as its thumbnail
+    /// and `renditions` as its files (replacing the pending ones in one step).
     /// `false` when another call took or replaced it first (two publishes race safely).
     async fn publish_pending(
         &self,
         uid: &str,
         photo_key: &str,
         thumb_key: &str,
+        renditions: &[RenditionRecord],
         not_before_ms: i64,
     ) -> Result<bool>;
 
-    /// Clear the published photo and any pending one; `false` when the account is missing.
+    /// Clear the published photo and any pending one, with their renditions; `false` when
+    /// the account is missing.
     async fn remove_photos(&self, uid: &str) -> Result<bool>;
 
-    /// The site policy's thumbnail size, if one was set.
-    async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>>;
+    /// The site policy, if one was set.
+    async fn thumbnail_policy(&self) -> Result<Option<PolicyRecord>>;
 
-    async fn set_thumbnail_policy(&self, width: u32, height: u32) -> Result<()>;
+    async fn set_thumbnail_policy(&self, policy: &PolicyRecord) -> Result<()>;
 
     /// Drop pending photos created before `before_ms`; returns how many.
     async fn purge_expired_pending(&self, before_ms: i64) -> Result<u64>;
@@ -118,10 +176,10 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
     /// finalize or a publish that commits first keeps it.
     async fn purge_abandoned_registrations(&self, created_before_ms: i64) -> Result<u64>;
 
-    /// Every blob key some account points at (pending or published).
+    /// Every blob key some account points at (pending or published, renditions included).
     async fn referenced_keys(&self) -> Result<HashSet<String>>;
 
-    /// Whether some account points at blob `key` (pending or published). Asked on every
+    /// Whether some account points at blob `key` (pending or published, any rendition). Asked on every
     /// photo request, so no default: a store answers it with one indexed look-up.
     async fn is_referenced(&self, key: &str) -> Result<bool>;
 

@@ -40,6 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .run(Request::SetPolicies(PolicyChange {
             thumbnail_width: Some(64),
             thumbnail_height: Some(64),
+            ..PolicyChange::default()
         }))
         .await
         .into_result()?;

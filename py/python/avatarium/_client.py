@@ -9,7 +9,7 @@ running loop would fail with "no running event loop").
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -118,15 +118,37 @@ class Accounts:
     async def get_policies_async(self) -> Policies:
         return await self._native.get_policies_async()
 
-    def set_policies(self, *, thumbnail_width: int | None = None, thumbnail_height: int | None = None) -> Policies:
-        """Set the thumbnail size; an omitted size keeps its current value."""
-        return self._native.set_policies(thumbnail_width=thumbnail_width, thumbnail_height=thumbnail_height)
+    def set_policies(
+        self,
+        *,
+        thumbnail_width: int | None = None,
+        thumbnail_height: int | None = None,
+        thumbnail_crop: str | None = None,
+        thumbnail_scales: Sequence[int] | None = None,
+    ) -> Policies:
+        """Set the thumbnail size, crop (``"center"`` or ``"attention"``) and scales (e.g.
+        ``[1, 2, 3]``); an omitted field keeps its current value."""
+        return self._native.set_policies(
+            thumbnail_width=thumbnail_width,
+            thumbnail_height=thumbnail_height,
+            thumbnail_crop=thumbnail_crop,
+            thumbnail_scales=None if thumbnail_scales is None else list(thumbnail_scales),
+        )
 
     async def set_policies_async(
-        self, *, thumbnail_width: int | None = None, thumbnail_height: int | None = None
+        self,
+        *,
+        thumbnail_width: int | None = None,
+        thumbnail_height: int | None = None,
+        thumbnail_crop: str | None = None,
+        thumbnail_scales: Sequence[int] | None = None,
     ) -> Policies:
-        return await self._native.set_policies_async(thumbnail_width=thumbnail_width, thumbnail_height=thumbnail_height)
-
+        return await self._native.set_policies_async(
+            thumbnail_width=thumbnail_width,
+            thumbnail_height=thumbnail_height,
+            thumbnail_crop=thumbnail_crop,
+            thumbnail_scales=None if thumbnail_scales is None else list(thumbnail_scales),
+        )
 
 class Client:
     """An avatarium engine on the configured stores.

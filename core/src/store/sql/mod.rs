@@ -19,61 +19,12 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use super::traits::{AccountRecord, BatchRecord, BlobStore, MetaStore, PhotoRecord, SessionEnd};
+use super::migrations::MIGRATIONS;
+use super::traits::{
+    AccountRecord, BatchRecord, BlobStore, MetaStore, PhotoRecord, PolicyRecord, RenditionRecord,
+    SessionEnd,
+};
 use crate::error::{Error, Result};
-
-/// Schema steps, applied in order once each; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS avatarium_accounts (
-        uid TEXT PRIMARY KEY,
-        registered BIGINT NOT NULL,
-        created_ms BIGINT NOT NULL,
-        photo_key TEXT,
-        thumb_key TEXT,
-        published_ms BIGINT,
-        pending_photo_key TEXT,
-        pending_thumb_key TEXT,
-        pending_thumb_w BIGINT,
-        pending_thumb_h BIGINT,
-        pending_created_ms BIGINT
-    )",
-    "CREATE INDEX IF NOT EXISTS avatarium_accounts_pending_created ON avatarium_accounts (pending_created_ms)",
-    "CREATE TABLE IF NOT EXISTS avatarium_policies (
-        id BIGINT PRIMARY KEY,
-        thumb_w BIGINT NOT NULL,
-        thumb_h BIGINT NOT NULL
-    )",
-    // Scale-out: when each blob was last about to be written (purge coordination), and the
-    // indexes purge's per-blob "is it still referenced" check needs.
-    "CREATE TABLE IF NOT EXISTS avatarium_blob_writes (
-        blob_key TEXT PRIMARY KEY,
-        written_ms BIGINT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS avatarium_accounts_photo_key ON avatarium_accounts (photo_key)",
-    "CREATE INDEX IF NOT EXISTS avatarium_accounts_thumb_key ON avatarium_accounts (thumb_key)",
-    "CREATE INDEX IF NOT EXISTS avatarium_accounts_pending_photo_key ON avatarium_accounts (pending_photo_key)",
-    "CREATE INDEX IF NOT EXISTS avatarium_accounts_pending_thumb_key ON avatarium_accounts (pending_thumb_key)",
-    // Ended login sessions: `s:<session id>` (one session), or `u:<uid>` (every session of
-    // the user issued at or before `at_ms`). A row is needed only until `expires_ms`, when
-    // the sessions it ends have expired anyway; purge drops it then.
-    "CREATE TABLE IF NOT EXISTS avatarium_session_ends (
-        end_key TEXT PRIMARY KEY,
-        at_ms BIGINT NOT NULL,
-        expires_ms BIGINT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS avatarium_session_ends_expires ON avatarium_session_ends (expires_ms)",
-    // Batch imports' progress (`sql/batch.rs`): one row per input row done, keyed by the
-    // input's identity and the row's position.
-    "CREATE TABLE IF NOT EXISTS avatarium_batch_rows (
-        input_key TEXT NOT NULL,
-        row_index BIGINT NOT NULL,
-        row_digest TEXT NOT NULL,
-        error_code BIGINT NOT NULL,
-        details TEXT,
-        done_ms BIGINT NOT NULL,
-        PRIMARY KEY (input_key, row_index)
-    )",
-];
 
 /// The advisory lock id of the migration step (any constant unique to this schema).
 const MIGRATION_LOCK: i64 = 7467351205;
@@ -95,8 +46,9 @@ const NOTE_BLOB_WRITE: &str =
          ELSE avatarium_blob_writes.written_ms END";
 const BLOB_WRITTEN_MS: &str = "SELECT written_ms FROM avatarium_blob_writes WHERE blob_key = $1";
 const BLOB_REFERENCES: &str =
-    "SELECT COUNT(*) FROM avatarium_accounts WHERE photo_key = $1 OR thumb_key = $1
-     OR pending_photo_key = $1 OR pending_thumb_key = $1";
+    "SELECT (SELECT COUNT(*) FROM avatarium_accounts WHERE photo_key = $1 OR thumb_key = $1
+     OR pending_photo_key = $1 OR pending_thumb_key = $1)
+     + (SELECT COUNT(*) FROM avatarium_renditions WHERE blob_key = $1)";
 const END_SESSIONS: &str =
     "INSERT INTO avatarium_session_ends (end_key, at_ms, expires_ms) VALUES ($1, $2, $3)
      ON CONFLICT (end_key) DO UPDATE SET
@@ -107,6 +59,28 @@ const END_SESSIONS: &str =
 const SESSION_ENDED: &str = "SELECT COUNT(*) FROM avatarium_session_ends
      WHERE end_key = $1 OR (end_key = $2 AND at_ms >= $3)";
 const FORGET_BLOB: &str = "DELETE FROM avatarium_blob_writes WHERE blob_key = $1";
+
+/// Runs `body` in a write transaction on whichever pool is configured, committing when
+/// it ends (an early `?` drops the transaction: rolled back). SQLite takes its write lock
+/// at the start, so two writers wait for each other instead of failing on the upgrade.
+macro_rules! in_tx {
+    ($self:expr, $tx:ident => $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite(p) => {
+                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Pool::Postgres(p) => {
+                let mut $tx = p.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
 
 #[derive(Debug, Clone)]
 enum Pool {
@@ -124,8 +98,9 @@ macro_rules! on_pool {
     };
 }
 
-// After the macro, which it uses.
+// After the macro, which they use.
 mod batch;
+mod photos;
 
 #[derive(Debug, Clone)]
 pub struct SqlMetaStore {
@@ -293,55 +268,7 @@ impl MetaStore for SqlMetaStore {
     }
 
     async fn account(&self, uid: &str) -> Result<Option<AccountRecord>> {
-        let sql = "SELECT uid, registered, created_ms, photo_key, thumb_key, pending_photo_key,
-                   pending_thumb_key, pending_thumb_w, pending_thumb_h, pending_created_ms
-                   FROM avatarium_accounts WHERE uid = $1";
-        macro_rules! read {
-            ($row:expr) => {{
-                let row = $row;
-                let published = match (
-                    row.try_get::<Option<String>, _>("photo_key")?,
-                    row.try_get::<Option<String>, _>("thumb_key")?,
-                ) {
-                    (Some(p), Some(t)) => Some((p, t)),
-                    _ => None,
-                };
-                let pending = match (
-                    row.try_get::<Option<String>, _>("pending_photo_key")?,
-                    row.try_get::<Option<String>, _>("pending_thumb_key")?,
-                ) {
-                    (Some(photo_key), Some(thumb_key)) => Some(PhotoRecord {
-                        photo_key,
-                        thumb_key,
-                        thumb_width: to_u32(
-                            row.try_get::<Option<i64>, _>("pending_thumb_w")?
-                                .unwrap_or(0),
-                        ),
-                        thumb_height: to_u32(
-                            row.try_get::<Option<i64>, _>("pending_thumb_h")?
-                                .unwrap_or(0),
-                        ),
-                        created_ms: row
-                            .try_get::<Option<i64>, _>("pending_created_ms")?
-                            .unwrap_or(0),
-                    }),
-                    _ => None,
-                };
-                AccountRecord {
-                    uid: row.try_get("uid")?,
-                    is_registered: row.try_get::<i64, _>("registered")? != 0,
-                    created_ms: row.try_get("created_ms")?,
-                    published,
-                    pending,
-                }
-            }};
-        }
-        on_pool!(self, p => {
-            match sqlx::query(sql).bind(uid).fetch_optional(p).await? {
-                Some(row) => Ok(Some(read!(row))),
-                None => Ok(None),
-            }
-        })
+        self.read_account(uid).await
     }
 
     async fn finalize(&self, uid: &str) -> Result<bool> {
@@ -356,38 +283,11 @@ impl MetaStore for SqlMetaStore {
     }
 
     async fn set_pending(&self, uid: &str, photo: &PhotoRecord) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query(
-            "UPDATE avatarium_accounts SET pending_photo_key = $2, pending_thumb_key = $3,
-             pending_thumb_w = $4, pending_thumb_h = $5, pending_created_ms = $6
-             WHERE uid = $1",
-        )
-        .bind(uid)
-        .bind(&photo.photo_key)
-        .bind(&photo.thumb_key)
-        .bind(to_i64(photo.thumb_width))
-        .bind(to_i64(photo.thumb_height))
-        .bind(photo.created_ms)
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(n == 1)
+        self.write_pending(uid, photo).await
     }
 
     async fn publish_photo(&self, uid: &str, photo: &PhotoRecord) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query(
-            "UPDATE avatarium_accounts SET photo_key = $2, thumb_key = $3, published_ms = $4,
-             pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
-             pending_thumb_h = NULL, pending_created_ms = NULL
-             WHERE uid = $1",
-        )
-        .bind(uid)
-        .bind(&photo.photo_key)
-        .bind(&photo.thumb_key)
-        .bind(photo.created_ms)
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(n == 1)
+        self.write_published(uid, photo).await
     }
 
     async fn publish_pending(
@@ -395,37 +295,15 @@ impl MetaStore for SqlMetaStore {
         uid: &str,
         photo_key: &str,
         thumb_key: &str,
+        renditions: &[RenditionRecord],
         not_before_ms: i64,
     ) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query(
-            "UPDATE avatarium_accounts SET photo_key = pending_photo_key, thumb_key = $3,
-             published_ms = pending_created_ms,
-             pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
-             pending_thumb_h = NULL, pending_created_ms = NULL
-             WHERE uid = $1 AND pending_photo_key = $2 AND pending_created_ms >= $4",
-        )
-        .bind(uid)
-        .bind(photo_key)
-        .bind(thumb_key)
-        .bind(not_before_ms)
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(n == 1)
+        self.move_pending(uid, photo_key, thumb_key, renditions, not_before_ms)
+            .await
     }
 
     async fn remove_photos(&self, uid: &str) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query(
-            "UPDATE avatarium_accounts SET photo_key = NULL, thumb_key = NULL, published_ms = NULL,
-             pending_photo_key = NULL, pending_thumb_key = NULL, pending_thumb_w = NULL,
-             pending_thumb_h = NULL, pending_created_ms = NULL
-             WHERE uid = $1",
-        )
-        .bind(uid)
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(n == 1)
+        self.clear_photos(uid).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -445,44 +323,26 @@ impl MetaStore for SqlMetaStore {
         }
     }
 
-    async fn thumbnail_policy(&self) -> Result<Option<(u32, u32)>> {
-        on_pool!(self, p => {
-            let row = sqlx::query("SELECT thumb_w, thumb_h FROM avatarium_policies WHERE id = 1")
-                .fetch_optional(p)
-                .await?;
-            match row {
-                Some(r) => Ok(Some((
-                    to_u32(r.try_get::<i64, _>("thumb_w")?),
-                    to_u32(r.try_get::<i64, _>("thumb_h")?),
-                ))),
-                None => Ok(None),
-            }
-        })
+    async fn thumbnail_policy(&self) -> Result<Option<PolicyRecord>> {
+        self.read_policy().await
     }
 
-    async fn set_thumbnail_policy(&self, width: u32, height: u32) -> Result<()> {
-        on_pool!(self, p => sqlx::query(
-            "INSERT INTO avatarium_policies (id, thumb_w, thumb_h) VALUES (1, $1, $2)
-             ON CONFLICT (id) DO UPDATE SET thumb_w = excluded.thumb_w, thumb_h = excluded.thumb_h",
-        )
-        .bind(to_i64(width))
-        .bind(to_i64(height))
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
+    async fn set_thumbnail_policy(&self, policy: &PolicyRecord) -> Result<()> {
+        self.write_policy(policy).await
     }
 
     async fn purge_expired_pending(&self, before_ms: i64) -> Result<u64> {
         let n = on_pool!(self, p => sqlx::query(
             "UPDATE avatarium_accounts SET pending_photo_key = NULL, pending_thumb_key = NULL,
-             pending_thumb_w = NULL, pending_thumb_h = NULL, pending_created_ms = NULL
+             pending_thumb_w = NULL, pending_thumb_h = NULL, pending_created_ms = NULL,
+             pending_thumb_crop = NULL
              WHERE pending_created_ms < $1",
         )
         .bind(before_ms)
         .execute(p)
         .await?
         .rows_affected());
+        self.delete_orphan_renditions().await?;
         Ok(n)
     }
 
@@ -495,6 +355,7 @@ impl MetaStore for SqlMetaStore {
         .execute(p)
         .await?
         .rows_affected());
+        self.delete_orphan_renditions().await?;
         Ok(n)
     }
 
@@ -512,6 +373,11 @@ impl MetaStore for SqlMetaStore {
                     }
                 }
             }
+            let renditions: Vec<String> =
+                sqlx::query_scalar("SELECT DISTINCT blob_key FROM avatarium_renditions")
+                    .fetch_all(p)
+                    .await?;
+            keys.extend(renditions);
             Ok(keys)
         })
     }
