@@ -370,6 +370,52 @@ async fn resumes_after_kill_9_without_fetching_a_finished_row_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_whose_progress_is_not_saved_fails() {
+    let origin = origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &origin);
+    let input = dir.path().join("in.jsonl");
+    let row =
+        |i: u32| json!({ "UID": format!("p{i}"), "URL": origin.url(&format!("/ok/p{i}.jpg")) });
+    std::fs::write(&input, jsonl(&[row(0)])).unwrap();
+    let out = batch(&cfg, &[input.to_str().unwrap()], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The store now refuses every progress write (reads still work).
+    let db = dir.path().join("data").join("avatarium.db");
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .unwrap();
+    for sql in [
+        "CREATE TRIGGER no_insert BEFORE INSERT ON avatarium_batch_rows \
+         BEGIN SELECT RAISE(FAIL, 'read-only'); END",
+        "CREATE TRIGGER no_update BEFORE UPDATE ON avatarium_batch_rows \
+         BEGIN SELECT RAISE(FAIL, 'read-only'); END",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    drop(conn);
+    std::fs::write(&input, jsonl(&[row(1), row(2)])).unwrap();
+    let rep = dir.path().join("r.jsonl");
+    let out = batch(
+        &cfg,
+        &[input.to_str().unwrap(), "--report", rep.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let rows = report(&rep);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for r in &rows {
+        assert_eq!(r["errorCode"], 500001, "{r}");
+        let details = r["details"].as_str().unwrap_or_default();
+        assert!(details.starts_with("progress not saved: "), "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_split_one_input() {
     let origin = origin::start().await;
     let dir = tempfile::tempdir().unwrap();

@@ -161,8 +161,7 @@ impl Batch {
             resumed: false,
             response: Some(response),
         };
-        self.record(&row, &result).await;
-        result
+        self.record(&row, result).await
     }
 
     async fn import(&self, row: &BatchRow) -> (Response, u32) {
