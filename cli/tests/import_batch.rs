@@ -193,6 +193,18 @@ async fn csv_and_stdin_inputs_and_no_publish() {
         None,
         "--no-publish leaves it pending"
     );
+    // The same input without --no-publish: the rows run again, and are published.
+    let out = batch(&cfg, &[csv.to_str().unwrap()], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(origin.counts.hits("/ok/c1.jpg"), 2, "redone, not skipped");
+    assert!(
+        photo_url(&cfg, "c1").await.is_some(),
+        "published on the rerun"
+    );
+    // Once more, publishing: done, skipped.
+    let out = batch(&cfg, &[csv.to_str().unwrap()], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(origin.counts.hits("/ok/c1.jpg"), 2, "done rows are skipped");
 
     let stdin = jsonl(&[
         json!({ "UID": "s1", "URL": origin.url("/ok/s1.jpg") }),

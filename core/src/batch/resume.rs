@@ -21,12 +21,14 @@ pub(super) enum Step {
 }
 
 /// The row's identity within its position: a record made for other content at the same
-/// position (the input was edited) is not this row's.
-fn digest(row: &BatchRow) -> String {
+/// position (the input was edited), or with another publish choice (a `--no-publish` run
+/// left the photo pending; a run that publishes must redo the row), is not this row's.
+fn digest(row: &BatchRow, publish: bool) -> String {
     let mut h = Sha256::new();
     h.update(row.uid.as_bytes());
     h.update([0]);
     h.update(row.url.as_bytes());
+    h.update([0, u8::from(publish)]);
     hex::encode(&h.finalize()[..16])
 }
 
@@ -63,7 +65,7 @@ impl Batch {
             .into_iter()
             .map(|row| match records.get(&row.row) {
                 Some(r)
-                    if r.digest == digest(&row)
+                    if r.digest == digest(&row, self.options.publish)
                         && (r.error_code == 0 || !self.options.retry_failed) =>
                 {
                     Step::Recorded(RowResult {
@@ -104,7 +106,7 @@ impl Batch {
     pub(super) async fn record(&self, row: &BatchRow, result: RowResult) -> RowResult {
         let record = BatchRecord {
             row: row.row,
-            digest: digest(row),
+            digest: digest(row, self.options.publish),
             error_code: result.error_code,
             details: result.details.clone(),
         };
