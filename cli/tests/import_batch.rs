@@ -428,6 +428,64 @@ async fn a_row_whose_progress_is_not_saved_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_lets_the_rows_in_flight_finish_and_be_recorded() {
+    let origin = origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &origin);
+    let input = dir.path().join("in.jsonl");
+    let rows: Vec<Value> = (0..24)
+        .map(|i| json!({ "UID": format!("u{i}"), "URL": origin.url(&format!("/slow/{i}.jpg")) }))
+        .collect();
+    std::fs::write(&input, jsonl(&rows)).unwrap();
+    let first = dir.path().join("first.jsonl");
+    let args = [input.to_str().unwrap(), "--concurrency", "4"];
+    let report_arg = ["--report", first.to_str().unwrap()];
+    let mut c = command(&cfg, &[&["import-batch"][..], &args, &report_arg].concat());
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while report(&first).len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no progress before the interrupt"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let reported: HashSet<String> = report(&first)
+        .iter()
+        .filter(|r| r["errorCode"] == 0)
+        .map(|r| r["UID"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(reported.len() < 24, "stopped early: {reported:?}");
+    // Every row fetched was finished and reported, none dropped in flight.
+    for i in 0..24 {
+        if origin.counts.hits(&format!("/slow/{i}.jpg")) > 0 {
+            assert!(
+                reported.contains(&format!("u{i}")),
+                "u{i} dropped in flight"
+            );
+        }
+    }
+    // ...and recorded: the rerun fetches none of them again.
+    let out = batch(&cfg, &args, None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!((0..24).all(|i| origin.counts.hits(&format!("/slow/{i}.jpg")) == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_split_one_input() {
     let origin = origin::start().await;
     let dir = tempfile::tempdir().unwrap();

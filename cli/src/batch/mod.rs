@@ -9,7 +9,7 @@ mod summary;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use avatarium::batch::{BatchOptions, Shard};
+use avatarium::batch::{BatchOptions, Shard, Stop};
 use avatarium::{Client, Config};
 use futures::StreamExt;
 
@@ -60,6 +60,7 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
         Ok(s) => s.unwrap_or(Shard::WHOLE),
         Err(e) => return usage(e.details().to_string()),
     };
+    let stop = Stop::default();
     let options = BatchOptions {
         concurrency: args.concurrency,
         per_host: args.per_host,
@@ -67,6 +68,7 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
         retry_failed: args.retry_failed,
         shard,
         max_attempts: args.attempts.max(1),
+        stop: stop.clone(),
         ..BatchOptions::default()
     };
     let input = match Input::open(&args.file, args.format) {
@@ -95,7 +97,7 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
     let mut progress = Progress::new(total);
     let mut ticks =
         tokio::time::interval_at(tokio::time::Instant::now() + PLAIN_EVERY, PLAIN_EVERY);
-    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut interrupt = Box::pin(tokio::signal::ctrl_c());
     let mut status = None;
     loop {
         tokio::select! {
@@ -112,15 +114,30 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
             },
             _ = ticks.tick() => progress.tick(),
             _ = &mut interrupt => {
-                eprintln!("avatarium: interrupted; rerun the same command to resume");
+                if stop.is_stopped() {
+                    // Second Ctrl-C: out at once; the rows in flight run again next time.
+                    eprintln!("avatarium: interrupted again; stopping now");
+                    break;
+                }
+                // First Ctrl-C: no new row starts; those in flight finish and are recorded,
+                // so a rerun neither repeats nor loses them. What remains is the window
+                // between a row's import (its photo published) and its record: only a
+                // kill -9 (or a second Ctrl-C) there leaves a published row unrecorded,
+                // which the rerun imports again.
+                eprintln!(
+                    "avatarium: interrupted; finishing the rows in flight \
+                     (Ctrl-C again to stop at once), rerun the same command to resume"
+                );
+                stop.stop();
                 status = Some(ExitCode::from(INTERRUPTED));
-                break;
+                interrupt = Box::pin(tokio::signal::ctrl_c());
             }
         }
     }
     progress.finish();
     print!("{}", summary.table());
-    // Rows in flight are dropped (and not recorded) before the client closes.
+    // After a second Ctrl-C, rows in flight are dropped (not recorded) before the client
+    // closes.
     drop(results);
     let _ = client.close().await;
     if let Some(status) = status {

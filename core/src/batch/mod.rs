@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
 
-pub use options::{BatchOptions, Shard};
+pub use options::{BatchOptions, Shard, Stop};
 
 use self::hosts::HostLimits;
 use self::resume::Step;
@@ -99,7 +99,8 @@ impl Client {
     /// `retry_failed`). A row is recorded once its import has finished, in one statement;
     /// rows in flight when the stream is dropped are not, and run again next time.
     ///
-    /// Dropping the stream stops the batch (imports in flight are dropped).
+    /// Dropping the stream stops the batch at once (imports in flight are dropped, not
+    /// recorded); [`BatchOptions::stop`] stops it gently (they finish and are recorded).
     pub fn import_batch<S>(
         &self,
         input_key: impl Into<String>,
@@ -114,6 +115,7 @@ impl Client {
             .unwrap_or_else(|| self.config().concurrency())
             .max(1);
         let shard = options.shard;
+        let stop = options.stop.clone();
         let batch = Arc::new(Batch {
             client: self.clone(),
             input_key: input_key.into(),
@@ -128,6 +130,9 @@ impl Client {
                 async move { batch.plan(block).await }
             })
             .flat_map(stream::iter)
+            // Checked as a slot frees up: once stopped, no row is started (planned ones
+            // included); `buffer_unordered` still drives those in flight to their end.
+            .take_while(move |_| std::future::ready(!stop.is_stopped()))
             .map(move |step| {
                 let batch = Arc::clone(&batch);
                 async move {

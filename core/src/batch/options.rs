@@ -1,5 +1,7 @@
 //! What a batch import is told: its limits, retries, publishing, resumption and shard.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -23,6 +25,24 @@ pub struct BatchOptions {
     pub max_attempts: u32,
     /// The pause after a row's first transient failure; it doubles after each further one.
     pub backoff: Duration,
+    /// Stops the batch gently: once stopped, no further row is started, the rows in
+    /// flight finish and are recorded, then the stream ends.
+    pub stop: Stop,
+}
+
+/// A handle that stops a batch from starting further rows ([`BatchOptions::stop`]);
+/// clones share one switch.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 impl Default for BatchOptions {
@@ -35,6 +55,7 @@ impl Default for BatchOptions {
             shard: Shard::WHOLE,
             max_attempts: 4,
             backoff: Duration::from_millis(250),
+            stop: Stop::default(),
         }
     }
 }
