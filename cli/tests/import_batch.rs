@@ -217,9 +217,38 @@ async fn csv_and_stdin_inputs_and_no_publish() {
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "name,photo\nx,y\n").unwrap();
-    let out = batch(&cfg, &[bad.to_str().unwrap()], None).await;
+    let earlier = dir.path().join("earlier.jsonl");
+    std::fs::write(&earlier, "{\"UID\":\"kept\"}\n").unwrap();
+    let out = batch(
+        &cfg,
+        &[bad.to_str().unwrap(), "--report", earlier.to_str().unwrap()],
+        None,
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("UID and a URL column"));
+    assert_eq!(
+        report(&earlier).len(),
+        1,
+        "a bad input leaves the report alone"
+    );
+    let missing = dir.path().join("missing.jsonl");
+    let out = batch(
+        &cfg,
+        &[
+            missing.to_str().unwrap(),
+            "--report",
+            earlier.to_str().unwrap(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        report(&earlier).len(),
+        1,
+        "a missing input leaves the report alone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

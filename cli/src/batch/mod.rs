@@ -75,10 +75,6 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
         Ok(i) => i,
         Err(e) => return usage(e),
     };
-    let mut summary = match Summary::new(args.report.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return usage(e),
-    };
     let key = input.key.clone();
     // This shard's part of the rows, for the bar.
     let total = input
@@ -86,6 +82,12 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
         .map(|t| t / shard.count() + u64::from(t % shard.count() >= shard.index()));
     let (rows, read_error) = match input.rows() {
         Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    // Only now, with the input and its CSV header valid: a mistyped command must not
+    // truncate an earlier run's report.
+    let mut summary = match Summary::new(args.report.as_deref()) {
+        Ok(s) => s,
         Err(e) => return usage(e),
     };
     let client = match Client::open(config).await {
