@@ -158,6 +158,12 @@ async fn gigya_export_rows_fail_alone_and_the_report_matches_the_summary() {
     ] {
         assert_eq!(code_of(&rows, uid), code, "{uid}: {rows:?}");
     }
+    // Refused by the fetch policy itself, not failing on connect (a bypass would).
+    for uid in ["ssrf", "metadata"] {
+        let r = rows.iter().find(|r| r["UID"] == uid).unwrap();
+        let details = r["details"].as_str().unwrap_or_default();
+        assert!(details.starts_with("The URL was refused"), "{r}");
+    }
     assert!(rows.iter().any(|r| r["errorCode"] == 400006), "{rows:?}");
     assert_eq!(report_counts(&rows), table_counts(&stdout), "{stdout}");
     assert_eq!(
@@ -263,6 +269,7 @@ async fn retries_only_transient_failures() {
             json!({ "UID": "flaky", "URL": origin.url("/flaky/f.jpg") }),
             json!({ "UID": "down", "URL": origin.url("/down/d.jpg") }),
             json!({ "UID": "gone", "URL": origin.url("/gone/g.jpg") }),
+            json!({ "UID": "ssrf", "URL": "http://10.0.0.7/p.jpg" }),
         ]),
     )
     .unwrap();
@@ -290,6 +297,11 @@ async fn retries_only_transient_failures() {
         "5xx: every attempt used"
     );
     assert_eq!(origin.counts.hits("/gone/g.jpg"), 1, "404: never retried");
+    let ssrf = rows.iter().find(|r| r["UID"] == "ssrf").unwrap();
+    assert_eq!(ssrf["errorCode"], 404004, "{ssrf}");
+    assert_eq!(ssrf["attempts"], 1, "a refusal is never retried: {ssrf}");
+    let flaky = rows.iter().find(|r| r["UID"] == "flaky").unwrap();
+    assert_eq!(flaky["attempts"], 3, "{flaky}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

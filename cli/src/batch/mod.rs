@@ -43,7 +43,8 @@ pub struct ImportBatchArgs {
     /// Attempts per row for timeouts, origin 5xx and 503001 (never for refusals).
     #[arg(long, default_value_t = 4)]
     attempts: u32,
-    /// Write each row's result there: JSON Lines of row, UID, errorCode, details, resumed.
+    /// Write each row's result there: JSON Lines of row, UID, errorCode, details, resumed,
+    /// attempts.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
 }
