@@ -70,7 +70,10 @@ impl BatchOptions {
         let doubled = self
             .backoff
             .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-        let spread = doubled.mul_f64(1.0 + (row % 4) as f64 / 4.0);
+        // Clamped first: `mul_f64` panics past `Duration::MAX` (a huge `backoff`).
+        let spread = doubled
+            .min(MAX_BACKOFF)
+            .mul_f64(1.0 + (row % 4) as f64 / 4.0);
         spread.min(MAX_BACKOFF)
     }
 }
@@ -144,5 +147,12 @@ mod tests {
         assert_eq!(o.pause(2, 0), Duration::from_millis(500));
         assert!(o.pause(2, 3) > o.pause(2, 0));
         assert_eq!(o.pause(40, 0), MAX_BACKOFF);
+        let huge = BatchOptions {
+            backoff: Duration::MAX,
+            ..BatchOptions::default()
+        };
+        for failures in [1, 2, 40] {
+            assert_eq!(huge.pause(failures, 3), MAX_BACKOFF);
+        }
     }
 }
