@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct BatchOptions {
     /// Rows in flight at once; `None`: the client's `max_concurrent_imports` (2 × cores).
+    /// Capped at what the client can run and queue, so no row gets 503001 from its batch.
     pub concurrency: Option<usize>,
     /// Rows in flight at once per origin host.
     pub per_host: usize,
