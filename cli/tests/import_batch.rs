@@ -158,6 +158,12 @@ async fn gigya_export_rows_fail_alone_and_the_report_matches_the_summary() {
     ] {
         assert_eq!(code_of(&rows, uid), code, "{uid}: {rows:?}");
     }
+    // Refused by the fetch policy itself, not failing on connect (a bypass would).
+    for uid in ["ssrf", "metadata"] {
+        let r = rows.iter().find(|r| r["UID"] == uid).unwrap();
+        let details = r["details"].as_str().unwrap_or_default();
+        assert!(details.starts_with("The URL was refused"), "{r}");
+    }
     assert!(rows.iter().any(|r| r["errorCode"] == 400006), "{rows:?}");
     assert_eq!(report_counts(&rows), table_counts(&stdout), "{stdout}");
     assert_eq!(
@@ -193,6 +199,18 @@ async fn csv_and_stdin_inputs_and_no_publish() {
         None,
         "--no-publish leaves it pending"
     );
+    // The same input without --no-publish: the rows run again, and are published.
+    let out = batch(&cfg, &[csv.to_str().unwrap()], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(origin.counts.hits("/ok/c1.jpg"), 2, "redone, not skipped");
+    assert!(
+        photo_url(&cfg, "c1").await.is_some(),
+        "published on the rerun"
+    );
+    // Once more, publishing: done, skipped.
+    let out = batch(&cfg, &[csv.to_str().unwrap()], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(origin.counts.hits("/ok/c1.jpg"), 2, "done rows are skipped");
 
     let stdin = jsonl(&[
         json!({ "UID": "s1", "URL": origin.url("/ok/s1.jpg") }),
@@ -205,9 +223,38 @@ async fn csv_and_stdin_inputs_and_no_publish() {
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "name,photo\nx,y\n").unwrap();
-    let out = batch(&cfg, &[bad.to_str().unwrap()], None).await;
+    let earlier = dir.path().join("earlier.jsonl");
+    std::fs::write(&earlier, "{\"UID\":\"kept\"}\n").unwrap();
+    let out = batch(
+        &cfg,
+        &[bad.to_str().unwrap(), "--report", earlier.to_str().unwrap()],
+        None,
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("UID and a URL column"));
+    assert_eq!(
+        report(&earlier).len(),
+        1,
+        "a bad input leaves the report alone"
+    );
+    let missing = dir.path().join("missing.jsonl");
+    let out = batch(
+        &cfg,
+        &[
+            missing.to_str().unwrap(),
+            "--report",
+            earlier.to_str().unwrap(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        report(&earlier).len(),
+        1,
+        "a missing input leaves the report alone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,6 +269,7 @@ async fn retries_only_transient_failures() {
             json!({ "UID": "flaky", "URL": origin.url("/flaky/f.jpg") }),
             json!({ "UID": "down", "URL": origin.url("/down/d.jpg") }),
             json!({ "UID": "gone", "URL": origin.url("/gone/g.jpg") }),
+            json!({ "UID": "ssrf", "URL": "http://10.0.0.7/p.jpg" }),
         ]),
     )
     .unwrap();
@@ -249,6 +297,11 @@ async fn retries_only_transient_failures() {
         "5xx: every attempt used"
     );
     assert_eq!(origin.counts.hits("/gone/g.jpg"), 1, "404: never retried");
+    let ssrf = rows.iter().find(|r| r["UID"] == "ssrf").unwrap();
+    assert_eq!(ssrf["errorCode"], 404004, "{ssrf}");
+    assert_eq!(ssrf["attempts"], 1, "a refusal is never retried: {ssrf}");
+    let flaky = rows.iter().find(|r| r["UID"] == "flaky").unwrap();
+    assert_eq!(flaky["attempts"], 3, "{flaky}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,6 +420,110 @@ async fn resumes_after_kill_9_without_fetching_a_finished_row_twice() {
     let out = batch(&cfg, &args, None).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(origin.counts.hits("/gone/x.jpg"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_whose_progress_is_not_saved_fails() {
+    let origin = origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &origin);
+    let input = dir.path().join("in.jsonl");
+    let row =
+        |i: u32| json!({ "UID": format!("p{i}"), "URL": origin.url(&format!("/ok/p{i}.jpg")) });
+    std::fs::write(&input, jsonl(&[row(0)])).unwrap();
+    let out = batch(&cfg, &[input.to_str().unwrap()], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The store now refuses every progress write (reads still work).
+    let db = dir.path().join("data").join("avatarium.db");
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .unwrap();
+    for sql in [
+        "CREATE TRIGGER no_insert BEFORE INSERT ON avatarium_batch_rows \
+         BEGIN SELECT RAISE(FAIL, 'read-only'); END",
+        "CREATE TRIGGER no_update BEFORE UPDATE ON avatarium_batch_rows \
+         BEGIN SELECT RAISE(FAIL, 'read-only'); END",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    drop(conn);
+    std::fs::write(&input, jsonl(&[row(1), row(2)])).unwrap();
+    let rep = dir.path().join("r.jsonl");
+    let out = batch(
+        &cfg,
+        &[input.to_str().unwrap(), "--report", rep.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let rows = report(&rep);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for r in &rows {
+        assert_eq!(r["errorCode"], 500001, "{r}");
+        let details = r["details"].as_str().unwrap_or_default();
+        assert!(details.starts_with("progress not saved: "), "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_lets_the_rows_in_flight_finish_and_be_recorded() {
+    let origin = origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &origin);
+    let input = dir.path().join("in.jsonl");
+    let rows: Vec<Value> = (0..24)
+        .map(|i| json!({ "UID": format!("u{i}"), "URL": origin.url(&format!("/slow/{i}.jpg")) }))
+        .collect();
+    std::fs::write(&input, jsonl(&rows)).unwrap();
+    let first = dir.path().join("first.jsonl");
+    let args = [input.to_str().unwrap(), "--concurrency", "4"];
+    let report_arg = ["--report", first.to_str().unwrap()];
+    let mut c = command(&cfg, &[&["import-batch"][..], &args, &report_arg].concat());
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while report(&first).len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no progress before the interrupt"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let reported: HashSet<String> = report(&first)
+        .iter()
+        .filter(|r| r["errorCode"] == 0)
+        .map(|r| r["UID"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(reported.len() < 24, "stopped early: {reported:?}");
+    // Every row fetched was finished and reported, none dropped in flight.
+    for i in 0..24 {
+        if origin.counts.hits(&format!("/slow/{i}.jpg")) > 0 {
+            assert!(
+                reported.contains(&format!("u{i}")),
+                "u{i} dropped in flight"
+            );
+        }
+    }
+    // ...and recorded: the rerun fetches none of them again.
+    let out = batch(&cfg, &args, None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!((0..24).all(|i| origin.counts.hits(&format!("/slow/{i}.jpg")) == 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -160,28 +160,73 @@ fn sniff(reader: &mut dyn BufRead) -> std::io::Result<Format> {
     })
 }
 
+/// The longest line (or CSV record) taken: a longer one fails alone (400006) and is
+/// skipped without being held in memory.
+const MAX_LINE: u64 = 1 << 20;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 fn read_jsonl(
     mut reader: Box<dyn BufRead + Send>,
     send: impl Fn(BatchRow) -> bool,
 ) -> Result<(), String> {
     let mut line = Vec::new();
     let mut row = 0u64;
+    let mut first = true;
     loop {
         line.clear();
-        if reader
+        let n = reader
+            .by_ref()
+            .take(MAX_LINE + 1)
             .read_until(b'\n', &mut line)
-            .map_err(|e| e.to_string())?
-            == 0
-        {
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
             return Ok(());
         }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if !send(jsonl_row(row, &line)) {
+        let next = if n as u64 > MAX_LINE && line.last() != Some(&b'\n') {
+            skip_line(&mut reader).map_err(|e| e.to_string())?;
+            BatchRow::unreadable(
+                row,
+                "",
+                format!("row {row} is longer than {MAX_LINE} bytes"),
+            )
+        } else {
+            // The sniff skips a byte-order mark; so does the first row.
+            let text = match line.strip_prefix(BOM) {
+                Some(rest) if first => rest,
+                _ => &line[..],
+            };
+            first = false;
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            jsonl_row(row, text)
+        };
+        first = false;
+        if !send(next) {
             return Ok(());
         }
         row += 1;
+    }
+}
+
+/// Consume the rest of the current line, its newline included, a buffer at a time.
+fn skip_line(reader: &mut dyn BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let len = buf.len();
+                reader.consume(len);
+            }
+        }
     }
 }
 
@@ -261,5 +306,46 @@ mod tests {
         let r = jsonl_row(0, br#"{"UID":"u3","profile":{}}"#);
         assert_eq!(r, BatchRow::new(0, "u3", ""));
         assert!(jsonl_row(0, b"{not json").unreadable.is_some());
+    }
+
+    fn jsonl(input: Vec<u8>) -> Vec<BatchRow> {
+        let rows = std::cell::RefCell::new(Vec::new());
+        read_jsonl(Box::new(std::io::Cursor::new(input)), |r| {
+            rows.borrow_mut().push(r);
+            true
+        })
+        .unwrap();
+        rows.into_inner()
+    }
+
+    #[test]
+    fn jsonl_strips_a_leading_bom() {
+        let rows = jsonl(b"\xEF\xBB\xBF{\"UID\":\"u1\",\"URL\":\"https://a/p.jpg\"}\n".to_vec());
+        assert_eq!(rows, vec![BatchRow::new(0, "u1", "https://a/p.jpg")]);
+    }
+
+    #[test]
+    fn an_over_long_line_fails_alone_and_reading_resumes() {
+        let mut input = br#"{"UID":"u1","URL":"https://a/1.jpg"}"#.to_vec();
+        input.push(b'\n');
+        input.extend(br#"{"UID":"big","URL":""#);
+        input.extend(std::iter::repeat_n(b'x', 3 << 20));
+        input.extend(b"\"}\n");
+        input.extend(br#"{"UID":"u2","URL":"https://a/2.jpg"}"#);
+        let rows = jsonl(input);
+        assert_eq!(
+            rows.len(),
+            3,
+            "{:?}",
+            rows.iter().map(|r| &r.uid).collect::<Vec<_>>()
+        );
+        assert_eq!(rows[0], BatchRow::new(0, "u1", "https://a/1.jpg"));
+        assert!(rows[1]
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("longer than"));
+        assert_eq!(rows[1].row, 1);
+        assert_eq!(rows[2], BatchRow::new(2, "u2", "https://a/2.jpg"));
     }
 }

@@ -9,7 +9,7 @@ mod summary;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use avatarium::batch::{BatchOptions, Shard};
+use avatarium::batch::{BatchOptions, Shard, Stop};
 use avatarium::{Client, Config};
 use futures::StreamExt;
 
@@ -43,7 +43,8 @@ pub struct ImportBatchArgs {
     /// Attempts per row for timeouts, origin 5xx and 503001 (never for refusals).
     #[arg(long, default_value_t = 4)]
     attempts: u32,
-    /// Write each row's result there: JSON Lines of row, UID, errorCode, details, resumed.
+    /// Write each row's result there: JSON Lines of row, UID, errorCode, details, resumed,
+    /// attempts.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
 }
@@ -60,6 +61,7 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
         Ok(s) => s.unwrap_or(Shard::WHOLE),
         Err(e) => return usage(e.details().to_string()),
     };
+    let stop = Stop::default();
     let options = BatchOptions {
         concurrency: args.concurrency,
         per_host: args.per_host,
@@ -67,14 +69,11 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
         retry_failed: args.retry_failed,
         shard,
         max_attempts: args.attempts.max(1),
+        stop: stop.clone(),
         ..BatchOptions::default()
     };
     let input = match Input::open(&args.file, args.format) {
         Ok(i) => i,
-        Err(e) => return usage(e),
-    };
-    let mut summary = match Summary::new(args.report.as_deref()) {
-        Ok(s) => s,
         Err(e) => return usage(e),
     };
     let key = input.key.clone();
@@ -86,6 +85,12 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
+    // Only now, with the input and its CSV header valid: a mistyped command must not
+    // truncate an earlier run's report.
+    let mut summary = match Summary::new(args.report.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
     let client = match Client::open(config).await {
         Ok(c) => c,
         Err(e) => return usage(e.to_string()),
@@ -95,7 +100,7 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
     let mut progress = Progress::new(total);
     let mut ticks =
         tokio::time::interval_at(tokio::time::Instant::now() + PLAIN_EVERY, PLAIN_EVERY);
-    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut interrupt = Box::pin(tokio::signal::ctrl_c());
     let mut status = None;
     loop {
         tokio::select! {
@@ -112,15 +117,30 @@ pub async fn run(args: &ImportBatchArgs, config: Config) -> ExitCode {
             },
             _ = ticks.tick() => progress.tick(),
             _ = &mut interrupt => {
-                eprintln!("avatarium: interrupted; rerun the same command to resume");
+                if stop.is_stopped() {
+                    // Second Ctrl-C: out at once; the rows in flight run again next time.
+                    eprintln!("avatarium: interrupted again; stopping now");
+                    break;
+                }
+                // First Ctrl-C: no new row starts; those in flight finish and are recorded,
+                // so a rerun neither repeats nor loses them. What remains is the window
+                // between a row's import (its photo published) and its record: only a
+                // kill -9 (or a second Ctrl-C) there leaves a published row unrecorded,
+                // which the rerun imports again.
+                eprintln!(
+                    "avatarium: interrupted; finishing the rows in flight \
+                     (Ctrl-C again to stop at once), rerun the same command to resume"
+                );
+                stop.stop();
                 status = Some(ExitCode::from(INTERRUPTED));
-                break;
+                interrupt = Box::pin(tokio::signal::ctrl_c());
             }
         }
     }
     progress.finish();
     print!("{}", summary.table());
-    // Rows in flight are dropped (and not recorded) before the client closes.
+    // After a second Ctrl-C, rows in flight are dropped (not recorded) before the client
+    // closes.
     drop(results);
     let _ = client.close().await;
     if let Some(status) = status {

@@ -43,6 +43,7 @@ impl Summary {
                 "errorCode": r.error_code,
                 "details": r.details,
                 "resumed": r.resumed,
+                "attempts": r.attempts,
             });
             // Flushed per row: a run killed midway leaves every finished row reported.
             writeln!(out, "{line}")

@@ -18,11 +18,12 @@ use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
 
-pub use options::{BatchOptions, Shard};
+pub use options::{BatchOptions, Shard, Stop};
 
 use self::hosts::HostLimits;
 use self::resume::Step;
 use crate::api::{Client, Identity, Method, Request, Response};
+use crate::config::Config;
 use crate::error::Error;
 
 /// One row of a batch's input.
@@ -99,7 +100,8 @@ impl Client {
     /// `retry_failed`). A row is recorded once its import has finished, in one statement;
     /// rows in flight when the stream is dropped are not, and run again next time.
     ///
-    /// Dropping the stream stops the batch (imports in flight are dropped).
+    /// Dropping the stream stops the batch at once (imports in flight are dropped, not
+    /// recorded); [`BatchOptions::stop`] stops it gently (they finish and are recorded).
     pub fn import_batch<S>(
         &self,
         input_key: impl Into<String>,
@@ -109,11 +111,9 @@ impl Client {
     where
         S: Stream<Item = BatchRow> + Send + 'static,
     {
-        let concurrency = options
-            .concurrency
-            .unwrap_or_else(|| self.config().concurrency())
-            .max(1);
+        let concurrency = effective_concurrency(options.concurrency, self.config());
         let shard = options.shard;
+        let stop = options.stop.clone();
         let batch = Arc::new(Batch {
             client: self.clone(),
             input_key: input_key.into(),
@@ -128,6 +128,9 @@ impl Client {
                 async move { batch.plan(block).await }
             })
             .flat_map(stream::iter)
+            // Checked as a slot frees up: once stopped, no row is started (planned ones
+            // included); `buffer_unordered` still drives those in flight to their end.
+            .take_while(move |_| std::future::ready(!stop.is_stopped()))
             .map(move |step| {
                 let batch = Arc::clone(&batch);
                 async move {
@@ -161,8 +164,7 @@ impl Batch {
             resumed: false,
             response: Some(response),
         };
-        self.record(&row, &result).await;
-        result
+        self.record(&row, result).await
     }
 
     async fn import(&self, row: &BatchRow) -> (Response, u32) {
@@ -197,10 +199,51 @@ impl Batch {
     }
 }
 
+/// Rows in flight at once: as asked (default: the client's import slots), but never more
+/// than the client can hold (running + queued, for imports and for fetches alike), so
+/// that no row is turned away with 503001 by its own batch.
+fn effective_concurrency(asked: Option<usize>, config: &Config) -> usize {
+    let imports = config.concurrency().saturating_add(config.queue_len());
+    let fetches = config
+        .max_concurrent_fetches
+        .saturating_add(config.max_queued_fetches);
+    asked
+        .unwrap_or_else(|| config.concurrency())
+        .min(imports)
+        .min(fetches)
+        .max(1)
+}
+
 /// The host a row's URL names, lower-cased; `None` when it does not parse (the import
 /// refuses it without a connection, so it needs no slot).
 fn host_of(url: &str) -> Option<String> {
     url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_stays_within_the_clients_capacity() {
+        let config = Config {
+            max_concurrent_imports: Some(4),
+            max_queued_imports: Some(6),
+            max_concurrent_fetches: 64,
+            max_queued_fetches: 128,
+            ..Config::default()
+        };
+        assert_eq!(effective_concurrency(None, &config), 4);
+        assert_eq!(effective_concurrency(Some(8), &config), 8);
+        assert_eq!(effective_concurrency(Some(1000), &config), 10);
+        assert_eq!(effective_concurrency(Some(0), &config), 1);
+        let few_fetches = Config {
+            max_concurrent_fetches: 2,
+            max_queued_fetches: 1,
+            ..config
+        };
+        assert_eq!(effective_concurrency(Some(8), &few_fetches), 3);
+    }
 }

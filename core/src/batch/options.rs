@@ -1,5 +1,7 @@
 //! What a batch import is told: its limits, retries, publishing, resumption and shard.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -8,6 +10,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct BatchOptions {
     /// Rows in flight at once; `None`: the client's `max_concurrent_imports` (2 × cores).
+    /// Capped at what the client can run and queue, so no row gets 503001 from its batch.
     pub concurrency: Option<usize>,
     /// Rows in flight at once per origin host.
     pub per_host: usize,
@@ -23,6 +26,24 @@ pub struct BatchOptions {
     pub max_attempts: u32,
     /// The pause after a row's first transient failure; it doubles after each further one.
     pub backoff: Duration,
+    /// Stops the batch gently: once stopped, no further row is started, the rows in
+    /// flight finish and are recorded, then the stream ends.
+    pub stop: Stop,
+}
+
+/// A handle that stops a batch from starting further rows ([`BatchOptions::stop`]);
+/// clones share one switch.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 impl Default for BatchOptions {
@@ -35,6 +56,7 @@ impl Default for BatchOptions {
             shard: Shard::WHOLE,
             max_attempts: 4,
             backoff: Duration::from_millis(250),
+            stop: Stop::default(),
         }
     }
 }
@@ -49,7 +71,10 @@ impl BatchOptions {
         let doubled = self
             .backoff
             .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-        let spread = doubled.mul_f64(1.0 + (row % 4) as f64 / 4.0);
+        // Clamped first: `mul_f64` panics past `Duration::MAX` (a huge `backoff`).
+        let spread = doubled
+            .min(MAX_BACKOFF)
+            .mul_f64(1.0 + (row % 4) as f64 / 4.0);
         spread.min(MAX_BACKOFF)
     }
 }
@@ -123,5 +148,12 @@ mod tests {
         assert_eq!(o.pause(2, 0), Duration::from_millis(500));
         assert!(o.pause(2, 3) > o.pause(2, 0));
         assert_eq!(o.pause(40, 0), MAX_BACKOFF);
+        let huge = BatchOptions {
+            backoff: Duration::MAX,
+            ..BatchOptions::default()
+        };
+        for failures in [1, 2, 40] {
+            assert_eq!(huge.pause(failures, 3), MAX_BACKOFF);
+        }
     }
 }

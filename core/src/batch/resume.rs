@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Batch, BatchRow, RowResult};
 use crate::api::Method;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::store::BatchRecord;
 
 /// Rows read from the input, and looked up in the store, at a time.
@@ -21,12 +21,14 @@ pub(super) enum Step {
 }
 
 /// The row's identity within its position: a record made for other content at the same
-/// position (the input was edited) is not this row's.
-fn digest(row: &BatchRow) -> String {
+/// position (the input was edited), or with another publish choice (a `--no-publish` run
+/// left the photo pending; a run that publishes must redo the row), is not this row's.
+fn digest(row: &BatchRow, publish: bool) -> String {
     let mut h = Sha256::new();
     h.update(row.uid.as_bytes());
     h.update([0]);
     h.update(row.url.as_bytes());
+    h.update([0, u8::from(publish)]);
     hex::encode(&h.finalize()[..16])
 }
 
@@ -63,7 +65,7 @@ impl Batch {
             .into_iter()
             .map(|row| match records.get(&row.row) {
                 Some(r)
-                    if r.digest == digest(&row)
+                    if r.digest == digest(&row, self.options.publish)
                         && (r.error_code == 0 || !self.options.retry_failed) =>
                 {
                     Step::Recorded(RowResult {
@@ -98,22 +100,41 @@ impl Batch {
         }
     }
 
-    /// Record a finished row. A failed write is logged: the row then runs again next time.
-    pub(super) async fn record(&self, row: &BatchRow, result: &RowResult) {
+    /// Record a finished row. A failed write turns the row's result into a failure
+    /// (500001, "progress not saved: …"): the row runs again next time, and the run must
+    /// not report it as done.
+    pub(super) async fn record(&self, row: &BatchRow, result: RowResult) -> RowResult {
         let record = BatchRecord {
             row: row.row,
-            digest: digest(row),
+            digest: digest(row, self.options.publish),
             error_code: result.error_code,
             details: result.details.clone(),
         };
         let now = self.client.now_ms();
-        if let Err(e) = self
+        let Err(e) = self
             .client
             .meta()
             .record_batch_row(&self.input_key, &record, now)
             .await
-        {
-            tracing::error!(error = ?e, row = row.row, "batch: row result not recorded");
+        else {
+            return result;
+        };
+        tracing::error!(error = ?e, row = row.row, "batch: row result not recorded");
+        let response = self.client.refused(
+            Method::ImportProfilePhoto,
+            Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "progress not saved: the import ended with errorCode {}; the row runs again next time",
+                    result.error_code
+                ),
+            ),
+        );
+        RowResult {
+            error_code: response.error_code(),
+            details: response.error().map(|e| e.details().to_string()),
+            response: Some(response),
+            ..result
         }
     }
 }
