@@ -135,7 +135,7 @@ impl Client {
                 let batch = Arc::clone(&batch);
                 async move {
                     match step {
-                        Step::Recorded(result) => result,
+                        Step::Recorded(result) => *result,
                         Step::Run(row) => batch.run_row(row).await,
                     }
                 }

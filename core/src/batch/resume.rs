@@ -16,7 +16,8 @@ pub(super) const BLOCK: usize = 256;
 /// What to do with a row.
 pub(super) enum Step {
     /// An earlier run finished it: its recorded result.
-    Recorded(RowResult),
+    /// Boxed: a result carries its whole response envelope.
+    Recorded(Box<RowResult>),
     Run(BatchRow),
 }
 
@@ -57,7 +58,7 @@ impl Batch {
                 tracing::error!(error = ?e, "batch: progress could not be read");
                 return block
                     .into_iter()
-                    .map(|row| Step::Recorded(self.unrecorded(row)))
+                    .map(|row| Step::Recorded(Box::new(self.unrecorded(row))))
                     .collect();
             }
         };
@@ -68,7 +69,7 @@ impl Batch {
                     if r.digest == digest(&row, self.options.publish)
                         && (r.error_code == 0 || !self.options.retry_failed) =>
                 {
-                    Step::Recorded(RowResult {
+                    Step::Recorded(Box::new(RowResult {
                         row: row.row,
                         uid: row.uid,
                         error_code: r.error_code,
@@ -76,7 +77,7 @@ impl Batch {
                         attempts: 0,
                         resumed: true,
                         response: None,
-                    })
+                    }))
                 }
                 _ => Step::Run(row),
             })
