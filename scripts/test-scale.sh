@@ -61,7 +61,8 @@ step "tests: embedded default and PostgreSQL + S3"
 # --workspace (with target filters): the same feature set, so the same artifacts, as
 # test-all's `cargo test --workspace`; `-p avatarium` would rebuild dependencies.
 cargo test --workspace --locked \
-  --test scale_store --test scale_api --test scale_conformance --test scale_multiprocess --test scale_fault
+  --test scale_store --test scale_api --test scale_conformance --test scale_multiprocess --test scale_fault \
+  --test batch_store
 
 step "example: the CLI as separate processes on PostgreSQL + S3 (docs/scale-out.md)"
 cargo build --workspace --locked -q --bin avatarium
