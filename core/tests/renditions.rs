@@ -262,3 +262,36 @@ fn base64_file(name: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(fixture(name))
 }
+
+/// During a rolling upgrade an older build (no renditions) may publish on the migrated
+/// schema: it changes the account's keys and leaves the rendition rows. Those rows no longer
+/// describe the photo, so they are not answered.
+#[tokio::test]
+async fn renditions_that_no_longer_describe_the_photo_are_not_answered() {
+    use sqlx::Connection;
+    let (dir, server, client) = setup().await;
+    client
+        .set_policies(change(None, Some(&[1, 2])))
+        .await
+        .unwrap();
+    let who = Identity::uid("rolling");
+    let urls = client
+        .import_profile_photo(&who, &server.url("/photo.jpg"), true)
+        .await
+        .unwrap()
+        .published
+        .unwrap();
+    assert_eq!(urls.renditions.len(), 3);
+    let db = format!("sqlite://{}", dir.path().join("avatarium.db").display());
+    let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    sqlx::query(
+        "UPDATE avatarium_accounts SET photo_key = 'older-build.jpg' WHERE uid = 'rolling'",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    let photo = client.get_account_info(&who).await.unwrap().photo.unwrap();
+    assert!(photo.photo_url.ends_with("older-build.jpg"), "{photo:?}");
+    assert!(photo.renditions.is_empty(), "{photo:?}");
+}

@@ -83,11 +83,13 @@ impl Client {
                     (pending.thumb_key.clone(), pending.renditions.clone())
                 } else {
                     // The policy changed since the import (size, crop or scales): cut the
-                    // thumbnails again from the stored photo.
+                    // thumbnails again from the stored photo. A decode slot like any import's:
+                    // publishes of re-cut photos are CPU work too (up to 4 scales).
+                    let permit = self.inner.limiter.acquire().await?;
                     let photo = self.inner.blobs.get(&pending.photo_key).await?;
                     let limits = self.inner.limits.clone();
                     let thumbs = self
-                        .run_pipeline(None, move |cancel| {
+                        .run_pipeline(Some(permit), move |cancel| {
                             pipeline::thumbnails_cancellable(
                                 &photo,
                                 &limits,

@@ -150,6 +150,7 @@ class Accounts:
             thumbnail_scales=None if thumbnail_scales is None else list(thumbnail_scales),
         )
 
+
 class Client:
     """An avatarium engine on the configured stores.
 

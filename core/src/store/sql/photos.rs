@@ -97,6 +97,11 @@ impl SqlMetaStore {
                     row.try_get::<Option<String>, _>("pending_thumb_key")?,
                 ) {
                     (Some(photo_key), Some(thumb_key)) => Some(PhotoRecord {
+                        renditions: of_slot(
+                            std::mem::take(&mut pending_renditions),
+                            &photo_key,
+                            &thumb_key,
+                        ),
                         photo_key,
                         thumb_key,
                         thumb_width: to_u32(
@@ -114,7 +119,6 @@ impl SqlMetaStore {
                             }
                             None => ThumbnailCrop::Center,
                         },
-                        renditions: sorted(pending_renditions),
                         created_ms: row
                             .try_get::<Option<i64>, _>("pending_created_ms")?
                             .unwrap_or(0),
@@ -125,10 +129,11 @@ impl SqlMetaStore {
                     uid: row.try_get("uid")?,
                     is_registered: row.try_get::<i64, _>("registered")? != 0,
                     created_ms: row.try_get("created_ms")?,
-                    published_renditions: if published.is_some() {
-                        sorted(published_renditions)
-                    } else {
-                        Vec::new()
+                    published_renditions: match &published {
+                        Some((photo_key, thumb_key)) => {
+                            of_slot(published_renditions, photo_key, thumb_key)
+                        }
+                        None => Vec::new(),
                     },
                     published,
                     pending,
@@ -290,6 +295,27 @@ impl SqlMetaStore {
 }
 
 /// Renditions in answer order: the photo, then thumbnails by scale, then by key.
+/// A slot's rendition rows, if they describe the slot's current photo and thumbnail. An
+/// older build (the schema check lets it run on a newer schema during a rolling upgrade)
+/// changes the key columns without touching these rows: stale rows are then ignored, and
+/// a publish cuts the thumbnails again.
+fn of_slot(
+    renditions: Vec<RenditionRecord>,
+    photo_key: &str,
+    thumb_key: &str,
+) -> Vec<RenditionRecord> {
+    let has = |kind, scale, key: &str| {
+        renditions
+            .iter()
+            .any(|r| r.kind == kind && r.scale == scale && r.key == key)
+    };
+    if has(RenditionKind::Photo, 1, photo_key) && has(RenditionKind::Thumbnail, 1, thumb_key) {
+        sorted(renditions)
+    } else {
+        Vec::new()
+    }
+}
+
 fn sorted(mut renditions: Vec<RenditionRecord>) -> Vec<RenditionRecord> {
     renditions.sort_by(|a, b| (a.kind, a.scale, &a.key).cmp(&(b.kind, b.scale, &b.key)));
     renditions
