@@ -10,7 +10,6 @@ use axum::extract::State as AxumState;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use tokio::sync::Mutex;
 
 use super::State;
 
@@ -19,10 +18,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The shortest time between two probes of the stores; askers in between get the last
 /// answer.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
-
-/// The last readiness answer and when it was found.
-#[derive(Default)]
-pub(crate) struct ReadyCache(Mutex<Option<(Instant, bool, Value)>>);
 
 /// `GET /healthz`: the process is alive and serving.
 pub(crate) async fn healthz() -> Response {

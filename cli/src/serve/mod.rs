@@ -290,7 +290,7 @@ async fn open_sites(
         allow_loopback_plain_http: args.allow_loopback_plain_http,
         public_url: args.public_url.as_ref().map(|_| public_url.to_string()),
         own_origin: browser::origin_of_url(public_url),
-        ready: health::ReadyCache::default(),
+        ready: state::ReadyCache::default(),
         metrics: recorder,
     };
     for spec in specs {

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use avatarium::Client;
 use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::Value;
+use tokio::sync::Mutex;
 
-use super::health::ReadyCache;
 use super::limits::{AddressLimits, NonceCache, RateLimit};
 use super::origins::Origins;
 use super::params::BodyBudget;
@@ -81,3 +83,7 @@ pub(crate) struct State {
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
 }
+
+/// The last `/readyz` answer (ready, body) and when it was found (serve/health.rs).
+#[derive(Default)]
+pub(crate) struct ReadyCache(pub(crate) Mutex<Option<(Instant, bool, Value)>>);
