@@ -164,3 +164,28 @@ fn policies_set_the_crop_and_scales_with_the_cores_rules() {
         .collect();
     assert_eq!(scales, [1, 1, 2]);
 }
+
+#[test]
+fn generate_writes_the_man_page_and_completions_of_every_command_and_is_hidden() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let man = avatarium(dir.path(), &["generate", "man"]);
+    assert!(man.status.success(), "{}", stderr(&man));
+    let man = String::from_utf8_lossy(&man.stdout);
+    assert!(man.contains(".TH avatarium 1"), "{man}");
+    assert!(man.contains("import\\-batch"), "subcommands listed: {man}");
+    for (shell, marker) in [
+        ("bash", "complete -F _avatarium"),
+        ("zsh", "#compdef avatarium"),
+        ("fish", "complete -c avatarium"),
+    ] {
+        let out = avatarium(dir.path(), &["generate", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(marker), "{shell}: {text}");
+        assert!(text.contains("import-batch"), "{shell} completes subcommands");
+    }
+    let help = avatarium(dir.path(), &["--help"]);
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("generate"));
+    let bad = avatarium(dir.path(), &["generate", "powershell"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
