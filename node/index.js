@@ -4,7 +4,41 @@
 // core, photo bytes handed to it raw, envelopes and native errors to `ProfilePhotoError`. Every
 // parameter rule, error code and message comes from the Rust core.
 
-const native = require('./native.js')
+const native = loadNative()
+
+/**
+ * The addon, or an error that names what to install. napi's loader (native.js) tries the
+ * addon beside it (a build from source), then the platform package npm installs as an
+ * optional dependency (`avatarium-linux-x64-gnu`); its own message blames an npm bug.
+ */
+function loadNative() {
+  try {
+    return require('./native.js')
+  } catch (err) {
+    const libc = process.platform === 'linux' ? (process.report?.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : ''
+    const wanted = `avatarium-${process.platform}-${process.arch}${libc}`
+    const shipped = 'avatarium-linux-x64-gnu'
+    const hint =
+      wanted === shipped
+        ? `install it (npm installs it with avatarium unless optional dependencies are omitted: ` +
+          `no --omit=optional / --no-optional), or build the addon from source (node/README.md)`
+        : `prebuilt addons exist for ${shipped} (glibc >= 2.28) only; build from source on ` +
+          `${process.platform}-${process.arch} (node/README.md)`
+    let installed = false
+    try {
+      require.resolve(`${wanted}/package.json`)
+      installed = true
+    } catch {}
+    const error = new Error(
+      installed
+        ? `avatarium: the native addon package ${wanted} is installed but did not load (see cause)`
+        : `avatarium: the native addon package ${wanted} is missing: ${hint}`,
+    )
+    error.code = 'AVATARIUM_NATIVE_MISSING'
+    error.cause = err
+    throw error
+  }
+}
 
 /** The core's error table (`ErrorKind::ALL`): code, errorCode, statusCode, message. */
 const KINDS = Object.freeze(native.errorKinds().map((k) => Object.freeze({ ...k })))

@@ -58,6 +58,7 @@ step "node:test suite"
 
 step "examples"
 node import-photo.js
+node import-photo.mjs
 node http-handler.js
 
 echo "node: all passed"
