@@ -10,11 +10,20 @@
 #
 # usage: scripts/install-c.sh [--uninstall] [PREFIX]
 #   PREFIX defaults to $PREFIX, else /usr/local; DESTDIR (staging root) is honoured.
-#   Installing builds the release library first (cargo build -p avatarium-ffi --release);
-#   with AVATARIUM_LIB_DIR=DIR set, installs the libraries already built in DIR instead
-#   (the test command passes its dev build this way).
+#   In the repository, installing builds the release library first (cargo build -p
+#   avatarium-ffi --release); with AVATARIUM_LIB_DIR=DIR set, installs the libraries already
+#   built in DIR instead (the test command passes its dev build this way).
+#   The C package of scripts/dist.sh carries this script as its install.sh: there it
+#   installs the package's own files, beside it, and needs no Rust toolchain.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+CALLER_DIR=$PWD
+HERE=$(cd "$(dirname "$0")" && pwd)
+if [ -f "$HERE/include/avatarium.h" ] && [ -f "$HERE/lib/pkgconfig/avatarium.pc" ]; then
+  PACKAGE=$HERE
+else
+  PACKAGE=""
+  cd "$HERE/.."
+fi
 
 ACTION=install
 if [ "${1:-}" = "--uninstall" ]; then
@@ -28,11 +37,15 @@ fi
 PREFIX="${1:-${PREFIX:-/usr/local}}"
 case "$PREFIX" in
   /*) ;;
-  *) PREFIX="$PWD/$PREFIX" ;;
+  *) PREFIX="$CALLER_DIR/$PREFIX" ;;
 esac
 ROOT="${DESTDIR:-}$PREFIX"
 
-VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Cargo.toml)
+if [ -n "$PACKAGE" ]; then
+  VERSION=$(sed -n 's/^Version: //p' "$PACKAGE/lib/pkgconfig/avatarium.pc")
+else
+  VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Cargo.toml)
+fi
 MAJOR=${VERSION%%.*}
 SO="libavatarium.so.$VERSION"
 FILES=(include/avatarium.h lib/libavatarium.a lib/"$SO" lib/libavatarium.so."$MAJOR"
@@ -46,20 +59,30 @@ if [ "$ACTION" = uninstall ]; then
   exit 0
 fi
 
-LIB_DIR="${AVATARIUM_LIB_DIR:-}"
-if [ -z "$LIB_DIR" ]; then
-  cargo build --locked -p avatarium-ffi --release
-  LIB_DIR="target/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release"
+if [ -n "$PACKAGE" ]; then
+  HEADER="$PACKAGE/include/avatarium.h" LIB_DIR="$PACKAGE/lib" SO_FILE="$PACKAGE/lib/$SO"
+else
+  HEADER=ffi-c/include/avatarium.h
+  LIB_DIR="${AVATARIUM_LIB_DIR:-}"
+  if [ -z "$LIB_DIR" ]; then
+    cargo build --locked -p avatarium-ffi --release
+    LIB_DIR="target/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release"
+  fi
+  SO_FILE="$LIB_DIR/libavatarium.so"
 fi
-for f in libavatarium.a libavatarium.so; do
-  [ -f "$LIB_DIR/$f" ] || { echo "install-c: $LIB_DIR/$f is missing" >&2; exit 1; }
+for f in "$LIB_DIR/libavatarium.a" "$SO_FILE"; do
+  [ -f "$f" ] || { echo "install-c: $f is missing" >&2; exit 1; }
 done
 
 install -d "$ROOT/include" "$ROOT/lib/pkgconfig"
-install -m 644 ffi-c/include/avatarium.h "$ROOT/include/avatarium.h"
+install -m 644 "$HEADER" "$ROOT/include/avatarium.h"
 install -m 644 "$LIB_DIR/libavatarium.a" "$ROOT/lib/libavatarium.a"
-install -m 755 "$LIB_DIR/libavatarium.so" "$ROOT/lib/$SO"
+install -m 755 "$SO_FILE" "$ROOT/lib/$SO"
 ln -sfn "$SO" "$ROOT/lib/libavatarium.so.$MAJOR"
 ln -sfn "libavatarium.so.$MAJOR" "$ROOT/lib/libavatarium.so"
-sed -e "s|@VERSION@|$VERSION|g" ffi-c/avatarium.pc.in >"$ROOT/lib/pkgconfig/avatarium.pc"
+if [ -n "$PACKAGE" ]; then
+  install -m 644 "$PACKAGE/lib/pkgconfig/avatarium.pc" "$ROOT/lib/pkgconfig/avatarium.pc"
+else
+  sed -e "s|@VERSION@|$VERSION|g" ffi-c/avatarium.pc.in >"$ROOT/lib/pkgconfig/avatarium.pc"
+fi
 echo "installed avatarium $VERSION under $ROOT"

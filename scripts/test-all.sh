@@ -3,7 +3,9 @@
 #
 # One cargo profile (dev, dependencies at opt-level 2) and one target directory serve the
 # Rust tests, the C library, the Python wheel and the Node addon, so nothing is compiled
-# twice: napi always passes --target, so everything else builds for that target too.
+# twice: napi always passes --target, so everything else builds for that target too. The
+# one exception is the last suite: the shipped artifacts are release builds
+# (scripts/dist.sh, one release build of the core for all four), installed and run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -39,7 +41,7 @@ export AVATARIUM_CLI_BIN="$AVATARIUM_TARGET_DIR/avatarium"
 export AVATARIUM_WORKSPACE_BUILT=1
 
 
-for suite in c python node rest browser scale fuzz; do
+for suite in c python node rest browser scale fuzz dist; do
   if [ -f "scripts/test-$suite.sh" ]; then
     step "$suite"
     bash "scripts/test-$suite.sh"
