@@ -93,7 +93,13 @@ async fn policies_take_a_crop_and_scales_and_refuse_bad_ones() {
             json!({"thumbnailWidth": 400, "thumbnailScales": [1, 3]}),
             "thumbnailScales",
         ),
-        (json!({"thumbnailWidth": 400}), "thumbnailScales"),
+        // The scales [1, 2, 3] in force are fine: the change that breaks them is blamed.
+        (json!({"thumbnailWidth": 400}), "thumbnailWidth"),
+        (json!({"thumbnailHeight": 400}), "thumbnailHeight"),
+        (
+            json!({"thumbnailWidth": 100, "thumbnailHeight": 400}),
+            "thumbnailHeight",
+        ),
     ] {
         let r = client
             .call("accounts.setPolicies", &json!({ "profilePhoto": bad }))

@@ -233,6 +233,7 @@ impl Client {
         self.inner
             .life
             .track(async {
+                let blamed = scaled_side_field(&change);
                 let policies = self.policies().await?.with(change);
                 for (name, v) in [
                     ("thumbnailWidth", policies.thumbnail_width),
@@ -249,10 +250,11 @@ impl Client {
                         ));
                     }
                 }
-                pipeline::check_thumbnail_scales(
+                pipeline::check_scaled_thumbnail(
                     policies.thumbnail_width,
                     policies.thumbnail_height,
                     policies.thumbnail_scales,
+                    blamed,
                 )?;
                 self.inner
                     .meta
@@ -326,5 +328,16 @@ impl Client {
                 })
             })
             .await
+    }
+}
+
+/// The field to name when the largest scaled thumbnail side passes the limit: the scales
+/// when the change sets them, else the side it widened.
+fn scaled_side_field(change: &PolicyChange) -> &'static str {
+    match (change.thumbnail_scales, change.thumbnail_width, change.thumbnail_height) {
+        (Some(_), _, _) | (None, None, None) => "profilePhoto.thumbnailScales",
+        (None, Some(w), Some(h)) if h > w => "profilePhoto.thumbnailHeight",
+        (None, Some(_), _) => "profilePhoto.thumbnailWidth",
+        (None, None, Some(_)) => "profilePhoto.thumbnailHeight",
     }
 }

@@ -288,11 +288,22 @@ fn encode_thumbnails(
 /// Every scale of a `width`×`height` thumbnail within [`THUMBNAIL_SIDES`]: the policy's
 /// check and the pipeline's are this one.
 pub fn check_thumbnail_scales(width: u32, height: u32, scales: ThumbnailScales) -> Result<()> {
+    check_scaled_thumbnail(width, height, scales, "profilePhoto.thumbnailScales")
+}
+
+/// [`check_thumbnail_scales`], naming `field` as the cause (the parameter a policy change
+/// set: a wider thumbnail under scales already in force is the width's fault).
+pub fn check_scaled_thumbnail(
+    width: u32,
+    height: u32,
+    scales: ThumbnailScales,
+    field: &str,
+) -> Result<()> {
     let max = scales.max();
     let side = width.max(height).saturating_mul(max);
     if side > *THUMBNAIL_SIDES.end() {
         return Err(Error::invalid(
-            "profilePhoto.thumbnailScales",
+            field,
             format!(
                 "{width}x{height} at {max}x is {side} pixels on a side; the limit is {}",
                 THUMBNAIL_SIDES.end()
