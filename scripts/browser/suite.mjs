@@ -211,6 +211,35 @@ async function main() {
       check(caption.includes("64×64"), caption);
       await demo.screenshot({ path: path.join(OUT, "demo.png"), fullPage: true });
     });
+
+    await test("with thumbnailScales, the demo's thumbnail has a srcset and a 2x screen loads the 2x file", async () => {
+      const set = await rest(base, "setPolicies", { profilePhoto: JSON.stringify({ thumbnailScales: [1, 2, 3] }) });
+      check(set.errorCode === 0, JSON.stringify(set));
+      const retina = await browser.newContext({ deviceScaleFactor: 2 });
+      try {
+        const demo = await retina.newPage();
+        await demo.goto(`${base}/demo?apiKey=${API_KEY}`);
+        await demo.fill("#url", `${site}/photo.png`);
+        await demo.click("#import");
+        await demo.waitForFunction(() => !document.getElementById("publish").disabled);
+        await demo.click("#publish");
+        await demo.waitForFunction(() => document.querySelector("#thumb figcaption").textContent.includes("real size"));
+        const img = await demo.evaluate(async () => {
+          const i = document.querySelector("#thumb img");
+          // naturalWidth is divided by the chosen density: the file's own size is read apart.
+          const file = await createImageBitmap(await (await fetch(i.currentSrc)).blob());
+          return { srcset: i.srcset, src: i.src, current: i.currentSrc, file: file.width, shown: i.width };
+        });
+        const entries = img.srcset.split(", ").map((e) => e.split(" "));
+        check(entries.length === 3 && entries.map((e) => e[1]).join() === "1x,2x,3x", JSON.stringify(img));
+        // The 2x file, drawn at the 1x size.
+        check(img.current === entries[1][0] && img.file === 128 && img.shown === 64, JSON.stringify(img));
+        check(img.src === entries[0][0], JSON.stringify(img));
+      } finally {
+        await retina.close();
+        await rest(base, "setPolicies", { profilePhoto: JSON.stringify({ thumbnailScales: [1] }) });
+      }
+    });
   } finally {
     await browser.close();
   }
