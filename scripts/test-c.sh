@@ -98,17 +98,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The example's "MY_SERVER": Python's http.server on a free loopback port.
-python3 -u -m http.server --bind 127.0.0.1 --directory examples/photos 0 >"$OUT/photo-server.log" 2>&1 &
-PHOTO_SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$OUT/photo-server.log" | head -1)
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "photo server did not start"; cat "$OUT/photo-server.log"; exit 1; }
-PHOTO_URL="http://127.0.0.1:$PORT/astronaut.png"
+serve_example_photos "$OUT/photo-server.log"
 
 VALGRIND=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1
   --show-leak-kinds=definite,indirect)

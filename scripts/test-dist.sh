@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=services/common.sh
+. scripts/services/common.sh
 DIST="$ROOT/dist"
 OUT="$ROOT/target/dist-smoke"
 
@@ -46,17 +48,10 @@ timed() {
 }
 
 # The examples' photo server (the C example and the CLI fetch from it).
-python3 -u -m http.server --bind 127.0.0.1 --directory examples/photos 0 >"$OUT/photo-server.log" 2>&1 &
-PHOTO_SERVER_PID=$!
+serve_example_photos "$OUT/photo-server.log"
 trap 'kill $PHOTO_SERVER_PID 2>/dev/null || true' EXIT
-PORT=""
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$OUT/photo-server.log" | head -1)
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "photo server did not start" >&2; exit 1; }
-PHOTO_URL="http://127.0.0.1:$PORT/astronaut.png"
+PORT=${PHOTO_URL#http://127.0.0.1:}
+PORT=${PORT%%/*}
 
 step "Python: pip install the wheel into a fresh venv, run the example"
 clean python3 -m venv "$OUT/venv"

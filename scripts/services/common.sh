@@ -98,3 +98,19 @@ assert_core_reused() {
     die "the $face build compiled the core again: run 'cargo hakari generate && cargo hakari manage-deps' (cargo install cargo-hakari) and commit workspace-hack/"
   fi
 }
+
+# The examples' photo server ("MY_SERVER"): Python's http.server for examples/photos on a
+# free loopback port. Sets PHOTO_SERVER_PID and PHOTO_URL (its astronaut.png); LOG gets
+# its output. The caller stops it (kill "$PHOTO_SERVER_PID").
+serve_example_photos() {
+  local log=$1 port=""
+  python3 -u -m http.server --bind 127.0.0.1 --directory examples/photos 0 >"$log" 2>&1 &
+  PHOTO_SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || die "the photo server did not start: $(cat "$log")"
+  PHOTO_URL="http://127.0.0.1:$port/astronaut.png"
+}
