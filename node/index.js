@@ -7,37 +7,53 @@
 const native = loadNative()
 
 /**
- * The addon, or an error that names what to install. napi's loader (native.js) tries the
- * addon beside it (a build from source), then the platform package npm installs as an
- * optional dependency (`avatarium-linux-x64-gnu`); its own message blames an npm bug.
+ * The addon, or an error that says what to do. napi's loader (native.js) tries the addon
+ * beside it (a build from source), then the platform package npm installs as an optional
+ * dependency (`avatarium-linux-x64-gnu`); its own message blames an npm bug whatever failed.
  */
 function loadNative() {
   try {
     return require('./native.js')
   } catch (err) {
-    const libc = process.platform === 'linux' ? (process.report?.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : ''
-    const wanted = `avatarium-${process.platform}-${process.arch}${libc}`
-    const shipped = 'avatarium-linux-x64-gnu'
+    throw explainLoadFailure(err)
+  }
+}
+
+/** Each attempt's message, from napi's cause chain (its links carry messages only). */
+function loadAttempts(err) {
+  const messages = []
+  for (let e = err.cause; e && messages.length < 32; e = e.cause) messages.push(String(e.message))
+  return messages
+}
+
+function explainLoadFailure(err) {
+  const attempts = loadAttempts(err)
+  if (attempts.length === 0) return err // not the loader's "no binding" error: as it is
+  const report = process.report?.getReport?.()
+  const libc = process.platform !== 'linux' ? '' : report && !report.header.glibcVersionRuntime ? '-musl' : '-gnu'
+  const wanted = `avatarium-${process.platform}-${process.arch}${libc}`
+  const shipped = 'avatarium-linux-x64-gnu'
+  const failure = attempts.find((m) => !m.startsWith('Cannot find module'))
+  let error
+  if (failure !== undefined) {
+    // Something was found and failed to load: a glibc older than 2.28, a broken file.
+    error = new Error(
+      `avatarium: the native addon did not load (${failure})` +
+        (wanted === shipped ? `; the prebuilt ${shipped} needs glibc >= 2.28` : ''),
+    )
+    error.code = 'AVATARIUM_NATIVE_LOAD_FAILED'
+  } else {
     const hint =
       wanted === shipped
-        ? `install it (npm installs it with avatarium unless optional dependencies are omitted: ` +
-          `no --omit=optional / --no-optional), or build the addon from source (node/README.md)`
+        ? 'install it (npm installs it with avatarium unless optional dependencies are omitted: ' +
+          'no --omit=optional / --no-optional), or build the addon from source (node/README.md)'
         : `prebuilt addons exist for ${shipped} (glibc >= 2.28) only; build from source on ` +
           `${process.platform}-${process.arch} (node/README.md)`
-    let installed = false
-    try {
-      require.resolve(`${wanted}/package.json`)
-      installed = true
-    } catch {}
-    const error = new Error(
-      installed
-        ? `avatarium: the native addon package ${wanted} is installed but did not load (see cause)`
-        : `avatarium: the native addon package ${wanted} is missing: ${hint}`,
-    )
+    error = new Error(`avatarium: the native addon package ${wanted} is missing: ${hint}`)
     error.code = 'AVATARIUM_NATIVE_MISSING'
-    error.cause = err
-    throw error
   }
+  error.cause = err
+  return error
 }
 
 /** The core's error table (`ErrorKind::ALL`): code, errorCode, statusCode, message. */

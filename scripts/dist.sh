@@ -37,8 +37,14 @@ if ! cmp -s scripts/dist/requirements.txt "$TOOLS/requirements.txt" 2>/dev/null;
 fi
 export PATH="$TOOLS/bin:$PATH"
 
+# Only a folder this script made (its marker inside) or a new one is emptied first.
+if [ -e "$DIST" ] && [ ! -e "$DIST/.avatarium-dist" ] && [ -n "$(ls -A "$DIST")" ]; then
+  echo "dist: $DIST holds other files; give an empty or new folder" >&2
+  exit 2
+fi
 rm -rf "$DIST"
 mkdir -p "$DIST"
+touch "$DIST/.avatarium-dist"
 STAGE="$ROOT/target/dist-stage"
 rm -rf "$STAGE"
 mkdir -p "$STAGE"
@@ -46,7 +52,7 @@ mkdir -p "$STAGE"
 # The newest glibc symbol version a shared object or program needs must not pass the floor.
 check_glibc_floor() {
   local newest
-  newest=$(objdump -T "$1" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+  newest=$(objdump -T "$1" | { grep -o 'GLIBC_[0-9.]*' || true; } | sed 's/GLIBC_//' | sort -uV | tail -1)
   if [ -n "$newest" ] && [ "$(printf '%s\n%s\n' "$newest" "$GLIBC_FLOOR" | sort -V | tail -1)" != "$GLIBC_FLOOR" ]; then
     echo "dist: $1 needs GLIBC_$newest, above the floor $GLIBC_FLOOR" >&2
     exit 1
@@ -58,12 +64,15 @@ check_glibc_floor() {
 # it prepared (CC_/CXX_/AR_/RANLIB_ of the target, its linker, …), and that environment is
 # exported here, so maturin and cargo build in the same one and share one compiled core.
 step "zig environment for $TRIPLE with glibc $GLIBC_FLOOR (cargo-zigbuild)"
+CARGO="$ROOT/scripts/dist/print-env" cargo-zigbuild zigbuild --release \
+  --target "$TRIPLE.$GLIBC_FLOOR" >"$STAGE/zig.env"
 declare -A ZIG_ENV=()
 while IFS= read -r -d '' var; do
   ZIG_ENV[${var%%=*}]=${var#*=}
-done < <(CARGO="$ROOT/scripts/dist/print-env" cargo-zigbuild zigbuild --release --target "$TRIPLE.$GLIBC_FLOOR")
+done <"$STAGE/zig.env"
 for name in "${!ZIG_ENV[@]}"; do
   case "$name" in CARGO | _ | SHLVL | PWD | OLDPWD) continue ;; esac
+  [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
   if [ "${!name-__unset__}" != "${ZIG_ENV[$name]}" ]; then
     export "$name=${ZIG_ENV[$name]}"
     echo "$name"
@@ -79,7 +88,12 @@ maturin sdist -m py/Cargo.toml -o "$DIST"
 WHEEL=$(ls "$DIST"/avatarium-"$VERSION"-*.whl)
 # auditwheel reads the wheel's ELF files: the platform tags their symbol versions allow.
 auditwheel show "$WHEEL" | tee "$DIST/auditwheel.txt"
-grep -q "manylinux_${GLIBC_FLOOR/./_}_x86_64" "$DIST/auditwheel.txt"
+tr -s ' \n' ' ' <"$DIST/auditwheel.txt" |
+  grep -q "consistent with the following platform tag: \"manylinux_${GLIBC_FLOOR/./_}_x86_64\"" ||
+  { echo "dist: auditwheel does not find the wheel consistent with manylinux_${GLIBC_FLOOR/./_}" >&2; exit 1; }
+mkdir -p "$STAGE/wheel"
+python3 -m zipfile -e "$WHEEL" "$STAGE/wheel"
+check_glibc_floor "$STAGE/wheel/avatarium/_native.abi3.so"
 
 step "C library, CLI and Node addon (cargo, the same environment)"
 cargo build --release --locked --target "$TRIPLE" -p avatarium-ffi -p avatarium-cli -p avatarium-node
@@ -122,7 +136,7 @@ CLI_DIR="$STAGE/$CLI_NAME"
 mkdir -p "$CLI_DIR/bin" "$CLI_DIR/share/man/man1" "$CLI_DIR/share/bash-completion/completions" \
   "$CLI_DIR/share/zsh/site-functions" "$CLI_DIR/share/fish/vendor_completions.d"
 strip -o "$CLI_DIR/bin/avatarium" "$RELEASE/avatarium"
-"$CLI_DIR/bin/avatarium" generate man >"$CLI_DIR/share/man/man1/avatarium.1"
+"$CLI_DIR/bin/avatarium" generate man "$CLI_DIR/share/man/man1"
 "$CLI_DIR/bin/avatarium" generate bash >"$CLI_DIR/share/bash-completion/completions/avatarium"
 "$CLI_DIR/bin/avatarium" generate zsh >"$CLI_DIR/share/zsh/site-functions/_avatarium"
 "$CLI_DIR/bin/avatarium" generate fish >"$CLI_DIR/share/fish/vendor_completions.d/avatarium.fish"

@@ -39,9 +39,17 @@ case "$PREFIX" in
   /*) ;;
   *) PREFIX="$CALLER_DIR/$PREFIX" ;;
 esac
-ROOT="${DESTDIR:-}$PREFIX"
+DESTDIR="${DESTDIR:-}"
+case "$DESTDIR" in
+  "" | /*) ;;
+  *) DESTDIR="$CALLER_DIR/$DESTDIR" ;;
+esac
+ROOT="$DESTDIR$PREFIX"
 
-if [ -n "$PACKAGE" ]; then
+if [ "$ACTION" = uninstall ] && [ -f "$ROOT/lib/pkgconfig/avatarium.pc" ]; then
+  # What is installed there, which may be an older release than this script's.
+  VERSION=$(sed -n 's/^Version: //p' "$ROOT/lib/pkgconfig/avatarium.pc")
+elif [ -n "$PACKAGE" ]; then
   VERSION=$(sed -n 's/^Version: //p' "$PACKAGE/lib/pkgconfig/avatarium.pc")
 else
   VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Cargo.toml)
@@ -52,9 +60,8 @@ FILES=(include/avatarium.h lib/libavatarium.a lib/"$SO" lib/libavatarium.so."$MA
   lib/libavatarium.so lib/pkgconfig/avatarium.pc)
 
 if [ "$ACTION" = uninstall ]; then
+  # Files only: folders such as PREFIX/include may be shared, and were perhaps not ours.
   for f in "${FILES[@]}"; do rm -f "$ROOT/$f"; done
-  # Folders we may have made, only when now empty.
-  rmdir "$ROOT/lib/pkgconfig" "$ROOT/include" "$ROOT/lib" 2>/dev/null || true
   echo "uninstalled avatarium $VERSION from $ROOT"
   exit 0
 fi

@@ -59,7 +59,12 @@ clean python3 -m venv "$OUT/venv"
 timed "pip install avatarium wheel" clean "$OUT/venv/bin/pip" install -q --no-index \
   "$DIST"/avatarium-"$VERSION"-*.whl
 clean "$OUT/venv/bin/python" examples/python/import_then_publish.py
-clean "$OUT/venv/bin/python" -c 'import avatarium, sys; sys.exit(avatarium.__version__ != sys.argv[1])' "$VERSION"
+# The installed package answered, not the source tree.
+clean "$OUT/venv/bin/python" -c '
+import avatarium, sys
+assert avatarium.__version__ == sys.argv[1], avatarium.__version__
+assert avatarium.__file__.startswith(sys.argv[2]), avatarium.__file__
+' "$VERSION" "$OUT/venv/"
 
 # The sdist (for platforms without a wheel) must hold every crate it builds: its workspace
 # resolves from the files it carries (cargo's own check, no compile).
@@ -81,12 +86,20 @@ timed "npm install avatarium + avatarium-linux-x64-gnu" \
   "$DIST/avatarium-linux-x64-gnu-$VERSION.tgz" "$DIST/avatarium-$VERSION.tgz"
 [ ! -e "$NODE_PROJECT/node_modules/avatarium/avatarium.linux-x64-gnu.node" ] \
   || { echo "the main npm package carries the addon" >&2; exit 1; }
+# The main package names the platform package at its own version, and npm sees the tree
+# as complete (npm ls fails on a missing or mismatched dependency).
+(cd "$NODE_PROJECT" && clean node -e '
+const p = require("avatarium/package.json"), want = { "avatarium-linux-x64-gnu": p.version }
+if (JSON.stringify(p.optionalDependencies) !== JSON.stringify(want)) throw new Error(JSON.stringify(p))
+if (require.resolve("avatarium").indexOf(process.cwd() + "/node_modules/") !== 0) throw new Error("not the installed copy")
+' && clean npm ls --all >/dev/null)
 (cd "$NODE_PROJECT" && clean node import-photo.js && clean node import-photo.mjs)
 # Without the platform package (--omit=optional) the error names it.
 BARE="$OUT/node-bare"
 mkdir -p "$BARE"
 (cd "$BARE" && clean npm init -y >/dev/null)
-clean npm install --prefix "$BARE" --offline --no-audit --no-fund "$DIST/avatarium-$VERSION.tgz" >/dev/null
+clean npm install --prefix "$BARE" --offline --omit=optional --no-audit --no-fund \
+  "$DIST/avatarium-$VERSION.tgz" >/dev/null
 if message=$(cd "$BARE" && clean node -e "require('avatarium')" 2>&1); then
   echo "avatarium loaded without its platform package" >&2
   exit 1
@@ -128,6 +141,7 @@ timed "CLI tarball unpack" tar -C "$CLI_PKG" -xzf "$DIST/avatarium-cli-$VERSION-
 CLI_DIR="$CLI_PKG/avatarium-cli-$VERSION-x86_64-linux-gnu"
 [ "$(clean "$CLI_DIR/bin/avatarium" --version)" = "avatarium $VERSION" ]
 grep -q '^\.TH avatarium 1' "$CLI_DIR/share/man/man1/avatarium.1"
+grep -q '^\.TH avatarium-import-batch 1' "$CLI_DIR/share/man/man1/avatarium-import-batch.1"
 grep -q 'import-batch' "$CLI_DIR/share/bash-completion/completions/avatarium"
 grep -q '#compdef avatarium' "$CLI_DIR/share/zsh/site-functions/_avatarium"
 grep -q 'complete -c avatarium' "$CLI_DIR/share/fish/vendor_completions.d/avatarium.fish"

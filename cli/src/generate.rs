@@ -1,32 +1,62 @@
-//! `avatarium generate man|bash|zsh|fish` (hidden): the man page and shell completions,
-//! written from the same clap definition as the parser, so they cannot drift from it.
-//! scripts/dist.sh puts them in the CLI tarball.
+//! `avatarium generate man DIR | bash | zsh | fish`, for packagers: the man pages and shell
+//! completions, written from the same clap definition as the parser, so they cannot drift
+//! from it. It is parsed apart from the other commands, so neither `--help` nor the
+//! completions list it. scripts/dist.sh puts the output in the CLI tarball.
 
+use std::ffi::OsString;
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 use clap_complete::{Generator, Shell};
 
+/// The word that selects this command.
+pub const NAME: &str = "generate";
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Artifact {
-    /// The man page (roff), for `man 1 avatarium`.
+enum Artifact {
+    /// The man pages (roff): `avatarium.1` and one per subcommand, into DIR.
     Man,
     Bash,
     Zsh,
     Fish,
 }
 
-pub fn run<C: CommandFactory>(what: Artifact) -> ExitCode {
+#[derive(Parser, Debug)]
+#[command(
+    name = "avatarium generate",
+    about = "Write the man pages or a shell's completions"
+)]
+struct Args {
+    what: Artifact,
+    /// The folder the man pages go to (`man`); completions go to stdout.
+    dir: Option<PathBuf>,
+}
+
+/// Runs `avatarium generate …` (`args` without the program name and `generate`) for the
+/// command line `C`.
+pub fn run<C: CommandFactory>(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args = match Args::try_parse_from(std::iter::once(OsString::from(NAME)).chain(args)) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
     let mut command = C::command();
-    let mut out = io::stdout().lock();
-    let written = match what {
-        Artifact::Man => clap_mangen::Man::new(command).render(&mut out),
-        Artifact::Bash => complete(Shell::Bash, &mut command, &mut out),
-        Artifact::Zsh => complete(Shell::Zsh, &mut command, &mut out),
-        Artifact::Fish => complete(Shell::Fish, &mut command, &mut out),
-    }
-    .and_then(|()| out.flush());
+    let written = match (args.what, args.dir) {
+        (Artifact::Man, Some(dir)) => {
+            std::fs::create_dir_all(&dir).and_then(|()| clap_mangen::generate_to(command, &dir))
+        }
+        (Artifact::Man, None) => {
+            eprintln!("avatarium generate man: name the folder the pages go to");
+            return ExitCode::from(2);
+        }
+        (Artifact::Bash, _) => complete(Shell::Bash, &mut command),
+        (Artifact::Zsh, _) => complete(Shell::Zsh, &mut command),
+        (Artifact::Fish, _) => complete(Shell::Fish, &mut command),
+    };
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -37,9 +67,11 @@ pub fn run<C: CommandFactory>(what: Artifact) -> ExitCode {
 }
 
 /// `clap_complete::generate` without its panic on a write error (a closed pipe).
-fn complete(shell: Shell, command: &mut clap::Command, out: &mut impl Write) -> io::Result<()> {
+fn complete(shell: Shell, command: &mut clap::Command) -> io::Result<()> {
     let name = command.get_name().to_owned();
     command.set_bin_name(name);
     command.build();
-    shell.try_generate(command, out)
+    let mut out = io::stdout().lock();
+    shell.try_generate(command, &mut out)?;
+    out.flush()
 }

@@ -130,19 +130,14 @@ enum Command {
     /// Import (and publish) the photos of a whole user base: JSON Lines or CSV rows of
     /// UID and URL; resumable, sharded, with progress and a report.
     ImportBatch(batch::ImportBatchArgs),
-    /// Write the man page or a shell's completions to stdout (for packagers).
-    #[command(hide = true)]
-    Generate {
-        #[arg(value_enum)]
-        what: generate::Artifact,
-    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Command::Generate { what } = cli.command {
-        return generate::run::<Cli>(what);
+    let mut args = std::env::args_os().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == generate::NAME) {
+        return generate::run::<Cli>(args.skip(1));
     }
+    let cli = Cli::parse();
     // Only serve's configuration file may set the log format (other commands' files are
     // core configuration alone).
     let serve_config = match &cli.command {
@@ -334,7 +329,6 @@ fn command(cli: &Cli) -> Result<Call, String> {
         ),
         Command::Serve(_) => Err("serve is not an API call".into()),
         Command::ImportBatch(_) => Err("import-batch is not one API call".into()),
-        Command::Generate { .. } => Err("generate is not an API call".into()),
         Command::Call { method, params } => {
             let params: Value =
                 serde_json::from_str(params).map_err(|e| format!("params are not JSON: {e}"))?;

@@ -165,27 +165,46 @@ fn policies_set_the_crop_and_scales_with_the_cores_rules() {
     assert_eq!(scales, [1, 1, 2]);
 }
 
+fn generate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avatarium"))
+        .arg("generate")
+        .args(args)
+        .output()
+        .expect("run avatarium generate")
+}
+
 #[test]
-fn generate_writes_the_man_page_and_completions_of_every_command_and_is_hidden() {
+fn generate_writes_the_man_pages_and_completions_and_is_listed_nowhere() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let man = avatarium(dir.path(), &["generate", "man"]);
+    let pages = dir.path().join("man1");
+    let man = generate(&["man", pages.to_str().expect("utf-8")]);
     assert!(man.status.success(), "{}", stderr(&man));
-    let man = String::from_utf8_lossy(&man.stdout);
-    assert!(man.contains(".TH avatarium 1"), "{man}");
-    assert!(man.contains("import\\-batch"), "subcommands listed: {man}");
+    let main_page = std::fs::read_to_string(pages.join("avatarium.1")).expect("avatarium.1");
+    assert!(main_page.contains(".TH avatarium 1"), "{main_page}");
+    // Every page the main page points at is there, and none for `generate`.
+    for sub in ["import", "import-batch", "serve", "policies"] {
+        assert!(main_page.contains(&format!("avatarium\\-{}", sub.replace('-', "\\-"))));
+        assert!(pages.join(format!("avatarium-{sub}.1")).is_file(), "{sub}");
+    }
+    assert!(!pages.join("avatarium-generate.1").exists());
     for (shell, marker) in [
         ("bash", "complete -F _avatarium"),
         ("zsh", "#compdef avatarium"),
         ("fish", "complete -c avatarium"),
     ] {
-        let out = avatarium(dir.path(), &["generate", shell]);
+        let out = generate(&[shell]);
         assert!(out.status.success(), "{shell}: {}", stderr(&out));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(marker), "{shell}: {text}");
-        assert!(text.contains("import-batch"), "{shell} completes subcommands");
+        assert!(
+            text.contains("import-batch"),
+            "{shell} completes subcommands"
+        );
+        assert!(!text.contains("generate"), "{shell} lists generate");
     }
     let help = avatarium(dir.path(), &["--help"]);
     assert!(!String::from_utf8_lossy(&help.stdout).contains("generate"));
-    let bad = avatarium(dir.path(), &["generate", "powershell"]);
-    assert_eq!(bad.status.code(), Some(2));
+    for bad in [&["powershell"][..], &["man"]] {
+        assert_eq!(generate(bad).status.code(), Some(2), "{bad:?}");
+    }
 }

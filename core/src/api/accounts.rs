@@ -334,7 +334,11 @@ impl Client {
 /// The field to name when the largest scaled thumbnail side passes the limit: the scales
 /// when the change sets them, else the side it widened.
 fn scaled_side_field(change: &PolicyChange) -> &'static str {
-    match (change.thumbnail_scales, change.thumbnail_width, change.thumbnail_height) {
+    match (
+        change.thumbnail_scales,
+        change.thumbnail_width,
+        change.thumbnail_height,
+    ) {
         (Some(_), _, _) | (None, None, None) => "profilePhoto.thumbnailScales",
         (None, Some(w), Some(h)) if h > w => "profilePhoto.thumbnailHeight",
         (None, Some(_), _) => "profilePhoto.thumbnailWidth",
