@@ -10,6 +10,7 @@
 //! Rows are pulled from the input as slots free up: memory follows the rows in flight,
 //! never the input's length.
 
+mod feed;
 mod hosts;
 mod options;
 mod resume;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
 
+pub use feed::{Feed, FeedMisuse, Waited};
 pub use options::{BatchOptions, Shard, Stop};
 pub use row::{one_off_input_key, BatchRow, Tally};
 
@@ -115,7 +117,7 @@ impl Client {
 }
 
 /// Rows a binding should be able to hand over ahead of the imports (the capacity of the
-/// `rows` channel of [`Client::import_batch_channels`]): two blocks, so the batch always
+/// `rows` channel of [`Client::import_batch_channels`] and of a [`Feed`]): two blocks, so the batch always
 /// gets whole blocks to look up while the next one is being read.
 pub const ROWS_AHEAD: usize = 2 * resume::BLOCK;
 
