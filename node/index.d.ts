@@ -254,6 +254,71 @@ export interface Accounts {
   logout(params: IdentityParams, options?: CallOptions): Promise<LogoutResponse>
 }
 
+/**
+ * A row of `importBatch`: a `[UID, URL]` pair, or an object as Gigya's account exports
+ * have them (`{UID, profile: {photoURL}}`) or with `UID` and `URL` keys. Anything else
+ * fails alone with 400006.
+ */
+export type BatchRowInput =
+  | readonly [uid: string, url: string]
+  | { UID?: string; URL?: string; url?: string; profile?: { photoURL?: string; [field: string]: unknown }; [field: string]: unknown }
+
+/** A batch's counts so far. */
+export interface BatchProgress {
+  /** Rows answered (this run's and resumed ones). */
+  done: number
+  /** Rows with errorCode 0. */
+  ok: number
+  /** Rows with another errorCode. */
+  failed: number
+  /** Rows answered from an earlier run's record (also counted in ok or failed). */
+  resumed: number
+}
+
+/** One row's result. */
+export interface RowResult {
+  /** The row's position in the input (0 = the first). */
+  row: number
+  uid: string
+  /** `errorCode === 0`. */
+  ok: boolean
+  /** 0: imported (and published unless `publish: false`). */
+  errorCode: number
+  /** `errorDetails` of a failure. */
+  details: string | null
+  /** Imports made for the row in this run (0: resumed, or refused before any). */
+  attempts: number
+  /** Answered from an earlier run's record, not run again. */
+  resumed: boolean
+  /** This run's response envelope; null when resumed. */
+  response: ImportResponse | null
+}
+
+export interface ImportBatchOptions {
+  /**
+   * Progress is recorded under it, and a later batch with the same key skips the rows
+   * recorded as done (failed ones too, unless `retryFailed`). Give one to make a run
+   * resumable; the same position must hold the same row. Default: a one-off key.
+   */
+  inputKey?: string
+  /** Rows at once; default `maxConcurrentImports`. */
+  concurrency?: number
+  /** Rows at once per origin host. Default 4. */
+  perHost?: number
+  /** Default true; false leaves the photos pending. */
+  publish?: boolean
+  /** Run again the rows an earlier run of this key recorded as failed. */
+  retryFailed?: boolean
+  /** `[I, N]` or `"I/N"` (1-based): the rows whose position modulo N is I-1. */
+  shard?: readonly [index: number, count: number] | string
+  /** Attempts per row for timeouts, origin 5xx and 503001. Default 4. */
+  maxAttempts?: number
+  /** Called with the counts at most every `progressEvery` ms, and once at the end; a throw stops the batch. */
+  onProgress?: (progress: BatchProgress) => void
+  /** Default 1000. */
+  progressEvery?: number
+}
+
 export declare class Client {
   /**
    * Open a client (the stores open before it returns). Throws `ProfilePhotoError`:
@@ -274,6 +339,15 @@ export declare class Client {
   close(): Promise<void>
   /** `await using client = ...` closes the client at the end of the block. */
   [Symbol.asyncDispose](): Promise<void>
+  /**
+   * Import every row's photo (as `avatarium import-batch` does): one result per row, in the
+   * order rows finish. Rows are pulled only as the batch has room for them. Leaving the
+   * loop early stops the batch. Throws `ProfilePhotoError` at once for a bad `shard`.
+   */
+  importBatch(
+    rows: Iterable<BatchRowInput> | AsyncIterable<BatchRowInput>,
+    options?: ImportBatchOptions,
+  ): AsyncGenerator<RowResult, void, undefined>
 }
 
 /** One method of the engine's table. */

@@ -269,9 +269,87 @@ class Client {
     }
   }
 
+  /**
+   * Import every row's photo, as `avatarium import-batch` does: an async generator of one
+   * result per row, in the order rows finish. `rows` is an iterable or async iterable of
+   * `[UID, URL]` pairs or objects as Gigya's account exports have them (`{UID, profile:
+   * {photoURL}}`, or `UID`/`URL` keys), pulled only as the batch has room for them.
+   * Leaving the loop early (`break`, a throw, `onProgress` throwing) stops the batch: no
+   * further row starts, the rows in flight are dropped (they run again on a resumed run).
+   * Throws `ProfilePhotoError` (`INVALID_PARAMETER`) at once for a bad `shard`.
+   */
+  importBatch(rows, options = {}) {
+    const { onProgress, progressEvery = 1000, shard, ...settings } = options ?? {}
+    if (onProgress != null && typeof onProgress !== 'function') {
+      throw new TypeError(`onProgress must be a function, not ${typeof onProgress}`)
+    }
+    let batch
+    try {
+      batch = this.#native.startBatch({
+        ...settings,
+        shard: Array.isArray(shard) ? `${shard[0]}/${shard[1]}` : shard,
+      })
+    } catch (err) {
+      throw lift(err)
+    }
+    return batchResults(batch, rows, onProgress, progressEvery)
+  }
+
   /** `await using client = await Client.open(...)` closes it at the end of the block. */
   [Symbol.asyncDispose]() {
     return this.close()
+  }
+}
+
+/**
+ * The loop of `importBatch`: offer rows while the batch has room, wait for a result or
+ * for room, yield. Everything else (row parsing, limits, retries, resumption, counts) is
+ * the core's.
+ */
+async function* batchResults(batch, rows, onProgress, progressEvery) {
+  let input = rows?.[Symbol.asyncIterator]?.() ?? rows?.[Symbol.iterator]?.()
+  if (!input) {
+    await batch.close()
+    throw new TypeError('rows must be an iterable or an async iterable')
+  }
+  let full = false
+  let finished = false
+  let last = Date.now()
+  let reported
+  const report = () => {
+    reported = batch.progress()
+    last = Date.now()
+    onProgress(reported)
+  }
+  try {
+    for (;;) {
+      while (input && !full) {
+        const step = await input.next()
+        if (step.done) {
+          input = undefined
+          batch.endInput()
+          break
+        }
+        full = !batch.offer(toJson(step.value))
+      }
+      const got = await batch.wait()
+      if (got.room) {
+        full = false
+      } else if (got.end) {
+        break
+      } else {
+        if (onProgress && Date.now() - last >= progressEvery) report()
+        yield JSON.parse(got.result)
+      }
+    }
+    finished = true
+    if (onProgress && reported?.done !== batch.progress().done) report()
+  } finally {
+    if (!finished) {
+      await batch.close()
+      // The caller's iterator is left early too, as `for...of` would.
+      await input?.return?.()
+    }
   }
 }
 

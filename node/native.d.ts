@@ -9,6 +9,29 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** One running batch import. */
+export declare class NativeBatch {
+  /**
+   * Hand over the next row as JSON text (a `[UID, URL]` pair or an object; anything
+   * else fails alone with 400006). Returns whether there is room for another at once;
+   * when not, the row is held and the next `wait` hands it over.
+   */
+  offer(row: string): boolean
+  /** The input has ended: the batch ends once every row is answered. */
+  endInput(): void
+  /** A result, room for rows, or the end. */
+  wait(): Promise<BatchEvent>
+  /** The counts of the results `wait` has returned. */
+  progress(): BatchCounts
+  /**
+   * Stop gently: no further row starts; the rows in flight finish, are recorded and
+   * still come out of `wait`, then it reports the end.
+   */
+  stop(): void
+  /** Stop now and resolve once the batch's task is gone (its slots free). Idempotent. */
+  close(): Promise<void>
+}
+
 /**
  * An open client (stores opened, configuration checked). Cheap to share: every call
  * works on a clone of the core client.
@@ -27,6 +50,11 @@ export declare class NativeClient {
    * is the upload's file, raw (no base64): the core parses the params with it beside them.
    */
   start(method: string, params: string, photo?: Buffer | undefined | null): PendingCall
+  /**
+   * Start a batch import (core `Client::batch_feed`); `index.js` feeds it rows and
+   * takes its results. Throws `INVALID_PARAMETER` for a bad shard.
+   */
+  startBatch(settings: BatchSettings): NativeBatch
   /** Start `Client::purge_response()`. */
   startPurge(): PendingCall
   /**
@@ -49,6 +77,37 @@ export declare class PendingCall {
    * No effect once it has finished.
    */
   cancel(): void
+}
+
+/** A batch's counts so far (core `Tally`). */
+export interface BatchCounts {
+  done: number
+  ok: number
+  failed: number
+  resumed: number
+}
+
+/** What a wait saw: a result (JSON text), room for more rows, or the end. */
+export interface BatchEvent {
+  room: boolean
+  end: boolean
+  result?: string
+}
+
+/** A batch's settings (`importBatch`'s options without the JS-only ones). */
+export interface BatchSettings {
+  /**
+   * Progress is recorded under it; a later batch with the same key resumes. Default: a
+   * one-off key (nothing is resumed).
+   */
+  inputKey?: string
+  concurrency?: number
+  perHost?: number
+  publish?: boolean
+  retryFailed?: boolean
+  /** `"I/N"`. */
+  shard?: string
+  maxAttempts?: number
 }
 
 /** One row of the core's error table. */

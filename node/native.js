@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeBatch = nativeBinding.NativeBatch
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.PendingCall = nativeBinding.PendingCall
 module.exports.errorKinds = nativeBinding.errorKinds

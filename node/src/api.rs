@@ -58,6 +58,16 @@ impl NativeClient {
         })
     }
 
+    /// Start a batch import (core `Client::batch_feed`); `index.js` feeds it rows and
+    /// takes its results. Throws `INVALID_PARAMETER` for a bad shard.
+    #[napi]
+    pub fn start_batch(
+        &self,
+        settings: crate::batch::BatchSettings,
+    ) -> napi::Result<crate::batch::NativeBatch, Code> {
+        crate::batch::start(&self.inner, settings)
+    }
+
     /// Start `Client::purge_response()`.
     #[napi]
     pub fn start_purge(&self) -> PendingCall {

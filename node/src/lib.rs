@@ -10,10 +10,12 @@
 #![deny(clippy::all)]
 
 mod api;
+mod batch;
 mod config;
 mod error;
 
 pub use api::{methods, MethodInfo, NativeClient, PendingCall};
+pub use batch::{BatchCounts, BatchEvent, BatchSettings, NativeBatch};
 pub use error::{error_kinds, ErrorKindInfo};
 
 use napi_derive::napi;

@@ -22,9 +22,11 @@ export async function startServer(extra = {}) {
   const files = new Map(Object.entries(extra))
   for (const name of fs.readdirSync(FILES)) files.set(`/${name}`, fs.readFileSync(path.join(FILES, name)))
   files.set('/astronaut.png', fs.readFileSync(ASTRONAUT))
-  const state = { hangOpened: 0, hangClosed: 0, requests: 0 }
+  // hits: requests per path, query included (tests that count each row's fetches).
+  const state = { hangOpened: 0, hangClosed: 0, requests: 0, hits: new Map() }
   const server = http.createServer((req, res) => {
     state.requests += 1
+    state.hits.set(req.url, (state.hits.get(req.url) ?? 0) + 1)
     const url = new URL(req.url, 'http://x')
     if (url.pathname === '/hang') {
       state.hangOpened += 1
@@ -52,6 +54,13 @@ export async function startServer(extra = {}) {
         server.close(resolve)
       }),
   }
+}
+
+/** Requests so far whose path (query included) starts with `prefix`. */
+export function fetches(server, prefix) {
+  let n = 0
+  for (const [path, count] of server.state.hits) if (path.startsWith(prefix)) n += count
+  return n
 }
 
 export function tmpDir() {

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::Value;
 
+use crate::batch;
 use crate::config::Settings;
 use crate::envelope;
 use crate::error::{ApiError, OrRaise, Outcome};
@@ -228,6 +229,34 @@ methods! {
                 }
                 Ok(())
             })
+        }
+
+        /// Start a batch import (core `Client::import_batch`); the caller feeds it rows and
+        /// takes its results (`avatarium._batch`). `input_key=None`: a one-off key, so
+        /// nothing is resumed. A bad `shard` ("I/N") raises `InvalidParameterError`.
+        #[pyo3(signature = (*, input_key=None, concurrency=None, per_host=4, publish=true, retry_failed=false, shard=None, max_attempts=4))]
+        #[allow(clippy::too_many_arguments)]
+        fn import_batch(
+            &self,
+            py: Python<'_>,
+            input_key: Option<String>,
+            concurrency: Option<usize>,
+            per_host: usize,
+            publish: bool,
+            retry_failed: bool,
+            shard: Option<String>,
+            max_attempts: u32,
+        ) -> PyResult<batch::Batch> {
+            let asked = batch::Asked {
+                input_key,
+                concurrency,
+                per_host,
+                publish,
+                retry_failed,
+                shard,
+                max_attempts,
+            };
+            batch::start(py, self.core()?, asked)
         }
 
         #[getter]

@@ -1,7 +1,7 @@
 //! `avatarium._native`: the compiled half of the `avatarium` Python package.
 //!
 //! Thin by design (STYLE.md §2): every file converts between Python and one part of the
-//! core — `api.rs` (the client), `types.rs` (typed results), `render.rs` (responses), `config.rs` (settings),
+//! core — `api.rs` (the client), `types.rs` (typed results), `render.rs` (responses), `batch.rs` (batch import), `config.rs` (settings),
 //! `envelope.rs` (JSON values), `error.rs` (exceptions) — and `runtime.rs` owns the one
 //! tokio runtime (§9, §10). The pure-Python layer (`python/avatarium/`) adds the
 //! `client.accounts` namespace, keyword settings and the `async def` wrappers.
@@ -9,6 +9,7 @@
 use pyo3::prelude::*;
 
 mod api;
+mod batch;
 mod config;
 mod envelope;
 mod error;
@@ -32,6 +33,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     init_logging();
     m.add("__version__", avatarium::VERSION)?;
     m.add_class::<api::Client>()?;
+    m.add_class::<batch::Batch>()?;
+    m.add_class::<batch::RowResult>()?;
+    m.add_class::<batch::BatchProgress>()?;
     m.add_class::<types::ImportResult>()?;
     m.add_class::<types::PhotoUrls>()?;
     m.add_class::<types::Rendition>()?;

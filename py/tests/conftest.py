@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+from collections import Counter
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.hits[self.path] += 1  # type: ignore[attr-defined]
         name = self.path.split("?", 1)[0].lstrip("/")
         if name.startswith("hang"):
             self._hang()
@@ -64,10 +67,19 @@ class PhotoServer:
         # Released once per request to /hang that the server has started to sit on.
         self.hangs_started = threading.Semaphore(0)
         self.httpd.hangs_started = self.hangs_started  # type: ignore[attr-defined]
+        # Requests per path (query included), for tests that count fetches.
+        self.hits: Counter[str] = Counter()
+        self.httpd.hits = self.hits  # type: ignore[attr-defined]
+        self.httpd.lock = threading.Lock()  # type: ignore[attr-defined]
         self.port: int = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def fetches(self, prefix: str) -> int:
+        """Requests so far whose path starts with ``/prefix``."""
+        with self.httpd.lock:  # type: ignore[attr-defined]
+            return sum(n for path, n in self.hits.items() if path.startswith("/" + prefix))
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}"

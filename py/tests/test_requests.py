@@ -144,7 +144,8 @@ def test_async_close_ends_calls_in_flight(settings: dict[str, Any], server: Phot
 
 
 # Native methods that are not API calls and so have no twin.
-_SINGLE = {"close", "closed", "open_async", "close_async"}
+# import_batch: one native Batch serves the blocking and the async iterator alike.
+_SINGLE = {"close", "closed", "open_async", "close_async", "import_batch"}
 
 
 def _native_methods() -> set[str]:

@@ -30,7 +30,8 @@ def test_public_names() -> None:
 
     for name in avatarium.__all__:
         assert hasattr(avatarium, name), name
-    assert set(_native.__all__) - set(avatarium.__all__) == {"_shutdown"}
+    # Batch: wrapped by avatarium.BatchImport / AsyncBatchImport.
+    assert set(_native.__all__) - set(avatarium.__all__) == {"_shutdown", "Batch"}
 
 
 def test_package_and_examples_type_check() -> None:

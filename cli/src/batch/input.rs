@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use avatarium::batch::BatchRow;
 use futures::Stream;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Rows read ahead of the imports.
@@ -200,7 +199,7 @@ fn read_jsonl(
             if text.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            jsonl_row(row, text)
+            BatchRow::from_json(row, text)
         };
         first = false;
         if !send(next) {
@@ -228,21 +227,6 @@ fn skip_line(reader: &mut dyn BufRead) -> std::io::Result<()> {
             }
         }
     }
-}
-
-/// A Gigya export's account (`UID`, `profile.photoURL`), or a plain `UID`/`URL` object.
-fn jsonl_row(row: u64, line: &[u8]) -> BatchRow {
-    let v: Value = match serde_json::from_slice(line) {
-        Ok(v) => v,
-        Err(e) => return BatchRow::unreadable(row, "", format!("row {row} is not JSON: {e}")),
-    };
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    let uid = text(v.get("UID")).unwrap_or_default();
-    let url = text(v.pointer("/profile/photoURL"))
-        .or_else(|| text(v.get("URL")))
-        .or_else(|| text(v.get("url")))
-        .unwrap_or_default();
-    BatchRow::new(row, uid, url)
 }
 
 /// The positions of the UID and URL columns, from the header.
@@ -293,20 +277,6 @@ fn read_csv<R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jsonl_takes_gigya_exports_and_plain_keys() {
-        let r = jsonl_row(
-            3,
-            br#"{"UID":"u1","profile":{"photoURL":"https://a/p.jpg"}}"#,
-        );
-        assert_eq!(r, BatchRow::new(3, "u1", "https://a/p.jpg"));
-        let r = jsonl_row(0, br#"{"UID":"u2","URL":"https://b/q.png"}"#);
-        assert_eq!(r, BatchRow::new(0, "u2", "https://b/q.png"));
-        let r = jsonl_row(0, br#"{"UID":"u3","profile":{}}"#);
-        assert_eq!(r, BatchRow::new(0, "u3", ""));
-        assert!(jsonl_row(0, b"{not json").unreadable.is_some());
-    }
 
     fn jsonl(input: Vec<u8>) -> Vec<BatchRow> {
         let rows = std::cell::RefCell::new(Vec::new());

@@ -10,53 +10,25 @@
 //! Rows are pulled from the input as slots free up: memory follows the rows in flight,
 //! never the input's length.
 
+mod feed;
 mod hosts;
 mod options;
 mod resume;
+mod row;
 
 use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
 
+pub use feed::{Feed, FeedMisuse, Waited};
 pub use options::{BatchOptions, Shard, Stop};
+pub use row::{one_off_input_key, BatchRow, Tally};
 
 use self::hosts::HostLimits;
 use self::resume::Step;
 use crate::api::{Client, Identity, Method, Request, Response};
 use crate::config::Config;
 use crate::error::Error;
-
-/// One row of a batch's input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchRow {
-    /// Its position in the input (0 = the first data row): the key of its progress, and
-    /// what shards split on.
-    pub row: u64,
-    pub uid: String,
-    pub url: String,
-    /// Why the row could not be read (a line that is not JSON, a short CSV record): it is
-    /// answered with 400006 and recorded like any other.
-    pub unreadable: Option<String>,
-}
-
-impl BatchRow {
-    pub fn new(row: u64, uid: impl Into<String>, url: impl Into<String>) -> Self {
-        BatchRow {
-            row,
-            uid: uid.into(),
-            url: url.into(),
-            unreadable: None,
-        }
-    }
-
-    /// A row the input reader could not make sense of, with whatever UID it found.
-    pub fn unreadable(row: u64, uid: impl Into<String>, why: impl Into<String>) -> Self {
-        BatchRow {
-            unreadable: Some(why.into()),
-            ..BatchRow::new(row, uid, "")
-        }
-    }
-}
 
 /// The result of one row.
 #[derive(Debug)]
@@ -141,6 +113,38 @@ impl Client {
                 }
             })
             .buffer_unordered(concurrency)
+    }
+}
+
+/// Rows a binding should be able to hand over ahead of the imports (the capacity of the
+/// `rows` channel of [`Client::import_batch_channels`] and of a [`Feed`]): two blocks, so the batch always
+/// gets whole blocks to look up while the next one is being read.
+pub const ROWS_AHEAD: usize = 2 * resume::BLOCK;
+
+impl Client {
+    /// [`Client::import_batch`] between channels, for the bindings (whose callers push rows
+    /// and pull results from another thread or event loop): the input is what arrives on
+    /// `rows` until every sender is dropped, and each result is sent to `results`. Returns
+    /// when every row is answered, or at once when `results` is closed (the consumer went
+    /// away). Dropping (aborting) the future stops the batch at once, like dropping the
+    /// stream.
+    pub async fn import_batch_channels(
+        &self,
+        input_key: impl Into<String>,
+        rows: tokio::sync::mpsc::Receiver<BatchRow>,
+        options: BatchOptions,
+        results: tokio::sync::mpsc::Sender<RowResult>,
+    ) {
+        let rows = stream::unfold(
+            rows,
+            |mut rx| async move { rx.recv().await.map(|r| (r, rx)) },
+        );
+        let mut answers = std::pin::pin!(self.import_batch(input_key, rows, options));
+        while let Some(result) = answers.next().await {
+            if results.send(result).await.is_err() {
+                return;
+            }
+        }
     }
 }
 

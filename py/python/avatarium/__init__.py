@@ -8,9 +8,11 @@ core. Typed methods live on ``Client(...).accounts`` (blocking, plus ``*_async``
 import atexit as _atexit
 
 from . import _native
+from ._batch import AsyncBatchImport, BatchImport, BatchRowInput, ProgressCallback
 from ._client import Accounts, Client
 from ._native import (
     AccountInfo,
+    BatchProgress,
     BusyError,
     ImportResult,
     InternalError,
@@ -22,6 +24,7 @@ from ._native import (
     PhotoUrls,
     Rendition,
     Policies,
+    RowResult,
     ProfilePhotoError,
     PurgeReport,
     Registration,
@@ -45,6 +48,12 @@ __all__ = [
     "Registration",
     "Policies",
     "PurgeReport",
+    "BatchImport",
+    "AsyncBatchImport",
+    "BatchRowInput",
+    "ProgressCallback",
+    "RowResult",
+    "BatchProgress",
     "ProfilePhotoError",
     "MissingParameterError",
     "InvalidParameterError",

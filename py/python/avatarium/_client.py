@@ -9,11 +9,12 @@ running loop would fail with "no running event loop").
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from . import _native
+from . import _batch, _native
+from ._batch import AsyncBatchImport, BatchImport, BatchRowInput, ProgressCallback
 from ._native import AccountInfo, ImportResult, PhotoUrls, Policies, PurgeReport, Registration
 
 __all__ = ["Accounts", "Client"]
@@ -240,3 +241,79 @@ class Client:
 
     async def purge_async(self) -> PurgeReport:
         return await self._native.purge_async()
+
+    def import_batch(
+        self,
+        rows: Iterable[BatchRowInput],
+        *,
+        input_key: str | None = None,
+        concurrency: int | None = None,
+        per_host: int = 4,
+        publish: bool = True,
+        retry_failed: bool = False,
+        shard: tuple[int, int] | str | None = None,
+        max_attempts: int = 4,
+        progress: ProgressCallback | None = None,
+        progress_every: float = 1.0,
+    ) -> BatchImport:
+        """Import every row's photo, as ``avatarium import-batch`` does; iterate the result
+        for one :class:`RowResult` per row, in the order rows finish.
+
+        ``rows``: ``(UID, URL)`` pairs, or dicts as Gigya's account exports have them
+        (``{"UID": …, "profile": {"photoURL": …}}``) or with ``UID`` and ``URL`` keys; any
+        iterable, pulled only as the batch has room (a generator is never held whole). A
+        row that is neither fails alone with 400006.
+
+        ``input_key`` names the input: progress is recorded under it, and a later batch with
+        the same key skips the rows recorded as done (and failed ones unless
+        ``retry_failed``). Give one to make a run resumable, e.g. the export's file name and
+        date; the same position must hold the same row. Without it the run gets a one-off
+        key and resumes nothing.
+
+        ``concurrency`` rows at once (default: ``max_concurrent_imports``), at most
+        ``per_host`` per origin host; timeouts, origin 5xx and 503001 are retried up to
+        ``max_attempts`` in all; ``publish=False`` leaves the photos pending; ``shard=(I, N)``
+        (or ``"I/N"``) takes the rows whose position modulo N is I-1.
+
+        ``progress`` is called with a :class:`BatchProgress` (done, ok, failed, resumed) at
+        most every ``progress_every`` seconds as results come out, and once at the end; an
+        exception it raises stops the batch and propagates. Waiting releases the GIL.
+        """
+        native = _batch.start(
+            self._native,
+            input_key=input_key,
+            concurrency=concurrency,
+            per_host=per_host,
+            publish=publish,
+            retry_failed=retry_failed,
+            shard=shard,
+            max_attempts=max_attempts,
+        )
+        return BatchImport(native, rows, _batch._Progress(progress, progress_every))
+
+    def import_batch_async(
+        self,
+        rows: Iterable[BatchRowInput] | AsyncIterable[BatchRowInput],
+        *,
+        input_key: str | None = None,
+        concurrency: int | None = None,
+        per_host: int = 4,
+        publish: bool = True,
+        retry_failed: bool = False,
+        shard: tuple[int, int] | str | None = None,
+        max_attempts: int = 4,
+        progress: ProgressCallback | None = None,
+        progress_every: float = 1.0,
+    ) -> AsyncBatchImport:
+        """:meth:`import_batch` for ``async for``; ``rows`` may also be an async iterable."""
+        native = _batch.start(
+            self._native,
+            input_key=input_key,
+            concurrency=concurrency,
+            per_host=per_host,
+            publish=publish,
+            retry_failed=retry_failed,
+            shard=shard,
+            max_attempts=max_attempts,
+        )
+        return AsyncBatchImport(native, rows, _batch._Progress(progress, progress_every))

@@ -1,0 +1,54 @@
+//! The bindings' batch feed (`avatarium::batch::Feed`): rows offered without blocking,
+//! held when the channel is full and handed over by `wait`, one result per row, the
+//! counts, and misuse refused. Rows are refused without a fetch (a port the fetcher does
+//! not allow), so this is the feed alone.
+
+mod support;
+
+use avatarium::batch::{BatchOptions, BatchRow, FeedMisuse, Waited, ROWS_AHEAD};
+use avatarium::Client;
+use support::*;
+
+#[tokio::test]
+async fn a_feed_takes_rows_as_it_has_room_and_answers_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start().await;
+    let client = Client::open(test_config(dir.path(), &server))
+        .await
+        .unwrap();
+    let (feed, run) = client.batch_feed("feed-test", BatchOptions::default());
+    let task = tokio::spawn(run);
+
+    let n = 3 * ROWS_AHEAD as u64;
+    let row = |i: u64| BatchRow::new(i, format!("u{i}"), format!("http://127.0.0.1:1/{i}.jpg"));
+    let (mut offered, mut full_seen, mut results) = (0u64, false, Vec::new());
+    let mut full = false;
+    loop {
+        while !full && offered < n {
+            full = !feed.offer(row).unwrap();
+            offered += 1;
+            if full {
+                full_seen = true;
+                assert_eq!(feed.offer(row), Err(FeedMisuse::Full));
+            }
+        }
+        if offered == n && !full {
+            feed.end_input().unwrap();
+            assert_eq!(feed.offer(row), Err(FeedMisuse::Ended));
+        }
+        match feed.wait().await {
+            Waited::Row(r) => results.push(*r),
+            Waited::Room => full = false,
+            Waited::End => break,
+        }
+    }
+    task.await.unwrap();
+    assert!(full_seen, "the rows channel is bounded");
+    assert_eq!(results.len() as u64, n);
+    let mut rows: Vec<u64> = results.iter().map(|r| r.row).collect();
+    rows.sort_unstable();
+    assert_eq!(rows, (0..n).collect::<Vec<_>>(), "positions in offer order");
+    assert!(results.iter().all(|r| !r.is_ok() && !r.resumed));
+    let t = feed.tally();
+    assert_eq!((t.done, t.ok, t.failed, t.resumed), (n, 0, n, 0));
+}
