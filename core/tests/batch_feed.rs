@@ -52,3 +52,33 @@ async fn a_feed_takes_rows_as_it_has_room_and_answers_each() {
     let t = feed.tally();
     assert_eq!((t.done, t.ok, t.failed, t.resumed), (n, 0, n, 0));
 }
+
+#[tokio::test]
+async fn a_row_is_answered_before_the_input_ends_or_fills_a_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start().await;
+    let client = Client::open(test_config(dir.path(), &server))
+        .await
+        .unwrap();
+    let (feed, run) = client.batch_feed("slow-source", BatchOptions::default());
+    let task = tokio::spawn(run);
+    // One row, and the input left open: a source that is slow to give the next.
+    let row = BatchRow::new(0, "u0", "http://127.0.0.1:1/0.jpg");
+    assert_eq!(feed.offer(|_| row), Ok(true));
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match feed.wait().await {
+                Waited::Row(r) => return Some(r.row),
+                // Room for more, but the source has none yet.
+                Waited::Room => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                Waited::End => return None,
+            }
+        }
+    })
+    .await
+    .expect("the row is answered while the input is still open");
+    assert_eq!(first, Some(0));
+    feed.end_input().unwrap();
+    while !matches!(feed.wait().await, Waited::End) {}
+    task.await.unwrap();
+}

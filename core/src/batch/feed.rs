@@ -142,6 +142,11 @@ impl Feed {
             pending,
             results,
         } = &mut *guard;
+        // A finished row before room: a caller that offers whenever there is room still
+        // sees results as they come, not only once the rows channel is full.
+        if let Ok(r) = results.try_recv() {
+            return Waited::Row(Box::new(r));
+        }
         if pending.is_none() && rows.as_ref().is_some_and(|tx| tx.capacity() > 0) {
             return Waited::Room;
         }

@@ -94,7 +94,9 @@ impl Client {
         });
         let planner = Arc::clone(&batch);
         rows.filter(move |r| std::future::ready(shard.holds(r.row)))
-            .chunks(resume::BLOCK)
+            // Whatever rows are ready, up to a block: rows from a slow source (a caller
+            // pushing a few at a time) start at once instead of waiting for a whole block.
+            .ready_chunks(resume::BLOCK)
             .then(move |block| {
                 let batch = Arc::clone(&planner);
                 async move { batch.plan(block).await }
