@@ -323,14 +323,16 @@ async function* batchResults(batch, rows, onProgress, progressEvery) {
   }
   try {
     for (;;) {
-      while (input && !full) {
+      // One row per wait(): it hands over finished rows before room, so results come out
+      // as rows finish, even from a slow input.
+      if (input && !full) {
         const step = await input.next()
         if (step.done) {
           input = undefined
           batch.endInput()
-          break
+        } else {
+          full = !batch.offer(toJson(step.value))
         }
-        full = !batch.offer(toJson(step.value))
       }
       const got = await batch.wait()
       if (got.room) {

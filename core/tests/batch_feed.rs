@@ -82,3 +82,46 @@ async fn a_row_is_answered_before_the_input_ends_or_fills_a_block() {
     while !matches!(feed.wait().await, Waited::End) {}
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn after_stop_a_caller_following_the_protocol_stops_reading_an_endless_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start().await;
+    let client = Client::open(test_config(dir.path(), &server))
+        .await
+        .unwrap();
+    let (feed, run) = client.batch_feed("endless", BatchOptions::default());
+    let task = tokio::spawn(run);
+    let row = |i: u64| BatchRow::new(i, format!("u{i}"), format!("http://127.0.0.1:1/{i}.jpg"));
+    // A binding's loop over an input that never ends: offer while there is room, else wait.
+    let (mut offered, mut answered) = (0u64, 0u64);
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut room = true;
+        loop {
+            if room {
+                offered += 1;
+                room = feed.offer(row).unwrap();
+                continue;
+            }
+            match feed.wait().await {
+                Waited::Row(_) => {
+                    answered += 1;
+                    if answered == 100 {
+                        feed.stop();
+                    }
+                }
+                Waited::Room => room = true,
+                Waited::End => return,
+            }
+        }
+    })
+    .await;
+    assert!(
+        drained.is_ok(),
+        "the input was read on after stop: {offered} rows"
+    );
+    task.await.unwrap();
+    // Bounded by the channel and the rows in flight, not by the input.
+    assert!(offered < 100 + 4 * ROWS_AHEAD as u64, "{offered} rows read");
+    assert_eq!(feed.tally().done, answered);
+}

@@ -147,6 +147,42 @@ def test_stop_lets_rows_in_flight_finish(client: avatarium.Client, server: Photo
     assert batch.progress.done == 1 + len(rest)
 
 
+def test_stop_over_an_endless_input_stops_reading_it(client: avatarium.Client) -> None:
+    """After stop() the batch takes no row: the loop ends, having read a bounded number."""
+    produced = 0
+
+    def endless() -> Iterator[tuple[str, str]]:
+        nonlocal produced
+        while True:
+            produced += 1
+            yield (f"end{produced}", f"http://127.0.0.1:1/{produced}.jpg")
+
+    batch = client.import_batch(endless(), concurrency=4)
+    for i, _ in enumerate(batch):
+        if i == 99:
+            batch.stop()
+        assert produced < 10_000, "the input is read on after stop"
+    assert produced < 2_000, produced
+
+
+def test_a_slow_input_sees_results_as_rows_finish(client: avatarium.Client) -> None:
+    """Rows that come slowly are run and answered as they come, not once a block fills."""
+    given = 0
+
+    def slow() -> Iterator[tuple[str, str]]:
+        nonlocal given
+        for i in range(30):
+            given += 1
+            yield (f"slow{i}", f"http://127.0.0.1:1/{i}.jpg")
+            time.sleep(0.02)
+
+    with client.import_batch(slow(), concurrency=2) as batch:
+        first = next(batch)
+        assert given < 10, f"the first result came after {given} of 30 rows"
+        assert not first.ok
+        assert len(list(batch)) == 29
+
+
 def test_progress_callback_and_its_exception(client: avatarium.Client, server: PhotoServer) -> None:
     seen: list[BatchProgress] = []
     rows = rows_of(server, "prg", 6) + [("prg-bad", server.url("missing.jpg"))]

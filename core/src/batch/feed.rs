@@ -107,8 +107,12 @@ impl Feed {
                 channels.pending = Some(row);
                 Ok(false)
             }
-            // The batch has ended (stopped): the row is not run.
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(false),
+            // The batch no longer takes rows (stopped, or ended): the row is not run, and
+            // no more are taken (the next wait returns the rows in flight, then End).
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                channels.rows = None;
+                Ok(false)
+            }
         }
     }
 
@@ -142,24 +146,35 @@ impl Feed {
             pending,
             results,
         } = &mut *guard;
-        // A finished row before room: a caller that offers whenever there is room still
-        // sees results as they come, not only once the rows channel is full.
-        if let Ok(r) = results.try_recv() {
-            return Waited::Row(Box::new(r));
-        }
-        if pending.is_none() && rows.as_ref().is_some_and(|tx| tx.capacity() > 0) {
-            return Waited::Room;
-        }
-        tokio::select! {
-            // Results first: they free the slots that make room.
-            biased;
-            r = results.recv() => r.map_or(Waited::End, |r| Waited::Row(Box::new(r))),
-            permit = room(rows.as_ref(), pending.is_some()) => {
-                if let (Some(permit), Some(row)) = (permit, pending.take()) {
-                    permit.send(row);
-                }
-                // A closed channel drops the row: the batch has ended, the next wait says so.
-                Waited::Room
+        loop {
+            // The batch no longer takes rows (stopped, or its task ended): a held row is
+            // dropped and there is never room again, so the caller stops reading its input
+            // and only the results in flight are left, then End. (A closed channel gives
+            // its slots back: its capacity alone would say "room" forever.)
+            if rows.as_ref().is_some_and(|tx| tx.is_closed()) {
+                *rows = None;
+                *pending = None;
+            }
+            // A finished row before room: a caller that offers whenever there is room
+            // still sees results as they come, not only once the rows channel is full.
+            if let Ok(r) = results.try_recv() {
+                return Waited::Row(Box::new(r));
+            }
+            if pending.is_none() && rows.as_ref().is_some_and(|tx| tx.capacity() > 0) {
+                return Waited::Room;
+            }
+            tokio::select! {
+                // Results first: they free the slots that make room.
+                biased;
+                r = results.recv() => return r.map_or(Waited::End, |r| Waited::Row(Box::new(r))),
+                permit = room(rows.as_ref(), pending.is_some()) => match (permit, pending.take()) {
+                    (Some(permit), Some(row)) => {
+                        permit.send(row);
+                        return Waited::Room;
+                    }
+                    // Closed while the row waited: dropped above on the next turn.
+                    _ => continue,
+                },
             }
         }
     }

@@ -100,7 +100,9 @@ class BatchImport(Iterator[RowResult]):
         raise StopIteration
 
     def _fill(self) -> None:
-        while self._rows is not None and not self._full:
+        # One row per wait(): wait() hands over finished rows before room, so results come
+        # out as rows finish, even from a slow input.
+        if self._rows is not None and not self._full:
             try:
                 row = next(self._rows)
             except StopIteration:
@@ -184,7 +186,8 @@ class AsyncBatchImport(AsyncIterator[RowResult]):
         raise StopAsyncIteration
 
     async def _fill(self) -> None:
-        while not self._full and (self._rows is not None or self._arows is not None):
+        # One row per wait(), as in BatchImport._fill.
+        if not self._full and (self._rows is not None or self._arows is not None):
             try:
                 if self._rows is not None:
                     row = next(self._rows)
