@@ -58,11 +58,13 @@ class BatchImport(Iterator[RowResult]):
     """A running batch import: iterate it for one :class:`~avatarium.RowResult` per row, in
     the order rows finish (``result.row`` is the row's position in the input).
 
-    Leaving the loop early (``break``, an exception, Ctrl-C, an exception in the progress
-    callback) stops the batch: no further row starts and the rows in flight are dropped
-    (their slots freed; not recorded, so a resumed run imports them again). Use it as a
-    context manager, or call :meth:`close`, to have that happen at a known point;
-    :meth:`stop` instead lets the rows in flight finish and yields them before the end.
+    An exception raised through the loop (from the input, the progress callback, or
+    Ctrl-C) stops the batch at once: no further row starts and the rows in flight are
+    dropped (their slots freed; not recorded, so a resumed run imports them again). A
+    ``break`` stops it when the iterator is closed: at the end of a ``with`` block, by
+    :meth:`close`, or when the iterator is freed (at once in CPython when nothing else
+    holds it); until then the rows already handed over may run on. :meth:`stop` instead
+    lets the rows in flight finish and yields them before the end.
     """
 
     __slots__ = ("_native", "_rows", "_full", "_progress", "_ended")
