@@ -81,6 +81,16 @@ def test_shards_split_the_input(client: avatarium.Client, server: PhotoServer) -
         client.import_batch(rows, shard=(4, 3))
 
 
+def test_csv_dict_rows_use_the_clis_column_names(client: avatarium.Client, server: PhotoServer) -> None:
+    """``csv.DictReader`` rows of a file the CLI takes: the same header names, any case."""
+    import csv
+    import io
+
+    text = f"uid,photoURL\ncsv0,{server.url('photo.jpg?csv0')}\n"
+    results = list(client.import_batch(csv.DictReader(io.StringIO(text))))
+    assert [(r.uid, r.ok) for r in results] == [("csv0", True)]
+
+
 def test_bad_rows_fail_alone_with_400006(client: avatarium.Client, server: PhotoServer) -> None:
     rows: list[Any] = [
         42,

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use avatarium::batch::BatchRow;
+use avatarium::batch::{names_field, BatchRow, UID_NAMES, URL_NAMES};
 use futures::Stream;
 use sha2::{Digest, Sha256};
 
@@ -234,15 +234,13 @@ fn columns<R: Read>(csv: &mut csv::Reader<R>) -> Result<(usize, usize), String> 
     let header = csv
         .headers()
         .map_err(|e| format!("the CSV header could not be read: {e}"))?;
+    // The names every face takes (the core's); the first URL name present wins.
     let find = |names: &[&str]| {
-        header
+        names
             .iter()
-            .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+            .find_map(|n| header.iter().position(|h| names_field(&[n], h)))
     };
-    match (
-        find(&["UID"]),
-        find(&["URL", "photoURL", "profile.photoURL"]),
-    ) {
+    match (find(UID_NAMES), find(URL_NAMES)) {
         (Some(uid), Some(url)) => Ok((uid, url)),
         _ => Err("the CSV header must name a UID and a URL column".into()),
     }

@@ -22,7 +22,7 @@ use futures::stream::{self, Stream, StreamExt};
 
 pub use feed::{Feed, FeedMisuse, Waited};
 pub use options::{BatchOptions, Shard, Stop};
-pub use row::{one_off_input_key, BatchRow, Tally};
+pub use row::{names_field, one_off_input_key, BatchRow, Tally, UID_NAMES, URL_NAMES};
 
 use self::hosts::HostLimits;
 use self::resume::Step;

@@ -6,6 +6,17 @@ use serde_json::Value;
 
 use super::RowResult;
 
+/// The names of a row's UID field or column (matched ignoring ASCII case and spaces around).
+pub const UID_NAMES: &[&str] = &["UID"];
+/// The names of a row's URL field or column, in order of preference (same matching):
+/// `profile.photoURL` is what a Gigya export's CSV header or a flattened export calls it.
+pub const URL_NAMES: &[&str] = &["URL", "photoURL", "profile.photoURL"];
+
+/// Whether a field or column `name` is one of `names`.
+pub fn names_field(names: &[&str], name: &str) -> bool {
+    names.iter().any(|n| name.trim().eq_ignore_ascii_case(n))
+}
+
 /// One row of a batch's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchRow {
@@ -38,19 +49,24 @@ impl BatchRow {
     }
 
     /// A row from a JSON value: a Gigya accounts export's account (`UID`,
-    /// `profile.photoURL`), an object with `UID` and `URL` (or `url`) keys, or a
-    /// `[UID, URL]` pair. A missing or non-string field is empty (the import answers it
-    /// like a missing parameter); any other value is unreadable (400006).
+    /// `profile.photoURL`), an object with fields named as [`UID_NAMES`] and [`URL_NAMES`]
+    /// say (the CLI's CSV header takes the same names), or a `[UID, URL]` pair. A missing or
+    /// non-string field is empty (the import answers it like a missing parameter); any
+    /// other value is unreadable (400006).
     pub fn from_value(row: u64, value: &Value) -> Self {
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
         match value {
-            Value::Object(_) => {
-                let uid = text(value.get("UID")).unwrap_or_default();
+            Value::Object(fields) => {
+                let field = |name: &str| {
+                    fields
+                        .iter()
+                        .find(|(k, _)| names_field(&[name], k))
+                        .map(|(_, v)| v)
+                };
+                let uid = UID_NAMES.iter().find_map(|n| text(field(n)));
                 let url = text(value.pointer("/profile/photoURL"))
-                    .or_else(|| text(value.get("URL")))
-                    .or_else(|| text(value.get("url")))
-                    .unwrap_or_default();
-                BatchRow::new(row, uid, url)
+                    .or_else(|| URL_NAMES.iter().find_map(|n| text(field(n))));
+                BatchRow::new(row, uid.unwrap_or_default(), url.unwrap_or_default())
             }
             Value::Array(pair) if pair.len() == 2 => BatchRow::new(
                 row,
@@ -130,6 +146,13 @@ mod tests {
             BatchRow::from_json(1, br#"["u4",7]"#),
             BatchRow::new(1, "u4", "")
         );
+        // Field names as the CLI's CSV header takes them (a csv.DictReader row, say).
+        let r = BatchRow::from_json(2, br#"{" uid ":"u5","photoURL":"https://d/s.jpg"}"#);
+        assert_eq!(r, BatchRow::new(2, "u5", "https://d/s.jpg"));
+        let r = BatchRow::from_json(2, br#"{"Uid":"u6","profile.photoURL":"https://e/t.jpg"}"#);
+        assert_eq!(r, BatchRow::new(2, "u6", "https://e/t.jpg"));
+        let r = BatchRow::from_json(2, br#"{"UID":"u7","url":"https://f/u.jpg","photoURL":"x"}"#);
+        assert_eq!(r, BatchRow::new(2, "u7", "https://f/u.jpg"), "URL first");
         for bad in [&b"{not json"[..], b"42", b"[\"a\"]", b"\"u\"", b"null"] {
             assert!(BatchRow::from_json(5, bad).unreadable.is_some(), "{bad:?}");
         }
