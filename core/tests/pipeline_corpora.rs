@@ -2,8 +2,14 @@
 //! files of the benchmark corpus. Every file must end in a processed photo or a clean
 //! 409010/413004, never a panic. No timing assertions: the slowest file is only printed.
 //! `PIPELINE_CORPORA_VERBOSE=1` prints every file's outcome.
+//!
+//! A counting allocator records the largest single allocation this binary asks for: no file
+//! may make a decoder ask for more than the memory budget in one go (a WebP declaring a
+//! 4 GiB EXIF chunk did, before the chunk was read from the bytes: fuzz finding).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use avatarium::pipeline::{self, InputFormat, Limits, OutputFormat, Processed};
@@ -12,6 +18,43 @@ use image::metadata::Orientation;
 
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpora");
 const BENCH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-corpus");
+
+/// The system allocator, remembering the largest size asked for.
+struct LargestAllocation;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on unchanged to `System`; only a size is recorded.
+unsafe impl GlobalAlloc for LargestAllocation {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: LargestAllocation = LargestAllocation;
+
+/// The largest allocation so far is within the decoders' memory budget.
+fn assert_allocations_within_budget(what: &str) {
+    let budget = pipeline::memory_budget(&Limits::default());
+    let largest = LARGEST.load(Ordering::Relaxed) as u64;
+    assert!(
+        largest <= budget,
+        "{what}: an allocation of {largest} bytes, over the budget of {budget}"
+    );
+}
 
 fn dir(base: &str, sub: &str) -> Option<PathBuf> {
     let p = Path::new(base).join(sub);
@@ -267,6 +310,27 @@ fn image_rs_files_never_panic() {
     ] {
         let e = run(&root.join(f)).expect_err(f);
         assert!(matches!(e.error_code(), 409010 | 413004), "{f}: {e}");
+    }
+}
+
+/// The fuzzer's hostile seeds (fuzz/seeds/pipeline: earlier findings and crafted bombs)
+/// end in a clean refusal or a photo, never in an allocation over the budget.
+#[test]
+fn fuzz_seeds_never_allocate_over_the_budget() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/pipeline");
+    let seeds = files(&root);
+    assert!(
+        seeds.len() >= 7,
+        "{} seeds in {}",
+        seeds.len(),
+        root.display()
+    );
+    for path in seeds {
+        if let Err(e) = run(&path) {
+            let n = name(&path);
+            assert!(matches!(e.error_code(), 409010 | 413004), "{n}: {e}");
+        }
+        assert_allocations_within_budget(&name(&path));
     }
 }
 

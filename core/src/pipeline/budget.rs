@@ -33,7 +33,7 @@ pub(crate) const ALLOC_SLACK: u64 = 32 * 1024 * 1024;
 
 /// Bytes a decode may allocate: 4 bytes per allowed pixel (RGBA) plus slack. The `image`
 /// crate gets this as `max_alloc`; the JPEG fallbacks are priced against it.
-pub(crate) fn memory_budget(limits: &Limits) -> u64 {
+pub fn memory_budget(limits: &Limits) -> u64 {
     limits
         .max_pixels
         .saturating_mul(4)

@@ -21,6 +21,7 @@ mod resize;
 mod types;
 mod via_image;
 
+pub use budget::memory_budget;
 pub use cancel::Cancel;
 pub use format::{accept_header, sniff};
 pub(crate) use types::{Decoded, Layout, Pixels};

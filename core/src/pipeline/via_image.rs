@@ -21,29 +21,40 @@ struct Kind {
     format: ImageFormat,
     /// Width and height from the header, straight from the bytes.
     header: fn(&[u8]) -> Result<(u32, u32)>,
-    /// Whether an eXIf orientation is honoured (GIF has none).
-    orientation: bool,
+    /// Where the orientation comes from.
+    orientation: OrientationFrom,
+}
+
+enum OrientationFrom {
+    /// None in the format (GIF).
+    Nowhere,
+    /// The decoder (PNG eXIf: read with the other chunks, never inflated).
+    Decoder,
+    /// The WebP `EXIF` chunk, found in the bytes. image-webp allocates a metadata chunk's
+    /// declared size before reading it: a 160-byte file declaring 4 GiB of EXIF asked for
+    /// 4 GiB (fuzz/seeds/pipeline/webp-exif-size-4gib).
+    WebpChunk,
 }
 
 const PNG: Kind = Kind {
     name: "PNG",
     format: ImageFormat::Png,
     header: png_header,
-    orientation: true,
+    orientation: OrientationFrom::Decoder,
 };
 
 const GIF: Kind = Kind {
     name: "GIF",
     format: ImageFormat::Gif,
     header: gif_header,
-    orientation: false,
+    orientation: OrientationFrom::Nowhere,
 };
 
 const WEBP: Kind = Kind {
     name: "WebP",
     format: ImageFormat::WebP,
     header: webp_header,
-    orientation: true,
+    orientation: OrientationFrom::WebpChunk,
 };
 
 /// A PNG. The whole image is decoded: PNG has no cheaper reduced decode.
@@ -132,6 +143,21 @@ pub(crate) fn webp_header(bytes: &[u8]) -> Result<(u32, u32)> {
     }
 }
 
+/// The data of the first top-level RIFF chunk of this kind, if it lies whole in `webp`.
+fn webp_chunk<'a>(webp: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut at = 12;
+    while let Some(head) = webp.get(at..at + 8) {
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let data = webp.get(at + 8..(at + 8).checked_add(len)?)?;
+        if &head[..4] == kind {
+            return Some(data);
+        }
+        // Chunks are padded to an even length.
+        at = at + 8 + len + (len & 1);
+    }
+    None
+}
+
 /// The `image` crate limits for our configuration.
 pub(crate) fn image_limits(limits: &Limits) -> image::Limits {
     let mut l = image::Limits::default();
@@ -162,12 +188,15 @@ fn decode(bytes: &[u8], kind: &Kind, limits: &Limits, cancel: &Cancel) -> Result
     let mut decoder = reader.into_decoder().map_err(err)?;
     let (dw, dh) = decoder.dimensions();
     check_dimensions(dw, dh, limits)?;
-    // PNG eXIf (raw, never inflated). A bad EXIF block means no rotation.
-    let orientation = if kind.orientation {
-        decoder.orientation().unwrap_or(Orientation::NoTransforms)
-    } else {
-        Orientation::NoTransforms
-    };
+    // A bad or missing EXIF block means no rotation.
+    let orientation = match kind.orientation {
+        OrientationFrom::Nowhere => None,
+        OrientationFrom::Decoder => decoder.orientation().ok(),
+        OrientationFrom::WebpChunk => {
+            webp_chunk(bytes, b"EXIF").and_then(Orientation::from_exif_chunk)
+        }
+    }
+    .unwrap_or(Orientation::NoTransforms);
     // What `ImageReader::decode()` does: the output buffer comes out of the budget first.
     budget.reserve(decoder.total_bytes()).map_err(err)?;
     decoder.set_limits(budget).map_err(err)?;
@@ -327,5 +356,39 @@ mod tests {
             layout: Layout::Rgba,
         });
         assert_eq!(rgb.data, (0..21u8).collect::<Vec<_>>());
+    }
+
+    fn riff(chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+        let mut body = b"WEBP".to_vec();
+        for (kind, data) in chunks {
+            body.extend_from_slice(*kind);
+            body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            body.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                body.push(0);
+            }
+        }
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn webp_chunks_are_found_past_odd_padding() {
+        let webp = riff(&[(b"VP8X", &[0; 10]), (b"ICCP", b"odd"), (b"EXIF", b"exif")]);
+        assert_eq!(webp_chunk(&webp, b"EXIF"), Some(&b"exif"[..]));
+        assert_eq!(webp_chunk(&webp, b"ICCP"), Some(&b"odd"[..]));
+        assert_eq!(webp_chunk(&webp, b"XMP "), None);
+    }
+
+    #[test]
+    fn a_webp_chunk_declared_past_the_end_is_not_read() {
+        let mut webp = riff(&[(b"VP8X", &[0; 10]), (b"EXIF", b"exif")]);
+        let size_at = webp.len() - 8;
+        webp[size_at..size_at + 4].copy_from_slice(&0xffff_ff1au32.to_le_bytes());
+        assert_eq!(webp_chunk(&webp, b"EXIF"), None);
+        webp.truncate(webp.len() - 6);
+        assert_eq!(webp_chunk(&webp, b"EXIF"), None);
     }
 }
