@@ -1,4 +1,7 @@
-//! Process measurements shared by the benchmark binaries (Linux).
+//! Process measurements shared by the benchmark binaries (Linux), and the loopback origin.
+
+#[cfg(feature = "http")]
+pub mod origin;
 
 /// User + system CPU time of the whole process (all threads), in seconds.
 pub fn cpu_seconds() -> f64 {
@@ -10,6 +13,17 @@ pub fn cpu_seconds() -> f64 {
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime");
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// User and system CPU time of every child process waited for so far, in seconds.
+pub fn children_cpu_seconds() -> (f64, f64) {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid out-pointer to a rusage; RUSAGE_CHILDREN exists on Linux.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
 }
 
 /// A KiB figure of /proc/self/status (Linux).

@@ -7,56 +7,14 @@
 //! avatarium-bench-http [CORPUS_DIR] [--imports N] [--callers 1,2,16]
 //! ```
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use avatarium::{Client, Config};
+use avatarium_bench::origin::{read_corpus, serve};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-/// Serve `files` (name → bytes) at `/name` on a loopback port, one request per connection.
-async fn serve(files: Arc<HashMap<String, Vec<u8>>>) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let files = files.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let mut got = 0;
-                while got < buf.len() {
-                    match sock.read(&mut buf[got..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got += n,
-                    }
-                    if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..got]);
-                let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let name = path.trim_start_matches('/');
-                let (status, body): (&str, &[u8]) = match files.get(name) {
-                    Some(b) => ("200 OK", b),
-                    None => ("404 Not Found", b""),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = sock.write_all(head.as_bytes()).await;
-                let _ = sock.write_all(body).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    Ok(addr)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -89,23 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => corpus = PathBuf::from(a),
         }
     }
-    let mut names = Vec::new();
-    let mut files = HashMap::new();
-    for entry in std::fs::read_dir(&corpus)? {
-        let p = entry?.path();
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("jpg" | "png" | "gif")
-        ) {
-            files.insert(name.clone(), std::fs::read(&p)?);
-            names.push(name);
-        }
-    }
-    names.sort();
+    let (names, files) = read_corpus(&corpus)?;
     let files = Arc::new(files);
     let addr = serve(files.clone()).await?;
     let data = tempfile::tempdir()?;
