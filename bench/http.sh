@@ -10,4 +10,5 @@ CORPUS="${1:-$ROOT/../shared/bench-corpus}"
 cd "$ROOT"
 cargo build -q --profile release -p avatarium-bench --features http --bin avatarium-bench-http
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-exec "$TARGET_DIR/release/avatarium-bench-http" "$CORPUS" "$@"
+BIN="$TARGET_DIR/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release"
+exec "$BIN/avatarium-bench-http" "$CORPUS" "$@"
