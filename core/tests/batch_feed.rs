@@ -40,6 +40,7 @@ async fn a_feed_takes_rows_as_it_has_room_and_answers_each() {
             Waited::Row(r) => results.push(*r),
             Waited::Room => full = false,
             Waited::End => break,
+            Waited::Broken(e) => panic!("{e}"),
         }
     }
     task.await.unwrap();
@@ -71,6 +72,7 @@ async fn a_row_is_answered_before_the_input_ends_or_fills_a_block() {
                 Waited::Row(r) => return Some(r.row),
                 // Room for more, but the source has none yet.
                 Waited::Room => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                Waited::Broken(e) => panic!("{e}"),
                 Waited::End => return None,
             }
         }
@@ -110,6 +112,7 @@ async fn after_stop_a_caller_following_the_protocol_stops_reading_an_endless_inp
                         feed.stop();
                     }
                 }
+                Waited::Broken(e) => panic!("{e}"),
                 Waited::Room => room = true,
                 Waited::End => return,
             }
@@ -124,4 +127,40 @@ async fn after_stop_a_caller_following_the_protocol_stops_reading_an_endless_inp
     // Bounded by the channel and the rows in flight, not by the input.
     assert!(offered < 100 + 4 * ROWS_AHEAD as u64, "{offered} rows read");
     assert_eq!(feed.tally().done, answered);
+}
+
+/// A batch whose task dies without being stopped (a panic, an abort) is reported broken,
+/// never as a normal end that would pass for "every row done"; one stopped first ends.
+#[tokio::test]
+async fn a_task_that_dies_unstopped_is_broken_not_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start().await;
+    let client = Client::open(test_config(dir.path(), &server))
+        .await
+        .unwrap();
+    let row = |i: u64| BatchRow::new(i, format!("u{i}"), format!("http://127.0.0.1:1/{i}.jpg"));
+    for stopped in [false, true] {
+        let (feed, run) = client.batch_feed(format!("dies-{stopped}"), BatchOptions::default());
+        let task = tokio::spawn(run);
+        assert!(feed.offer(row).unwrap());
+        if stopped {
+            feed.stop();
+        }
+        task.abort();
+        let _ = task.await;
+        let end = loop {
+            match feed.wait().await {
+                Waited::Row(_) | Waited::Room => continue,
+                end => break end,
+            }
+        };
+        match (stopped, end) {
+            (false, Waited::Broken(e)) => {
+                assert_eq!(e.error_code(), 500001);
+                assert!(e.details().contains("before answering every row"), "{e}");
+            }
+            (true, Waited::End) => {}
+            (_, end) => panic!("stopped={stopped}: {end:?}"),
+        }
+    }
 }

@@ -13,7 +13,7 @@ use napi::bindgen_prelude::spawn;
 use napi_derive::napi;
 use serde_json::json;
 
-use crate::error::{thrown, Code};
+use crate::error::{rejected, thrown, Code};
 
 /// A batch's settings (`importBatch`'s options without the JS-only ones).
 #[napi(object)]
@@ -151,6 +151,7 @@ impl NativeBatch {
                 end: true,
                 result: None,
             },
+            Waited::Broken(e) => return Err(rejected(e)),
         })
     }
 

@@ -248,6 +248,7 @@ impl<'py> IntoPyObject<'py> for Answer {
         let r = match self.0 {
             Waited::Room => return Ok(true.into_pyobject(py)?.to_owned().into_any()),
             Waited::End => return Ok(false.into_pyobject(py)?.to_owned().into_any()),
+            Waited::Broken(e) => return Err(ApiError::new(&e, None).into_pyerr(py)),
             Waited::Row(r) => *r,
         };
         let response = match r.response {

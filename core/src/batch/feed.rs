@@ -6,13 +6,14 @@
 //! holds the channels' worth of rows, whatever the input's length.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use tokio::sync::{mpsc, Mutex};
 
 use super::{BatchOptions, BatchRow, RowResult, Stop, Tally, ROWS_AHEAD};
 use crate::api::Client;
+use crate::error::{Error, ErrorKind};
 
 /// Results the batch may finish ahead of the caller taking them.
 const RESULTS_AHEAD: usize = 64;
@@ -36,6 +37,10 @@ pub enum Waited {
     Room,
     /// Every row is answered (or the batch was stopped).
     End,
+    /// The batch's task ended without answering every row and without being stopped (it
+    /// panicked, or was aborted without [`Feed::stop`]): a bug, never a normal end. The
+    /// rows not answered are not recorded, so the next run of the same input does them.
+    Broken(Error),
 }
 
 /// A caller's misuse of a feed (a binding's bug, not the input's).
@@ -56,6 +61,8 @@ pub struct Feed {
     next_row: Arc<AtomicU64>,
     tally: Arc<StdMutex<Tally>>,
     stop: Stop,
+    /// Set when the batch's future returns (not when it panics or is dropped).
+    finished: Arc<AtomicBool>,
 }
 
 impl Client {
@@ -78,13 +85,16 @@ impl Client {
             next_row: Arc::default(),
             tally: Arc::default(),
             stop: options.stop.clone(),
+            finished: Arc::default(),
         };
         let client = self.clone();
         let input_key = input_key.into();
+        let finished = feed.finished.clone();
         let run = async move {
             client
                 .import_batch_channels(input_key, rows_rx, options, results_tx)
                 .await;
+            finished.store(true, Ordering::Release);
         };
         (feed, run)
     }
@@ -166,7 +176,10 @@ impl Feed {
             tokio::select! {
                 // Results first: they free the slots that make room.
                 biased;
-                r = results.recv() => return r.map_or(Waited::End, |r| Waited::Row(Box::new(r))),
+                r = results.recv() => return match r {
+                    Some(r) => Waited::Row(Box::new(r)),
+                    None => self.end(),
+                },
                 permit = room(rows.as_ref(), pending.is_some()) => match (permit, pending.take()) {
                     (Some(permit), Some(row)) => {
                         permit.send(row);
@@ -177,6 +190,18 @@ impl Feed {
                 },
             }
         }
+    }
+
+    /// The results channel has closed: a normal end, or a broken batch.
+    fn end(&self) -> Waited {
+        if self.finished.load(Ordering::Acquire) || self.stop.is_stopped() {
+            return Waited::End;
+        }
+        Waited::Broken(Error::new(
+            ErrorKind::Internal,
+            "the batch's task ended before answering every row (a bug; see the log); \
+             the rows not answered were not recorded",
+        ))
     }
 
     /// The counts of the results [`Feed::wait`] has returned.
