@@ -25,6 +25,25 @@ step() {
   printf '\n==== %s ====\n' "$*"
 }
 
+# What the last suites build apart from the workspace (Garage for the scale suite; cargo-fuzz
+# and the fuzz targets' ASan build) takes minutes on a fresh machine. Built from the start
+# at the lowest priority, it takes only the CPU the suites before leave idle (tests waiting
+# on sockets, timers and the browser); those suites wait for it first. Cached, it is quick.
+tools_log=$(mktemp /tmp/pp-tools.XXXXXX)
+# Its own process group (setsid), so that an early exit stops the cargo builds under it too.
+setsid nice -n 19 bash -c 'bash scripts/services/garage.sh install && bash scripts/test-fuzz.sh --build-only' \
+  >"$tools_log" 2>&1 &
+tools_pid=$!
+trap '[ -n "$tools_pid" ] && kill -- "-$tools_pid" 2>/dev/null; rm -f "$tools_log"' EXIT
+tools_ready() {
+  if [ -n "$tools_pid" ]; then
+    echo "waiting for the test tools' background build…"
+    wait "$tools_pid" || { cat "$tools_log" >&2; echo "building the test tools failed" >&2; exit 1; }
+    cat "$tools_log"
+    tools_pid=""
+  fi
+}
+
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -41,9 +60,10 @@ export AVATARIUM_CLI_BIN="$AVATARIUM_TARGET_DIR/avatarium"
 export AVATARIUM_WORKSPACE_BUILT=1
 
 
-for suite in c python node rest browser scale fuzz dist; do
+for suite in c python node rest browser fuzz scale dist; do
   if [ -f "scripts/test-$suite.sh" ]; then
     step "$suite"
+    case $suite in fuzz | scale) tools_ready ;; esac
     bash "scripts/test-$suite.sh"
   fi
 done

@@ -6,6 +6,7 @@
 #
 #   bash scripts/test-fuzz.sh                 every target, 60 s each
 #   AVATARIUM_FUZZ_SECS=600 bash scripts/test-fuzz.sh
+#   bash scripts/test-fuzz.sh --build-only    install cargo-fuzz and build, run nothing
 #
 # Knobs: AVATARIUM_FUZZ_SECS (per target, default 60), AVATARIUM_FUZZ_TIMEOUT (seconds per
 # input, default 30), AVATARIUM_FUZZ_RSS_MB (default 2560), AVATARIUM_FUZZ_TARGETS (a
@@ -78,6 +79,10 @@ cargo metadata --locked --format-version 1 --manifest-path "$FUZZ_DIR/Cargo.toml
 # build it fails the suite here (set -e); nothing is skipped.
 cargo_fuzz build -O --target "$TRIPLE" || fail "the ASan build failed (toolchain: $(rustc -V))"
 bin_dir="$FUZZ_DIR/target/$TRIPLE/release"
+if [ "${1:-}" = --build-only ]; then
+  step "built; not run (--build-only)"
+  exit 0
+fi
 
 # LeakSanitizer: jpeg-decoder's worker threads leave a thread-local of std's channels behind
 # when LSan scans while the thread is still exiting (fuzz/RESULTS.md, run 1 and 4a: not
