@@ -334,7 +334,12 @@ async function* batchResults(batch, rows, onProgress, progressEvery) {
           full = !batch.offer(toJson(step.value))
         }
       }
-      const got = await batch.wait()
+      let got
+      try {
+        got = await batch.wait()
+      } catch (err) {
+        throw lift(err)
+      }
       if (got.room) {
         full = false
       } else if (got.end) {

@@ -23,6 +23,9 @@ step() {
   fi
   STEP_NAME="$*" STEP_START=$SECONDS
   printf '\n==== %s ====\n' "$*"
+  # The background build below, once ended, is checked at once: a failure stops the run
+  # here rather than at the suite that needs it.
+  if [ -n "${tools_pid:-}" ] && ! kill -0 "$tools_pid" 2>/dev/null; then tools_ready; fi
 }
 
 # What the last suites build apart from the workspace (Garage for the scale suite; cargo-fuzz
@@ -38,9 +41,11 @@ trap '[ -n "$tools_pid" ] && kill -- "-$tools_pid" 2>/dev/null; rm -f "$tools_lo
 tools_ready() {
   if [ -n "$tools_pid" ]; then
     echo "waiting for the test tools' background build…"
-    wait "$tools_pid" || { cat "$tools_log" >&2; echo "building the test tools failed" >&2; exit 1; }
-    cat "$tools_log"
+    local rc=0
+    wait "$tools_pid" || rc=$?
     tools_pid=""
+    cat "$tools_log"
+    [ "$rc" = 0 ] || { echo "building the test tools failed (exit $rc)" >&2; exit 1; }
   fi
 }
 

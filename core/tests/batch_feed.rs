@@ -164,3 +164,30 @@ async fn a_task_that_dies_unstopped_is_broken_not_ended() {
         }
     }
 }
+
+/// A row offered after the batch stopped taking rows (a wait saw it) is not a misuse: the
+/// caller did not end the input; the row is dropped and the answer is "offer no more".
+#[tokio::test]
+async fn an_offer_after_the_batch_stopped_taking_rows_is_dropped_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start().await;
+    let client = Client::open(test_config(dir.path(), &server))
+        .await
+        .unwrap();
+    let (feed, run) = client.batch_feed("stopped-offer", BatchOptions::default());
+    let task = tokio::spawn(run);
+    let row = |i: u64| BatchRow::new(i, format!("u{i}"), format!("http://127.0.0.1:1/{i}.jpg"));
+    assert!(feed.offer(row).unwrap());
+    feed.stop();
+    loop {
+        match feed.wait().await {
+            Waited::Row(_) | Waited::Room => continue,
+            Waited::End => break,
+            Waited::Broken(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(feed.offer(row), Ok(false));
+    feed.end_input().unwrap();
+    assert_eq!(feed.offer(row), Err(FeedMisuse::Ended));
+    task.await.unwrap();
+}

@@ -14,12 +14,12 @@ import avatarium
 
 
 def black_png(width: int, height: int) -> bytes:
-    """A legal RGB PNG of black pixels: small on the wire, ~100 MB of pixels to decode."""
-    raw = height * (1 + width * 3)
-    z = zlib.compressobj(9)
-    chunk = bytes(1 << 20)
-    parts = [z.compress(chunk) for _ in range(raw >> 20)]
-    parts.append(z.compress(bytes(raw & ((1 << 20) - 1))))
+    """A legal RGB PNG of black pixels: small on the wire, ~150 MB of pixels to decode. Every
+    row is Paeth-filtered (the costliest filter to undo), so the decode takes long enough on
+    a quick machine for close() to find it in flight."""
+    row = b"\x04" + bytes(width * 3)
+    z = zlib.compressobj(6)
+    parts = [z.compress(row) for _ in range(height)]
     parts.append(z.flush())
 
     def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -30,7 +30,7 @@ def black_png(width: int, height: int) -> bytes:
 
 
 def test_close_ends_a_decode_in_flight_promptly(settings: dict[str, Any], tmp_path: Path) -> None:
-    big = black_png(7000, 5000)
+    big = black_png(7000, 7000)
     c = avatarium.Client(**{**settings, "max_photo_bytes": 6_291_456, "max_concurrent_imports": 1})
     outcomes: list[tuple[str, float]] = []
     lock = threading.Lock()
@@ -46,7 +46,7 @@ def test_close_ends_a_decode_in_flight_promptly(settings: dict[str, Any], tmp_pa
         with lock:
             outcomes.append((outcome, time.monotonic()))
 
-    # One decodes (a 35 MP photo), two wait for the single slot.
+    # One decodes (a 49 MP photo), two wait for the single slot.
     threads = [threading.Thread(target=upload, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
@@ -58,7 +58,7 @@ def test_close_ends_a_decode_in_flight_promptly(settings: dict[str, Any], tmp_pa
     for t in threads:
         t.join(timeout=10)
     answered = max(at for _, at in outcomes) - closing
-    print(f"close with a 35 MP decode in flight: {took * 1000:.0f} ms; last call answered after {answered * 1000:.0f} ms")
+    print(f"close with a 49 MP decode in flight: {took * 1000:.0f} ms; last call answered after {answered * 1000:.0f} ms")
     assert len(outcomes) == 3
     assert all(o.startswith("busy") and "The client is closed" in o for o, _ in outcomes), outcomes
     assert answered < 1.0, answered

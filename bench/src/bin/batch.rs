@@ -84,6 +84,11 @@ fn run_batch(cli: &Path, dir: &Path, port: u16, input: &Path, concurrency: usize
             failed.push(format!("{} {}", row["errorCode"], row["details"]));
         }
     }
+    let rows = std::fs::read_to_string(input)
+        .expect("input")
+        .lines()
+        .count();
+    assert_eq!(ok + failed.len(), rows, "one report line per row");
     Run {
         concurrency,
         wall,

@@ -21,8 +21,10 @@ const RESULTS_AHEAD: usize = 64;
 /// The caller's ends of the batch's channels.
 #[derive(Debug)]
 struct Channels {
-    /// `None` once the input has ended.
+    /// `None` once the input has ended or the batch takes no more rows.
     rows: Option<mpsc::Sender<BatchRow>>,
+    /// The caller said the input has ended ([`Feed::end_input`]).
+    input_ended: bool,
     /// A row offered while the rows channel was full.
     pending: Option<BatchRow>,
     results: mpsc::Receiver<RowResult>,
@@ -79,6 +81,7 @@ impl Client {
         let feed = Feed {
             channels: Arc::new(Mutex::new(Channels {
                 rows: Some(rows_tx),
+                input_ended: false,
                 pending: None,
                 results: results_rx,
             })),
@@ -91,10 +94,14 @@ impl Client {
         let input_key = input_key.into();
         let finished = feed.finished.clone();
         let run = async move {
+            // A sender kept until `finished` is set: the results channel must not close
+            // first, or a wait on another thread would see a closed, unfinished batch.
+            let open = results_tx.clone();
             client
                 .import_batch_channels(input_key, rows_rx, options, results_tx)
                 .await;
             finished.store(true, Ordering::Release);
+            drop(open);
         };
         (feed, run)
     }
@@ -109,7 +116,14 @@ impl Feed {
         if channels.pending.is_some() {
             return Err(FeedMisuse::Full);
         }
-        let tx = channels.rows.as_ref().ok_or(FeedMisuse::Ended)?;
+        if channels.input_ended {
+            return Err(FeedMisuse::Ended);
+        }
+        // The batch takes no more rows (stopped, or its task ended; a wait saw it): the row
+        // is not run, and the answer says to offer no more.
+        let Some(tx) = channels.rows.as_ref() else {
+            return Ok(false);
+        };
         let row = make(self.next_row.fetch_add(1, Ordering::Relaxed));
         match tx.try_send(row) {
             Ok(()) => Ok(true),
@@ -133,6 +147,7 @@ impl Feed {
             return Err(FeedMisuse::Full);
         }
         channels.rows = None;
+        channels.input_ended = true;
         Ok(())
     }
 
@@ -155,6 +170,7 @@ impl Feed {
             rows,
             pending,
             results,
+            ..
         } = &mut *guard;
         loop {
             // The batch no longer takes rows (stopped, or its task ended): a held row is

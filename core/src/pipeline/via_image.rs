@@ -31,7 +31,7 @@ enum OrientationFrom {
     /// The decoder (PNG eXIf: read with the other chunks, never inflated).
     Decoder,
     /// The WebP `EXIF` chunk, found in the bytes. image-webp allocates a metadata chunk's
-    /// declared size before reading it: a 160-byte file declaring 4 GiB of EXIF asked for
+    /// declared size before reading it: a 240-byte file declaring 4 GiB of EXIF asked for
     /// 4 GiB (fuzz/seeds/pipeline/webp-exif-size-4gib).
     WebpChunk,
 }
@@ -143,8 +143,15 @@ pub(crate) fn webp_header(bytes: &[u8]) -> Result<(u32, u32)> {
     }
 }
 
-/// The data of the first top-level RIFF chunk of this kind, if it lies whole in `webp`.
+/// The data of the first top-level chunk of this kind in an extended (`VP8X`) WebP, if it
+/// lies whole inside the RIFF and the file. Simple (`VP8 `, `VP8L`) files have no metadata
+/// chunks; image-webp reads none there either.
 fn webp_chunk<'a>(webp: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    if webp.get(12..16)? != b"VP8X" {
+        return None;
+    }
+    let riff_size = u32::from_le_bytes(webp.get(4..8)?.try_into().ok()?) as usize;
+    let webp = webp.get(..8usize.checked_add(riff_size)?.min(webp.len()))?;
     let mut at = 12;
     while let Some(head) = webp.get(at..at + 8) {
         let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
@@ -390,5 +397,17 @@ mod tests {
         assert_eq!(webp_chunk(&webp, b"EXIF"), None);
         webp.truncate(webp.len() - 6);
         assert_eq!(webp_chunk(&webp, b"EXIF"), None);
+    }
+
+    #[test]
+    fn webp_chunks_are_read_inside_the_riff_of_an_extended_file_only() {
+        let simple = riff(&[(b"VP8L", &[0x2f, 0, 0, 0, 0]), (b"EXIF", b"exif")]);
+        assert_eq!(webp_chunk(&simple, b"EXIF"), None);
+        let mut extended = riff(&[(b"VP8X", &[0; 10])]);
+        extended.extend_from_slice(b"EXIF\x04\0\0\0exif");
+        assert_eq!(webp_chunk(&extended, b"EXIF"), None, "after the RIFF's end");
+        let riff_size = extended.len() as u32 - 8;
+        extended[4..8].copy_from_slice(&riff_size.to_le_bytes());
+        assert_eq!(webp_chunk(&extended, b"EXIF"), Some(&b"exif"[..]));
     }
 }
