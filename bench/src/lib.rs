@@ -3,6 +3,18 @@
 #[cfg(feature = "http")]
 pub mod origin;
 
+/// The benchmark corpus beside the repository (`../shared/bench-corpus`).
+pub fn default_corpus() -> std::path::PathBuf {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-corpus").into()
+}
+
+/// A comma-separated list of counts (`1,2,8,32`); what does not parse is left out.
+pub fn counts(list: &str) -> Vec<usize> {
+    list.split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect()
+}
+
 /// User + system CPU time of the whole process (all threads), in seconds.
 pub fn cpu_seconds() -> f64 {
     let mut ts = libc::timespec {

@@ -106,23 +106,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.next()
             .ok_or("usage: avatarium-bench-batch CLI [CORPUS]")?,
     );
-    let mut corpus = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/bench-corpus"
-    ));
+    let mut corpus = avatarium_bench::default_corpus();
     let mut rows = 0usize;
     let mut levels = vec![1usize, 2, 8, 32];
     while let Some(a) = args.next() {
         match a.as_str() {
             "--rows" => rows = args.next().and_then(|v| v.parse().ok()).unwrap_or(rows),
-            "--concurrency" => {
-                levels = args
-                    .next()
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter_map(|v| v.parse().ok())
-                    .collect()
-            }
+            "--concurrency" => levels = avatarium_bench::counts(&args.next().unwrap_or_default()),
             _ => corpus = PathBuf::from(a),
         }
     }

@@ -26,24 +26,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut corpus = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/bench-corpus"
-    ));
+    let mut corpus = avatarium_bench::default_corpus();
     let mut imports = 112usize;
     let mut callers = vec![1usize, 2, 16];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--imports" => imports = args.next().and_then(|v| v.parse().ok()).unwrap_or(imports),
-            "--callers" => {
-                callers = args
-                    .next()
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter_map(|v| v.parse().ok())
-                    .collect()
-            }
+            "--callers" => callers = avatarium_bench::counts(&args.next().unwrap_or_default()),
             _ => corpus = PathBuf::from(a),
         }
     }
