@@ -33,10 +33,15 @@ step() {
 # at the lowest priority, it takes only the CPU the suites before leave idle (tests waiting
 # on sockets, timers and the browser); those suites wait for it first. Cached, it is quick.
 tools_log=$(mktemp /tmp/pp-tools.XXXXXX)
-# Its own process group (setsid), so that an early exit stops the cargo builds under it too.
-setsid nice -n 19 bash -c 'bash scripts/services/garage.sh install && bash scripts/test-fuzz.sh --build-only' \
+# Its own process group (job control on for this one job), so that an early exit stops the
+# cargo builds under it too. Not setsid: a new session is a new scheduler autogroup, which
+# the kernel shares the CPU with as an equal whatever its nice value (sched_autogroup), and
+# the build then slowed the suites by as much as it took.
+set -m
+nice -n 19 bash -c 'bash scripts/services/garage.sh install && bash scripts/test-fuzz.sh --build-only' \
   >"$tools_log" 2>&1 &
 tools_pid=$!
+set +m
 trap '[ -n "$tools_pid" ] && kill -- "-$tools_pid" 2>/dev/null; rm -f "$tools_log"' EXIT
 tools_ready() {
   if [ -n "$tools_pid" ]; then
